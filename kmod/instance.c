@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Scheduler instances: one per open of /dev/kgo.  Creation, SETUP (the Ps
+ * and the region shared with the process), mmap of that region, and
+ * teardown.
+ */
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "compat.h"
+#include "kgo.h"
+
+/* Process context.  The instance belongs to current's address space. */
+struct kgo_inst *kgo_inst_alloc(void)
+{
+	struct kgo_inst *inst = kzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
+
+	if (!inst)
+		return NULL;
+	mutex_init(&inst->setup_lock);
+	spin_lock_init(&inst->lock);
+	INIT_LIST_HEAD(&inst->pidle);
+	INIT_LIST_HEAD(&inst->midle);
+	xa_init_flags(&inst->ms, XA_FLAGS_ALLOC);
+	kgo_gq_init(&inst->gq, kgo_gq_limit);
+	if (current->mm) {
+		inst->mm = current->mm;
+		mmgrab(inst->mm);	/* pins the mm_struct, so the pointer stays unique */
+	}
+	return inst;
+}
+
+static int kgo_shared_alloc(struct kgo_inst *inst, size_t size)
+{
+	unsigned int i;
+
+	inst->npages = DIV_ROUND_UP(size, PAGE_SIZE);
+	inst->pages = kvcalloc(inst->npages, sizeof(*inst->pages), GFP_KERNEL_ACCOUNT);
+	if (!inst->pages)
+		return -ENOMEM;
+	for (i = 0; i < inst->npages; i++) {
+		inst->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		if (!inst->pages[i])
+			return -ENOMEM;
+	}
+	inst->shared = vmap(inst->pages, inst->npages, VM_MAP, PAGE_KERNEL);
+	return inst->shared ? 0 : -ENOMEM;
+}
+
+static void kgo_shared_free(struct kgo_inst *inst)
+{
+	unsigned int i;
+
+	if (inst->shared)
+		vunmap(inst->shared);
+	for (i = 0; inst->pages && i < inst->npages; i++)
+		if (inst->pages[i])
+			__free_page(inst->pages[i]);
+	kvfree(inst->pages);
+	inst->pages = NULL;
+	inst->shared = NULL;
+}
+
+struct kgo_shared_p *kgo_inst_shared_p(struct kgo_inst *inst, u32 id)
+{
+	return inst->shared + inst->p_off + (size_t)id * inst->p_stride;
+}
+
+/*
+ * kgo_inst_setup - the SETUP ioctl: create the Ps (all idle) and the
+ * shared region, and report its layout in @s.  Process context, no lock
+ * held.  -EEXIST the second time, -EINVAL for counts outside the module's
+ * limits or non-zero flags.
+ */
+int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s)
+{
+	u32 max = s->max_procs ? s->max_procs : s->nprocs;
+	u32 limit = s->gq_limit ? s->gq_limit : kgo_gq_limit;
+	size_t size;
+	int err;
+	u32 i;
+
+	if (s->flags || !s->nprocs || s->nprocs > max || max > kgo_max_procs ||
+	    limit > kgo_gq_limit)
+		return -EINVAL;
+
+	mutex_lock(&inst->setup_lock);
+	err = -EEXIST;
+	if (inst->ready)
+		goto out;
+	inst->p_off = sizeof(struct kgo_shared_sched);
+	inst->p_stride = sizeof(struct kgo_shared_p);
+	size = inst->p_off + (size_t)max * inst->p_stride;
+	err = -ENOMEM;
+	inst->ps = kcalloc(max, sizeof(*inst->ps), GFP_KERNEL_ACCOUNT);
+	if (!inst->ps)
+		goto out;
+	err = kgo_shared_alloc(inst, size);
+	if (err) {
+		kgo_shared_free(inst);
+		kfree(inst->ps);
+		inst->ps = NULL;
+		goto out;
+	}
+	inst->ss = inst->shared;
+	inst->max_procs = max;
+	inst->gq.limit = limit;
+
+	spin_lock(&inst->lock);
+	inst->nprocs = s->nprocs;
+	/* Push in reverse, so that P 0 is the first one taken. */
+	for (i = max; i-- > 0;) {
+		struct kgo_p *p = &inst->ps[i];
+
+		p->id = i;
+		p->sh = kgo_inst_shared_p(inst, i);
+		INIT_LIST_HEAD(&p->idle_link);
+		if (i < s->nprocs) {
+			kgo_pidleput(inst, p);
+		} else {
+			p->status = KGO_P_DEAD;
+			WRITE_ONCE(p->sh->status, KGO_P_DEAD);
+		}
+	}
+	kgo_publish_locked(inst);
+	spin_unlock(&inst->lock);
+
+	s->max_procs = max;
+	s->gq_limit = limit;
+	s->map_size = (u64)inst->npages << PAGE_SHIFT;
+	s->sched_off = 0;
+	s->p_off = inst->p_off;
+	s->p_stride = inst->p_stride;
+	s->ring_size = KGO_RING_SIZE;
+	/* Publish the setup last: ioctls read inst->ready without the mutex. */
+	smp_store_release(&inst->ready, true);
+	err = 0;
+out:
+	mutex_unlock(&inst->setup_lock);
+	return err;
+}
+
+/*
+ * kgo_inst_mmap - map the shared region (offset 0, at most its size,
+ * never executable, not inherited by fork).  The owner's mmap only.
+ */
+int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
+{
+	unsigned long npages = vma_pages(vma);
+
+	if (!smp_load_acquire(&inst->ready))
+		return -EBADFD;
+	if (vma->vm_pgoff || npages > inst->npages)
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	vm_flags_clear(vma, VM_MAYEXEC);
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND);
+	return vm_insert_pages(vma, vma->vm_start, inst->pages, &npages);
+}
+
+/*
+ * kgo_inst_free - teardown, from the file's release: no ioctl is running
+ * and no mapping remains (each holds a reference to the file).
+ */
+void kgo_inst_free(struct kgo_inst *inst)
+{
+	struct kgo_m *m;
+	unsigned long id;
+
+	xa_for_each(&inst->ms, id, m)
+		kfree(m);
+	xa_destroy(&inst->ms);
+	kgo_gq_destroy(&inst->gq);
+	kgo_shared_free(inst);
+	kfree(inst->ps);
+	if (inst->mm)
+		mmdrop(inst->mm);
+	kfree(inst);
+}

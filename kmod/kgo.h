@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kgo.ko's internal types: the instance (one per open of /dev/kgo), its Ps
+ * and Ms, the global run queue, and the functions the files share.
+ *
+ * Locking, in the manner of Go's sched.lock:
+ *   inst->setup_lock (mutex)  serialises SETUP, SET_NPROCS and M attach/detach.
+ *   inst->lock (spinlock)     is sched.lock: the global queue, the idle-P and
+ *                             idle-M lists, and which M holds which P.
+ *                             Never held while sleeping or touching user memory.
+ * The per-P rings are lock-free (runq.c).  nmspinning is an atomic that
+ * lives in the shared region itself, so that the library's wakep check and
+ * the module's see the same counter (sched.c explains the pairing).
+ */
+#ifndef KGO_KMOD_KGO_H
+#define KGO_KMOD_KGO_H
+
+#include <linux/atomic.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+
+struct vm_area_struct;
+
+#include "../uapi/linux/kgo.h"
+
+#define KGO_RING_MASK		(KGO_RING_SIZE - 1)
+/* Gs moved by one overflow: half a ring plus the one being put. */
+#define KGO_BATCH_MAX		(KGO_RING_SIZE / 2 + 1)
+
+/* ---- runq.c: one P's ring, in shared memory; all inputs untrusted ---- */
+
+bool kgo_runqput(struct kgo_shared_p *p, u64 g, bool next, u64 *leftover);
+u64 kgo_runqget(struct kgo_shared_p *p);
+u32 kgo_runqgrab(struct kgo_shared_p *src, u64 *ring, u32 pos, bool steal_runnext);
+u64 kgo_runqsteal(struct kgo_shared_p *dst, struct kgo_shared_p *src, bool steal_runnext);
+u32 kgo_runqlen(const struct kgo_shared_p *p);
+bool kgo_runqempty(const struct kgo_shared_p *p);
+u32 kgo_runqputbatch(struct kgo_shared_p *p, const u64 *gs, u32 n);
+
+/* ---- gq.c: the global run queue, bounded; caller holds inst->lock ---- */
+
+#define KGO_GQ_CHUNK_SLOTS	126
+
+struct kgo_gq_chunk {
+	struct list_head link;
+	u32 head;		/* next slot to pop */
+	u32 tail;		/* next slot to fill */
+	u64 g[KGO_GQ_CHUNK_SLOTS];
+};
+
+struct kgo_gq {
+	struct list_head chunks;	/* oldest first */
+	struct kgo_gq_chunk *spare;	/* one empty chunk kept for reuse */
+	u32 len;
+	u32 limit;
+};
+
+/* Chunks a caller allocates, outside the lock, before kgo_gq_push(). */
+struct kgo_gq_prealloc {
+	struct kgo_gq_chunk *c[2];
+};
+
+void kgo_gq_init(struct kgo_gq *q, u32 limit);
+void kgo_gq_destroy(struct kgo_gq *q);
+u32 kgo_gq_chunks_needed(const struct kgo_gq *q, u32 n);
+int kgo_gq_prealloc_fill(struct kgo_gq_prealloc *pa, u32 want);
+void kgo_gq_prealloc_free(struct kgo_gq_prealloc *pa);
+int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *pa);
+u64 kgo_gq_pop(struct kgo_gq *q);
+
+/* ---- the instance ---- */
+
+struct kgo_m;
+
+struct kgo_p {
+	struct kgo_shared_p *sh;	/* this P's ring in the shared region */
+	struct kgo_m *m;		/* holder, or NULL; under inst->lock */
+	struct list_head idle_link;	/* on inst->pidle while idle */
+	u32 id;
+	u32 status;			/* KGO_P_*; under inst->lock */
+};
+
+struct kgo_m {
+	struct task_struct *task;	/* the attached thread; compared, never dereferenced */
+	struct kgo_p *p;		/* held P; written under inst->lock */
+	struct kgo_p *nextp;		/* P handed over by startm; under inst->lock */
+	struct list_head idle_link;	/* on inst->midle while asleep */
+	wait_queue_head_t wq;		/* where this M sleeps in stopm */
+	bool woken;			/* startm handed a P; under inst->lock */
+	bool idle;			/* on inst->midle; under inst->lock */
+	bool spinning;			/* counted in nmspinning; see sched.c */
+	u32 id;
+	struct rcu_head rcu;
+	u64 batch[KGO_RING_SIZE];	/* scratch for this M's own ioctls */
+};
+
+struct kgo_inst_stats {
+	atomic64_t parks, wakeups, steals, stolen, gq_puts, gq_gets, readies, ioctls;
+};
+
+struct kgo_inst {
+	struct mm_struct *mm;		/* owner; mmgrab()ed */
+	struct mutex setup_lock;
+	spinlock_t lock;		/* sched.lock */
+
+	/* Shared region: page array, its kernel mapping, and where things are. */
+	struct page **pages;
+	unsigned int npages;
+	void *shared;
+	struct kgo_shared_sched *ss;
+	size_t p_off, p_stride;
+
+	struct kgo_p *ps;		/* max_procs of them, fixed at setup */
+	u32 max_procs;
+	u32 nprocs;			/* under lock (written also under setup_lock) */
+	bool ready;			/* SETUP done; then ps/shared never change */
+	bool dying;			/* SHUTDOWN or teardown; under lock */
+
+	struct list_head pidle;		/* idle Ps; under lock */
+	u32 npidle;
+	struct list_head midle;		/* Ms asleep in stopm; under lock */
+	u32 nmidle;
+	bool wakep_pending;		/* a wakep found an idle P but no idle M */
+
+	struct xarray ms;		/* id -> struct kgo_m */
+	u32 nms;			/* under setup_lock */
+
+	struct kgo_gq gq;		/* under lock */
+	u32 steal_seed;
+	struct kgo_inst_stats stats;
+};
+
+/* instance.c */
+struct kgo_inst *kgo_inst_alloc(void);
+int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s);
+void kgo_inst_free(struct kgo_inst *inst);
+int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma);
+struct kgo_shared_p *kgo_inst_shared_p(struct kgo_inst *inst, u32 id);
+
+/* sched.c */
+struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p);
+int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m);
+struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id);
+int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g);
+int kgo_ready(struct kgo_inst *inst, u64 g);
+void kgo_wakep(struct kgo_inst *inst);
+int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g);
+int kgo_globrunqget_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g);
+int kgo_steal_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g);
+int kgo_set_nprocs(struct kgo_inst *inst, u32 n);
+void kgo_shutdown(struct kgo_inst *inst);
+void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st);
+int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n);
+
+/* sched.c helpers shared with m.c and procresize.c; inst->lock held */
+void kgo_publish_locked(struct kgo_inst *inst);
+void kgo_pidleput(struct kgo_inst *inst, struct kgo_p *p);
+struct kgo_p *kgo_pidleget(struct kgo_inst *inst);
+void kgo_acquirep(struct kgo_m *m, struct kgo_p *p);
+struct kgo_p *kgo_releasep(struct kgo_m *m);
+
+/* procresize.c */
+void kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
+
+/* main.c: module parameters */
+extern unsigned int kgo_max_procs;
+extern unsigned int kgo_max_ms;
+extern unsigned int kgo_gq_limit;
+
+#endif /* KGO_KMOD_KGO_H */

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgo.ko: Go's goroutine scheduler, the cross-thread half, as a kernel
+ * module.  Module parameters (the per-instance limits), and registration
+ * of /dev/kgo.
+ */
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "kgo.h"
+
+unsigned int kgo_max_procs = 256;
+module_param_named(max_procs, kgo_max_procs, uint, 0444);
+MODULE_PARM_DESC(max_procs, "Most Ps (GOMAXPROCS) one instance may have (default 256)");
+
+unsigned int kgo_max_ms = 1024;
+module_param_named(max_ms, kgo_max_ms, uint, 0444);
+MODULE_PARM_DESC(max_ms, "Most Ms (attached threads) one instance may have (default 1024)");
+
+unsigned int kgo_gq_limit = 1U << 20;
+module_param_named(gq_limit, kgo_gq_limit, uint, 0444);
+MODULE_PARM_DESC(gq_limit, "Most Gs one instance's global run queue may hold (default 1048576)");
+
+extern struct miscdevice kgo_miscdev;
+
+static int __init kgo_init(void)
+{
+	int err;
+
+	if (!kgo_max_procs || kgo_max_procs > 4096 || !kgo_max_ms ||
+	    kgo_max_ms > 65536 || !kgo_gq_limit) {
+		pr_err("invalid module parameters\n");
+		return -EINVAL;
+	}
+	err = misc_register(&kgo_miscdev);
+	if (err)
+		return err;
+	pr_info("loaded, version %d.%d.%d\n", KGO_VERSION_MAJOR,
+		KGO_VERSION_MINOR, KGO_VERSION_PATCH);
+	return 0;
+}
+
+static void __exit kgo_exit(void)
+{
+	misc_deregister(&kgo_miscdev);
+}
+
+module_init(kgo_init);
+module_exit(kgo_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Go's G-M-P goroutine scheduler for C, the kernel half");
+MODULE_AUTHOR("The kgo authors");

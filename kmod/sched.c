@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The cross-thread half of the scheduler: findrunnable's slow path (the
+ * global queue, then stealing), stopm and startm (sleeping and waking Ms),
+ * wakep, and the global queue's batches.  This is where the PARK, READY,
+ * WAKEP, RUNQPUTSLOW, GLOBRUNQGET and STEAL ioctls end up.
+ *
+ * Spinning Ms and the lost-wakeup invariant (after Go's proc.go).
+ *
+ * An M is "spinning" while it looks for work with no G in hand; such Ms are
+ * counted in nmspinning, which lives in the shared region so the library
+ * reads the very counter the module updates.  Whoever makes a G runnable
+ * (the library after a runqput, or READY here) then checks
+ * "npidle != 0 && nmspinning == 0" and, if so, calls wakep, which starts
+ * one spinning M on an idle P.  At most one M is started that way at a
+ * time; a spinning M that finds work and was the last spinner calls wakep
+ * itself (kgo_resetspinning), so work fans out one M at a time.
+ *
+ * The race to close: a spinning M gives up just as a G is queued.  The
+ * producer stores the G (tail store-release), executes a full barrier and
+ * loads nmspinning; the giving-up M decrements nmspinning (the decrement
+ * is followed by a full barrier) and then re-reads every ring and the
+ * global queue.  By the store-buffering rule at least one of them sees the
+ * other's store: either the producer sees no spinner and calls wakep, or
+ * the M sees the G and tries again.  The idle-P count is published under
+ * inst->lock before the decrement, so the same argument covers npidle.
+ *
+ * Two more holes are closed under inst->lock in kgo_stopm: a G put in the
+ * global queue by READY before the M got onto the idle list, and a wakep
+ * that found an idle P but no idle M (wakep_pending).  In both cases the
+ * M takes an idle P instead of sleeping.
+ */
+#include <linux/hrtimer.h>
+#include <linux/random.h>
+#include <linux/sched/signal.h>
+#include <linux/wait.h>
+
+#include "kgo.h"
+
+static inline atomic_t *kgo_nmspinning(struct kgo_inst *inst)
+{
+	/* The shared u32 is used as an atomic_t by the module and the library. */
+	return (atomic_t *)&inst->ss->nmspinning;
+}
+
+/* Mirrors the lock-protected counters into the shared region.  Lock held. */
+void kgo_publish_locked(struct kgo_inst *inst)
+{
+	lockdep_assert_held(&inst->lock);
+	WRITE_ONCE(inst->ss->nprocs, inst->nprocs);
+	WRITE_ONCE(inst->ss->npidle, inst->npidle);
+	WRITE_ONCE(inst->ss->nmidle, inst->nmidle);
+	WRITE_ONCE(inst->ss->gq_len, inst->gq.len);
+}
+
+/* Puts @p on the idle list.  Lock held; no M holds @p any more. */
+void kgo_pidleput(struct kgo_inst *inst, struct kgo_p *p)
+{
+	lockdep_assert_held(&inst->lock);
+	p->m = NULL;
+	p->status = KGO_P_IDLE;
+	WRITE_ONCE(p->sh->status, KGO_P_IDLE);
+	list_add(&p->idle_link, &inst->pidle);
+	inst->npidle++;
+}
+
+/* Takes a P off the idle list, or NULL.  Lock held. */
+struct kgo_p *kgo_pidleget(struct kgo_inst *inst)
+{
+	struct kgo_p *p;
+
+	lockdep_assert_held(&inst->lock);
+	p = list_first_entry_or_null(&inst->pidle, struct kgo_p, idle_link);
+	if (p) {
+		list_del_init(&p->idle_link);
+		inst->npidle--;
+	}
+	return p;
+}
+
+/* @m now holds @p.  Lock held. */
+void kgo_acquirep(struct kgo_m *m, struct kgo_p *p)
+{
+	p->m = m;
+	m->p = p;
+	p->status = KGO_P_RUNNING;
+	WRITE_ONCE(p->sh->status, KGO_P_RUNNING);
+}
+
+/* @m lets go of its P and returns it.  Lock held. */
+struct kgo_p *kgo_releasep(struct kgo_m *m)
+{
+	struct kgo_p *p = m->p;
+
+	m->p = NULL;
+	if (p)
+		p->m = NULL;
+	return p;
+}
+
+/* @m starts spinning.  Called by the M itself, or by startm for it. */
+static void kgo_startspinning(struct kgo_inst *inst, struct kgo_m *m)
+{
+	if (!m->spinning) {
+		m->spinning = true;
+		atomic_inc(kgo_nmspinning(inst));
+	}
+}
+
+/*
+ * kgo_stopspinning - @m stops spinning; returns whether it was.
+ * The M itself only.  The fully ordered atomic_dec_return is the barrier
+ * the lost-wakeup argument above relies on: it orders the decrement (and
+ * the idle-P count published before it) before the caller's re-reads of
+ * the rings, pairing with the producer's fence between its tail store
+ * and its nmspinning load.
+ */
+static bool kgo_stopspinning(struct kgo_inst *inst, struct kgo_m *m, int *left)
+{
+	if (!m->spinning)
+		return false;
+	m->spinning = false;
+	*left = atomic_dec_return(kgo_nmspinning(inst));
+	return true;
+}
+
+/*
+ * kgo_resetspinning - a spinning M found work.  If it was the last spinner,
+ * start another, in case there is more work (Go's resetspinning).
+ * The M itself, no lock held.
+ */
+static void kgo_resetspinning(struct kgo_inst *inst, struct kgo_m *m)
+{
+	int left;
+
+	if (kgo_stopspinning(inst, m, &left) && left == 0)
+		kgo_wakep(inst);
+}
+
+/* Takes an M off the idle list, or NULL.  Lock held. */
+static struct kgo_m *kgo_midleget(struct kgo_inst *inst)
+{
+	struct kgo_m *m;
+
+	m = list_first_entry_or_null(&inst->midle, struct kgo_m, idle_link);
+	if (m) {
+		list_del_init(&m->idle_link);
+		m->idle = false;
+		inst->nmidle--;
+	}
+	return m;
+}
+
+/*
+ * kgo_startm_locked - hand @p to an idle M and wake it (Go's startm).
+ * Lock held (wake_up is fine under a spinlock).  If @spinning, the caller
+ * has already counted the M in nmspinning.  Returns false when no M is
+ * idle; the caller keeps @p.
+ */
+static bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning)
+{
+	struct kgo_m *m;
+
+	lockdep_assert_held(&inst->lock);
+	m = kgo_midleget(inst);
+	if (!m)
+		return false;
+	m->nextp = p;
+	p->m = m;
+	p->status = KGO_P_RUNNING;
+	WRITE_ONCE(p->sh->status, KGO_P_RUNNING);
+	m->spinning = spinning;
+	m->woken = true;
+	wake_up(&m->wq);
+	atomic64_inc(&inst->stats.wakeups);
+	return true;
+}
+
+/*
+ * kgo_wakep - start one spinning M on an idle P, unless an M already spins.
+ * Any thread of the owning process (or a test); no lock held.
+ */
+void kgo_wakep(struct kgo_inst *inst)
+{
+	atomic_t *spinning = kgo_nmspinning(inst);
+	struct kgo_p *p;
+
+	/* Be conservative: only one M is woken to spin at a time. */
+	if (atomic_read(spinning) != 0 || atomic_cmpxchg(spinning, 0, 1) != 0)
+		return;
+	spin_lock(&inst->lock);
+	p = inst->dying ? NULL : kgo_pidleget(inst);
+	if (p && !kgo_startm_locked(inst, p, true)) {
+		/* No M to run it: the next M to reach stopm takes it instead. */
+		kgo_pidleput(inst, p);
+		inst->wakep_pending = true;
+		p = NULL;
+	}
+	if (!p)
+		atomic_dec(spinning);
+	kgo_publish_locked(inst);
+	spin_unlock(&inst->lock);
+}
+
+/*
+ * kgo_globrunqget_locked - take a batch from the global queue for @m's P:
+ * one G to return and up to the rest of the batch into the P's ring.  The
+ * batch is Go's: at most len/nprocs + 1, at most @max if non-zero, at most
+ * half a ring, and no more than the ring has room for.
+ * Lock held; @m holds @p and is the calling thread.
+ */
+static u64 kgo_globrunqget_locked(struct kgo_inst *inst, struct kgo_m *m,
+				  struct kgo_p *p, u32 max)
+{
+	u32 n = inst->gq.len, room, i;
+	u64 g;
+
+	lockdep_assert_held(&inst->lock);
+	if (!n)
+		return 0;
+	n = min(n, n / inst->nprocs + 1);
+	if (max)
+		n = min(n, max);
+	n = min_t(u32, n, KGO_RING_SIZE / 2);
+	g = kgo_gq_pop(&inst->gq);
+	room = KGO_RING_SIZE - kgo_runqlen(p->sh);
+	n = min(n - 1, room);
+	for (i = 0; i < n; i++)
+		m->batch[i] = kgo_gq_pop(&inst->gq);
+	/*
+	 * The owner is inside this ioctl, so room cannot shrink; only a
+	 * process corrupting its own ring could make this place fewer.
+	 */
+	kgo_runqputbatch(p->sh, m->batch, n);
+	atomic64_add(n + 1, &inst->stats.gq_gets);
+	kgo_publish_locked(inst);
+	return g;
+}
+
+/*
+ * kgo_globrunqput - append @n Gs to the global queue, all or none.
+ * Process context, no lock held (it allocates).  -ENOSPC past the limit.
+ */
+int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n)
+{
+	struct kgo_gq_prealloc pa = {};
+	int err;
+
+	for (;;) {
+		u32 need;
+
+		spin_lock(&inst->lock);
+		need = kgo_gq_chunks_needed(&inst->gq, n);
+		if (need <= ARRAY_SIZE(pa.c) &&
+		    (need == 0 || (pa.c[0] && (need == 1 || pa.c[1])))) {
+			err = kgo_gq_push(&inst->gq, gs, n, &pa);
+			kgo_publish_locked(inst);
+			spin_unlock(&inst->lock);
+			break;
+		}
+		spin_unlock(&inst->lock);
+		err = kgo_gq_prealloc_fill(&pa, need);
+		if (err)
+			break;
+	}
+	kgo_gq_prealloc_free(&pa);
+	if (!err)
+		atomic64_add(n, &inst->stats.gq_puts);
+	return err;
+}
+
+/*
+ * kgo_stealwork - up to four passes over the other Ps in random order,
+ * stealing half of a ring; the last pass may take a runnext.
+ * The M holding @p, no lock held.  Returns a G, or 0.
+ */
+static u64 kgo_stealwork(struct kgo_inst *inst, struct kgo_p *p)
+{
+	u32 nprocs = READ_ONCE(inst->nprocs);
+	int pass;
+
+	for (pass = 0; pass < 4; pass++) {
+		u32 start = get_random_u32() % nprocs, i;
+
+		for (i = 0; i < nprocs; i++) {
+			struct kgo_p *victim = &inst->ps[(start + i) % nprocs];
+			u64 g;
+
+			if (victim == p)
+				continue;
+			/*
+			 * Go sleeps 3us before taking a running P's runnext;
+			 * in the kernel that would be a busy wait, so the
+			 * last pass takes it at once.
+			 */
+			g = kgo_runqsteal(p->sh, victim->sh, pass == 3);
+			if (g) {
+				atomic64_inc(&inst->stats.steals);
+				atomic64_add(kgo_runqlen(p->sh) + 1, &inst->stats.stolen);
+				return g;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Whether any P's queue or the global queue holds a G.  Any thread. */
+static bool kgo_anywork(struct kgo_inst *inst)
+{
+	u32 nprocs = READ_ONCE(inst->nprocs), i;
+
+	if (READ_ONCE(inst->gq.len))
+		return true;
+	for (i = 0; i < nprocs; i++)
+		if (!kgo_runqempty(inst->ps[i].sh))
+			return true;
+	return false;
+}
+
+/*
+ * kgo_findrunnable - the slow half of Go's findrunnable for @m, which
+ * holds a P whose local queue the library found empty.  Tries the local
+ * queue once more, the global queue, then stealing (only while fewer than
+ * half the busy Ps have a spinning M).  On failure it releases the P, and
+ * if it was spinning re-checks for work (see the top of this file) and
+ * goes round again with a new P if there is some.
+ * The M's own thread, no lock held.  Returns a G (m->p set), or 0 (m->p
+ * NULL).
+ */
+static u64 kgo_findrunnable(struct kgo_inst *inst, struct kgo_m *m)
+{
+	struct kgo_p *p;
+	int left;
+	u64 g;
+
+top:
+	p = m->p;
+	g = kgo_runqget(p->sh);
+	if (g)
+		return g;
+	if (READ_ONCE(inst->gq.len)) {
+		spin_lock(&inst->lock);
+		g = kgo_globrunqget_locked(inst, m, p, 0);
+		spin_unlock(&inst->lock);
+		if (g)
+			return g;
+	}
+	if (m->spinning || 2 * atomic_read(kgo_nmspinning(inst)) <
+	    (int)(READ_ONCE(inst->nprocs) - READ_ONCE(inst->npidle))) {
+		kgo_startspinning(inst, m);
+		g = kgo_stealwork(inst, p);
+		if (g)
+			return g;
+	}
+
+	spin_lock(&inst->lock);
+	if (inst->gq.len && !inst->dying) {
+		g = kgo_globrunqget_locked(inst, m, p, 0);
+		spin_unlock(&inst->lock);
+		return g;
+	}
+	kgo_releasep(m);
+	if (p->status != KGO_P_DEAD)
+		kgo_pidleput(inst, p);
+	kgo_publish_locked(inst);
+	spin_unlock(&inst->lock);
+
+	if (kgo_stopspinning(inst, m, &left) && kgo_anywork(inst)) {
+		spin_lock(&inst->lock);
+		p = inst->dying ? NULL : kgo_pidleget(inst);
+		if (p) {
+			kgo_acquirep(m, p);
+			kgo_startspinning(inst, m);
+		}
+		kgo_publish_locked(inst);
+		spin_unlock(&inst->lock);
+		if (p)
+			goto top;
+	}
+	return 0;
+}
+
+/*
+ * kgo_stopm - put @m, which holds no P, to sleep until startm hands it one
+ * (Go's stopm).  The M's own thread, no lock held; sleeps interruptibly,
+ * so a signal (SIGKILL included) wakes it.  Returns 0 with m->p set,
+ * -ERESTARTSYS on a signal, -ETIMEDOUT, or -ESHUTDOWN.
+ */
+static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
+{
+	struct kgo_p *p;
+	long ret;
+
+	spin_lock(&inst->lock);
+	if (inst->dying) {
+		spin_unlock(&inst->lock);
+		return -ESHUTDOWN;
+	}
+	if (inst->gq.len || inst->wakep_pending) {
+		p = kgo_pidleget(inst);
+		if (p) {
+			inst->wakep_pending = false;
+			kgo_acquirep(m, p);
+			kgo_startspinning(inst, m);
+			kgo_publish_locked(inst);
+			spin_unlock(&inst->lock);
+			return 0;
+		}
+	}
+	m->woken = false;
+	m->idle = true;
+	list_add(&m->idle_link, &inst->midle);
+	inst->nmidle++;
+	kgo_publish_locked(inst);
+	spin_unlock(&inst->lock);
+	atomic64_inc(&inst->stats.parks);
+
+	if (timeout_ns)
+		ret = wait_event_interruptible_hrtimeout(m->wq,
+				READ_ONCE(m->woken) || READ_ONCE(inst->dying),
+				ns_to_ktime(timeout_ns));
+	else
+		ret = wait_event_interruptible(m->wq,
+				READ_ONCE(m->woken) || READ_ONCE(inst->dying));
+
+	spin_lock(&inst->lock);
+	if (m->woken) {
+		/* startm took us off the idle list and counted our spinning. */
+		p = m->nextp;
+		m->nextp = NULL;
+		m->woken = false;
+		kgo_acquirep(m, p);
+		spin_unlock(&inst->lock);
+		return 0;
+	}
+	if (m->idle) {
+		list_del_init(&m->idle_link);
+		m->idle = false;
+		inst->nmidle--;
+	}
+	kgo_publish_locked(inst);
+	spin_unlock(&inst->lock);
+	if (READ_ONCE(inst->dying))
+		return -ESHUTDOWN;
+	if (ret == -ETIME)
+		return -ETIMEDOUT;
+	return ret ? (int)ret : -EINTR;
+}
+
+/*
+ * kgo_park - the PARK ioctl: find a G for @m to run, sleeping without a P
+ * for as long as there is none.  The M's own thread, no lock held.
+ * On success *@g is the G and m->p the P to run it on (possibly another P
+ * than the one the M came in with).
+ */
+int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g)
+{
+	int err;
+
+	for (;;) {
+		if (m->p && m->p->status == KGO_P_DEAD)
+			kgo_dropdeadp(inst, m);
+		if (m->p) {
+			*g = kgo_findrunnable(inst, m);
+			if (*g) {
+				kgo_resetspinning(inst, m);
+				return 0;
+			}
+		}
+		if (flags & KGO_PARK_NOWAIT)
+			return -EAGAIN;
+		err = kgo_stopm(inst, m, timeout_ns);
+		if (err)
+			return err;
+	}
+}
+
+/*
+ * kgo_ready - the READY ioctl: make @g runnable from any thread of the
+ * process, M or not.  It goes to the global queue, and an idle P is
+ * woken for it (Go's injectglist/wakep).  No lock held.
+ */
+int kgo_ready(struct kgo_inst *inst, u64 g)
+{
+	int err;
+
+	if (!g)
+		return -EINVAL;
+	err = kgo_globrunqput(inst, &g, 1);
+	if (err)
+		return err;
+	atomic64_inc(&inst->stats.readies);
+	kgo_wakep(inst);
+	return 0;
+}
+
+/*
+ * kgo_runqputslow - the RUNQPUTSLOW ioctl: @m's ring is full, so move
+ * half of it plus @g to the global queue in one batch (Go's runqputslow).
+ * The M's own thread.  If the global queue is full the half is put back
+ * and -ENOSPC returned: @g was not queued.
+ */
+int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
+{
+	struct kgo_shared_p *sh;
+	int tries, err;
+	u64 left;
+	u32 n;
+
+	if (!m->p)
+		return -EBADSLT;
+	if (!g)
+		return -EINVAL;
+	sh = m->p->sh;
+	for (tries = 0; tries < 8; tries++) {
+		/* Stealers may have made room since the library looked. */
+		if (kgo_runqput(sh, g, false, &left))
+			return 0;
+		n = kgo_runqgrab(sh, m->batch, 0, false);
+		if (n)
+			break;
+	}
+	if (!n)
+		return -EAGAIN;
+	m->batch[n] = g;
+	err = kgo_globrunqput(inst, m->batch, n + 1);
+	if (err)
+		kgo_runqputbatch(sh, m->batch, n);
+	return err;
+}
+
+/* The GLOBRUNQGET ioctl: the 61st-tick rule.  The M's own thread. */
+int kgo_globrunqget_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g)
+{
+	if (!m->p)
+		return -EBADSLT;
+	spin_lock(&inst->lock);
+	*g = kgo_globrunqget_locked(inst, m, m->p, 0);
+	spin_unlock(&inst->lock);
+	return *g ? 0 : -EAGAIN;
+}
+
+/* The STEAL ioctl: one stealing run for @m's P.  The M's own thread. */
+int kgo_steal_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g)
+{
+	if (!m->p)
+		return -EBADSLT;
+	*g = kgo_stealwork(inst, m->p);
+	return *g ? 0 : -EAGAIN;
+}
+
+/*
+ * kgo_shutdown - the SHUTDOWN ioctl, and teardown: every M asleep in park
+ * wakes with -ESHUTDOWN, and no M sleeps again.  Any thread.
+ */
+void kgo_shutdown(struct kgo_inst *inst)
+{
+	struct kgo_m *m;
+
+	spin_lock(&inst->lock);
+	inst->dying = true;
+	list_for_each_entry(m, &inst->midle, idle_link)
+		wake_up(&m->wq);
+	spin_unlock(&inst->lock);
+}

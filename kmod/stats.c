@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Per-instance counters, for the STATS ioctl. */
+#include <linux/string.h>
+
+#include "kgo.h"
+
+/* Any thread of the owner.  A snapshot: counters move while it is taken. */
+void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	spin_lock(&inst->lock);
+	st->nprocs = inst->nprocs;
+	st->npidle = inst->npidle;
+	st->nmidle = inst->nmidle;
+	st->gq_len = inst->gq.len;
+	spin_unlock(&inst->lock);
+	st->nms = READ_ONCE(inst->nms);
+	st->nmspinning = atomic_read((atomic_t *)&inst->ss->nmspinning);
+	st->parks = atomic64_read(&inst->stats.parks);
+	st->wakeups = atomic64_read(&inst->stats.wakeups);
+	st->steals = atomic64_read(&inst->stats.steals);
+	st->stolen = atomic64_read(&inst->stats.stolen);
+	st->gq_puts = atomic64_read(&inst->stats.gq_puts);
+	st->gq_gets = atomic64_read(&inst->stats.gq_gets);
+	st->readies = atomic64_read(&inst->stats.readies);
+	st->ioctls = atomic64_read(&inst->stats.ioctls);
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * The interface between kgo.ko and libkgo: ioctl numbers and arguments,
+ * and the layout of the memory the module shares with the process.
+ *
+ * One open() of /dev/kgo is one scheduler instance owned by the opening
+ * process.  The protocol, in Go's words:
+ *
+ *   KGO_IOC_SETUP    procresize at start-up: create nprocs Ps and the shared
+ *                    region, which is then mmap()ed at offset 0.
+ *   KGO_IOC_ATTACH   a thread becomes an M (optionally taking an idle P).
+ *   KGO_IOC_PARK     findrunnable's slow half + stopm: the M's P has no
+ *                    local work; look in the global queue, steal, else
+ *                    release the P and sleep until work arrives.
+ *   KGO_IOC_READY    goready from anywhere: global queue + wakep.
+ *   KGO_IOC_WAKEP    start a spinning M on an idle P.
+ *   KGO_IOC_RUNQPUTSLOW  the local ring is full: move half of it and one
+ *                    more G to the global queue in one batch.
+ *   KGO_IOC_GLOBRUNQGET  the 61st-tick rule: take a batch from the global
+ *                    queue into the local ring.
+ *   KGO_IOC_STEAL    one explicit steal pass.
+ *   KGO_IOC_SET_NPROCS  procresize later on.
+ *   KGO_IOC_STATS    counters.
+ *   KGO_IOC_SHUTDOWN wake every parked M with -ESHUTDOWN; the instance is
+ *                    finished.
+ *
+ * A G is an opaque, non-zero 64-bit token chosen by the library; the module
+ * never dereferences it.  Everything user space writes into the shared
+ * region is untrusted by the module.
+ */
+#ifndef _UAPI_KGO_H
+#define _UAPI_KGO_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define KGO_DEVICE		"/dev/kgo"
+
+#define KGO_VERSION_MAJOR	0
+#define KGO_VERSION_MINOR	1
+#define KGO_VERSION_PATCH	0
+
+/* Feature bits in kgo_version.features. */
+#define KGO_FEAT_SHARED_RUNQ	(1U << 0)	/* mmap()ed per-P rings */
+#define KGO_FEAT_PROCRESIZE	(1U << 1)	/* KGO_IOC_SET_NPROCS */
+
+#define KGO_RING_SIZE		256	/* slots in a P's local ring */
+#define KGO_NO_P		0xffffffffU	/* "this M holds no P" */
+
+struct kgo_version {
+	__u32 major;
+	__u32 minor;
+	__u32 patch;
+	__u32 features;
+	__u32 ring_size;	/* KGO_RING_SIZE */
+	__u32 max_procs;	/* module limit on Ps per instance */
+	__u32 max_ms;		/* module limit on Ms per instance */
+	__u32 reserved;
+};
+
+/* KGO_IOC_SETUP: in nprocs, max_procs (0: nprocs), gq_limit (0: default). */
+struct kgo_setup {
+	__u32 nprocs;
+	__u32 max_procs;
+	__u32 gq_limit;		/* global queue capacity in Gs */
+	__u32 flags;		/* must be 0 */
+	/* out: where things are in the region to mmap() at offset 0 */
+	__u64 map_size;
+	__u32 sched_off;	/* struct kgo_shared_sched */
+	__u32 p_off;		/* first struct kgo_shared_p */
+	__u32 p_stride;		/* bytes from one P to the next */
+	__u32 ring_size;
+};
+
+/*
+ * Instance-wide counters, written by the module, read by the library to
+ * decide whether a system call is needed at all.
+ */
+struct kgo_shared_sched {
+	__u32 nprocs;		/* current GOMAXPROCS */
+	__u32 npidle;		/* idle Ps */
+	__u32 nmspinning;	/* Ms looking for work */
+	__u32 gq_len;		/* Gs in the global queue */
+	__u32 nmidle;		/* Ms asleep in park without a P */
+	__u32 reserved[11];
+};
+
+/*
+ * One P's run queue.  head is advanced by any consumer with a
+ * compare-and-swap (release); tail is written only by the P's owner
+ * (store-release); runnext is taken by compare-and-swap.  Indices run
+ * freely and are masked with KGO_RING_SIZE - 1.  head and tail live on
+ * separate cache lines from each other and from the ring.
+ */
+struct kgo_shared_p {
+	__u32 head;
+	__u32 pad0[15];
+	__u32 tail;
+	__u32 status;		/* KGO_P_* as the module sees it */
+	__u32 pad1[14];
+	__u64 runnext;		/* 0 when empty */
+	__u64 pad2[7];
+	__u64 ring[KGO_RING_SIZE];
+};
+
+#define KGO_P_IDLE	0
+#define KGO_P_RUNNING	1
+#define KGO_P_DEAD	2	/* beyond nprocs after a procresize */
+
+/* KGO_IOC_ATTACH */
+#define KGO_ATTACH_ACQUIRE_P	(1U << 0)
+struct kgo_attach {
+	__u32 flags;
+	__u32 m;		/* out: M id, to name this M in later calls */
+	__u32 p;		/* out: the P acquired, or KGO_NO_P */
+	__u32 reserved;
+};
+
+/* KGO_IOC_PARK, KGO_IOC_GLOBRUNQGET and KGO_IOC_STEAL */
+#define KGO_PARK_NOWAIT		(1U << 0)	/* do not sleep: -EAGAIN */
+struct kgo_park {
+	__u32 m;
+	__u32 flags;
+	__u64 timeout_ns;	/* park: 0 = no limit; else -ETIMEDOUT */
+	__u64 g;		/* out: the G to run now */
+	__u32 p;		/* out: the P the M holds now */
+	__u32 reserved;
+};
+
+/* KGO_IOC_READY and KGO_IOC_RUNQPUTSLOW */
+struct kgo_ready {
+	__u64 g;
+	__u32 m;		/* RUNQPUTSLOW: the owner M; READY: ignored */
+	__u32 flags;		/* must be 0 */
+};
+
+struct kgo_stats {
+	__u32 nprocs;
+	__u32 npidle;
+	__u32 nms;
+	__u32 nmidle;
+	__u32 nmspinning;
+	__u32 gq_len;
+	__u64 parks;		/* sleeps in park */
+	__u64 wakeups;		/* Ms woken by wakep/ready */
+	__u64 steals;		/* successful steals */
+	__u64 stolen;		/* Gs moved by them */
+	__u64 gq_puts;		/* Gs put in the global queue */
+	__u64 gq_gets;		/* Gs taken from the global queue */
+	__u64 readies;		/* KGO_IOC_READY calls */
+	__u64 ioctls;		/* every ioctl on the instance */
+};
+
+#define KGO_IOC_MAGIC		0xB7
+#define KGO_IOC_VERSION		_IOR(KGO_IOC_MAGIC, 0x00, struct kgo_version)
+#define KGO_IOC_SETUP		_IOWR(KGO_IOC_MAGIC, 0x01, struct kgo_setup)
+#define KGO_IOC_ATTACH		_IOWR(KGO_IOC_MAGIC, 0x02, struct kgo_attach)
+#define KGO_IOC_DETACH		_IOW(KGO_IOC_MAGIC, 0x03, __u32)
+#define KGO_IOC_PARK		_IOWR(KGO_IOC_MAGIC, 0x04, struct kgo_park)
+#define KGO_IOC_READY		_IOW(KGO_IOC_MAGIC, 0x05, struct kgo_ready)
+#define KGO_IOC_WAKEP		_IO(KGO_IOC_MAGIC, 0x06)
+#define KGO_IOC_RUNQPUTSLOW	_IOW(KGO_IOC_MAGIC, 0x07, struct kgo_ready)
+#define KGO_IOC_GLOBRUNQGET	_IOWR(KGO_IOC_MAGIC, 0x08, struct kgo_park)
+#define KGO_IOC_STEAL		_IOWR(KGO_IOC_MAGIC, 0x09, struct kgo_park)
+#define KGO_IOC_SET_NPROCS	_IOW(KGO_IOC_MAGIC, 0x0a, __u32)
+#define KGO_IOC_STATS		_IOR(KGO_IOC_MAGIC, 0x0b, struct kgo_stats)
+#define KGO_IOC_SHUTDOWN	_IO(KGO_IOC_MAGIC, 0x0c)
+
+#endif /* _UAPI_KGO_H */
