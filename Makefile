@@ -59,7 +59,7 @@ $(B)/libkgo.so: $(LIB_PIC)
 	$(CC) -shared -Wl,-soname,libkgo.so.0 -pthread -o $@ $^
 
 tests: $(TEST_BINS)
-$(B)/tests/%: tests/user/%.c tests/user/tap.h $(B)/libkgo.a
+$(B)/tests/%: tests/user/%.c $(wildcard tests/user/*.h) $(B)/libkgo.a
 	@mkdir -p $(dir $@)
 	$(CC) $(KGO_CFLAGS) -Itests/user -static -o $@ $< $(B)/libkgo.a
 

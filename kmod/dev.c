@@ -152,6 +152,20 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 			return err;
 		return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
 	}
+	case KGO_IOC_ATTACH:
+	case KGO_IOC_DETACH:
+	case KGO_IOC_PARK:
+	case KGO_IOC_GLOBRUNQGET:
+	case KGO_IOC_STEAL:
+	case KGO_IOC_READY:
+	case KGO_IOC_RUNQPUTSLOW:
+	case KGO_IOC_WAKEP:
+	case KGO_IOC_SET_NPROCS:
+	case KGO_IOC_STATS:
+	case KGO_IOC_SHUTDOWN:
+		break;
+	default:
+		return -ENOTTY;
 	}
 
 	/* Everything else needs the Ps. */
@@ -197,7 +211,7 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		kgo_shutdown(inst);
 		return 0;
 	}
-	return -ENOTTY;
+	return -ENOTTY;	/* not reached: unknown commands were refused above */
 }
 
 static const struct file_operations kgo_fops = {
