@@ -88,11 +88,27 @@ static void gq_reuses_spare_chunk(struct kunit *test)
 	kgo_gq_destroy(&q);
 }
 
+/* Teardown with Gs still queued frees every chunk (kmemleak checks). */
+static void gq_destroy_with_gs_queued(struct kunit *test)
+{
+	struct kgo_gq q;
+
+	kgo_gq_init(&q, 10000);
+	KUNIT_ASSERT_EQ(test, push_n(&q, 1, 129), 0);
+	KUNIT_ASSERT_EQ(test, push_n(&q, 200, 129), 0);
+	KUNIT_EXPECT_EQ(test, kgo_gq_pop(&q), 1);
+	kgo_gq_destroy(&q);
+	KUNIT_EXPECT_EQ(test, q.len, 0);
+	KUNIT_EXPECT_TRUE(test, list_empty(&q.chunks));
+	KUNIT_EXPECT_NULL(test, q.spare);
+}
+
 static struct kunit_case gq_cases[] = {
 	KUNIT_CASE(gq_fifo_across_chunks),
 	KUNIT_CASE(gq_limit_is_all_or_nothing),
 	KUNIT_CASE(gq_push_without_chunks_is_refused),
 	KUNIT_CASE(gq_reuses_spare_chunk),
+	KUNIT_CASE(gq_destroy_with_gs_queued),
 	{}
 };
 
