@@ -4,9 +4,9 @@
 #define KGO_KMOD_COMPAT_H
 
 #include <linux/mm.h>
-#include <linux/version.h>
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+/* Kbuild defines KGO_HAVE_VM_FLAGS_SET when the headers have it (6.3+). */
+#ifndef KGO_HAVE_VM_FLAGS_SET
 static inline void vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
 {
 	vma->vm_flags |= flags;

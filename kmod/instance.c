@@ -150,6 +150,7 @@ int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
 {
 	unsigned long npages = vma_pages(vma);
 
+	/* Pairs with the store-release of ready at the end of SETUP. */
 	if (!smp_load_acquire(&inst->ready))
 		return -EBADFD;
 	if (vma->vm_pgoff || npages > inst->npages)

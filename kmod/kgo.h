@@ -166,6 +166,9 @@ struct kgo_p *kgo_releasep(struct kgo_m *m);
 /* procresize.c */
 void kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
 
+/* dev.c */
+extern struct miscdevice kgo_miscdev;
+
 /* main.c: module parameters */
 extern unsigned int kgo_max_procs;
 extern unsigned int kgo_max_ms;

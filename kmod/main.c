@@ -22,8 +22,6 @@ unsigned int kgo_gq_limit = 1U << 20;
 module_param_named(gq_limit, kgo_gq_limit, uint, 0444);
 MODULE_PARM_DESC(gq_limit, "Most Gs one instance's global run queue may hold (default 1048576)");
 
-extern struct miscdevice kgo_miscdev;
-
 static int __init kgo_init(void)
 {
 	int err;

@@ -56,10 +56,13 @@ bool kgo_runqempty(const struct kgo_shared_p *p)
 	int tries;
 
 	for (tries = 0; tries < KGO_RUNQ_TRIES; tries++) {
+		/* Acquires pair as in kgo_runqlen(). */
 		u32 h = smp_load_acquire(&p->head);
+		/* Pairs with the owner's store-release of tail. */
 		u32 t = smp_load_acquire(&p->tail);
 		u64 next = READ_ONCE(p->runnext);
 
+		/* Re-read: the same pairing; tail unchanged means consistent. */
 		if (smp_load_acquire(&p->tail) != t)
 			continue;
 		if (t - h > KGO_RING_SIZE)

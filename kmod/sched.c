@@ -381,6 +381,16 @@ top:
 }
 
 /*
+ * The condition an M in stopm sleeps on.  Read without the lock: woken and
+ * dying are written under inst->lock before the wake_up(), whose barrier
+ * orders them before this re-check (the usual waitqueue pairing).
+ */
+static bool kgo_m_should_wake(struct kgo_inst *inst, struct kgo_m *m)
+{
+	return READ_ONCE(m->woken) || READ_ONCE(inst->dying);
+}
+
+/*
  * kgo_stopm - put @m, which holds no P, to sleep until startm hands it one
  * (Go's stopm).  The M's own thread, no lock held; sleeps interruptibly,
  * so a signal (SIGKILL included) wakes it.  Returns 0 with m->p set,
@@ -416,12 +426,10 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 	atomic64_inc(&inst->stats.parks);
 
 	if (timeout_ns)
-		ret = wait_event_interruptible_hrtimeout(m->wq,
-				READ_ONCE(m->woken) || READ_ONCE(inst->dying),
-				ns_to_ktime(timeout_ns));
+		ret = wait_event_interruptible_hrtimeout(m->wq, kgo_m_should_wake(inst, m),
+							 ns_to_ktime(timeout_ns));
 	else
-		ret = wait_event_interruptible(m->wq,
-				READ_ONCE(m->woken) || READ_ONCE(inst->dying));
+		ret = wait_event_interruptible(m->wq, kgo_m_should_wake(inst, m));
 
 	spin_lock(&inst->lock);
 	if (m->woken) {

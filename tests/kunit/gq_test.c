@@ -116,4 +116,5 @@ static struct kunit_suite gq_suite = {
 	.name = "kgo_gq",
 	.test_cases = gq_cases,
 };
+
 kunit_test_suite(gq_suite);

@@ -314,4 +314,5 @@ static struct kunit_suite runq_suite = {
 	.name = "kgo_runq",
 	.test_cases = runq_cases,
 };
+
 kunit_test_suite(runq_suite);

@@ -386,10 +386,11 @@ static void sched_shutdown_wakes_sleepers(struct kunit *test)
 	for (i = 0; i < 3; i++) {
 		s[i].inst = inst;
 		init_completion(&s[i].done);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(sleeper_m, &s[i], "kgo-sleeper-%d", i)));
+		KUNIT_ASSERT_FALSE(test, IS_ERR(kthread_run(sleeper_m, &s[i],
+							    "kgo-sleeper-%d", i)));
 	}
-	for (i = 0; i < 500 && READ_ONCE(inst->nmidle) < 3; i++)
-		msleep(10);
+	for (i = 0; i < 250 && READ_ONCE(inst->nmidle) < 3; i++)
+		msleep(20);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(inst->nmidle), 3);
 	kgo_shutdown(inst);
 	for (i = 0; i < 3; i++) {
@@ -441,4 +442,5 @@ static struct kunit_suite sched_suite = {
 	.name = "kgo_sched",
 	.test_cases = sched_cases,
 };
+
 kunit_test_suite(sched_suite);

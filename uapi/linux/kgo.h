@@ -41,8 +41,8 @@
 #define KGO_VERSION_PATCH	0
 
 /* Feature bits in kgo_version.features. */
-#define KGO_FEAT_SHARED_RUNQ	(1U << 0)	/* mmap()ed per-P rings */
-#define KGO_FEAT_PROCRESIZE	(1U << 1)	/* KGO_IOC_SET_NPROCS */
+#define KGO_FEAT_SHARED_RUNQ	0x1U	/* mmap()ed per-P rings */
+#define KGO_FEAT_PROCRESIZE	0x2U	/* KGO_IOC_SET_NPROCS */
 
 #define KGO_RING_SIZE		256	/* slots in a P's local ring */
 #define KGO_NO_P		0xffffffffU	/* "this M holds no P" */
@@ -108,7 +108,7 @@ struct kgo_shared_p {
 #define KGO_P_DEAD	2	/* beyond nprocs after a procresize */
 
 /* KGO_IOC_ATTACH */
-#define KGO_ATTACH_ACQUIRE_P	(1U << 0)
+#define KGO_ATTACH_ACQUIRE_P	0x1U
 struct kgo_attach {
 	__u32 flags;
 	__u32 m;		/* out: M id, to name this M in later calls */
@@ -117,7 +117,7 @@ struct kgo_attach {
 };
 
 /* KGO_IOC_PARK, KGO_IOC_GLOBRUNQGET and KGO_IOC_STEAL */
-#define KGO_PARK_NOWAIT		(1U << 0)	/* do not sleep: -EAGAIN */
+#define KGO_PARK_NOWAIT		0x1U	/* do not sleep: -EAGAIN */
 struct kgo_park {
 	__u32 m;
 	__u32 flags;
