@@ -1,0 +1,82 @@
+/*
+ * kgo_main without the module: a clear message and -ENOENT.  The device
+ * is named by $KGO_DEVICE (or kgo_config.device), so this runs anywhere,
+ * on the host too, by pointing it at a path that does not exist.  Also
+ * checks the other start-up refusals that need no module.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <kgo.h>
+
+#include "tap.h"
+
+static bool ran;
+
+static void never(void *arg)
+{
+	(void)arg;
+	ran = true;
+}
+
+/* Runs kgo_main with stderr captured into @buf. */
+static int capture(const struct kgo_config *cfg, char *buf, size_t size)
+{
+	char path[] = "/tmp/kgo-nomodule-XXXXXX";
+	int fd = mkstemp(path), saved, rc;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1000;
+	unlink(path);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	rc = kgo_main(never, NULL, cfg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, buf, size - 1, 0);
+	buf[n > 0 ? n : 0] = 0;
+	close(fd);
+	return rc;
+}
+
+int main(void)
+{
+	struct kgo_config cfg = { 0 };
+	char err[512];
+	int rc;
+
+	tap_plan(6);
+
+	setenv("KGO_DEVICE", "/nonexistent/kgo", 1);
+	rc = capture(NULL, err, sizeof(err));
+	tap_ok_fmt(rc == -ENOENT, "kgo_main returns -ENOENT without the device (%d)", rc);
+	tap_ok_fmt(strstr(err, "kgo: /nonexistent/kgo not found: is kgo.ko loaded?") != NULL,
+		   "and says so: %s", strtok(err, "\n") ? err : "(nothing)");
+
+	cfg.device = "/nonexistent/other";
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -ENOENT && strstr(err, "/nonexistent/other not found") != NULL,
+		   "kgo_config.device wins over $KGO_DEVICE (%d)", rc);
+
+	cfg.device = "/dev/null";
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -ENOTTY && strstr(err, "VERSION failed") != NULL,
+		   "a device that is not kgo's is refused (%d)", rc);
+
+	cfg.device = NULL;
+	cfg.stack_size = 1024;
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -EINVAL, "a 1 KiB stack is refused (%d)", rc);
+
+	tap_ok(!ran && kgo_go(never, NULL) == -ESRCH && kgo_nprocs() == 0 &&
+	       kgo_set_nprocs(2) == -ESRCH && kgo_self() == NULL && kgo_id() == 0,
+	       "nothing ran; outside kgo_main the API refuses politely");
+	return tap_done();
+}

@@ -1,0 +1,101 @@
+/*
+ * A goroutine that recurses past its stack hits the guard page; the
+ * SIGSEGV handler (on the M's sigaltstack) reports the overflow and exits
+ * with status 2.  Run in forked children, whose stderr the parent reads.
+ * Also: any other SIGSEGV in a goroutine keeps its default action.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <kgo.h>
+
+#include "tap.h"
+
+static volatile int limit = 1 << 30;
+
+static int recurse(int depth)
+{
+	volatile char frame[200];
+
+	frame[0] = (char)depth;
+	if (depth >= limit)
+		return frame[0];
+	return recurse(depth + 1) + frame[0];
+}
+
+static void deep(void *arg)
+{
+	(void)arg;
+	recurse(0);
+}
+
+static void main_overflow(void *arg)
+{
+	(void)arg;
+	kgo_go(deep, NULL);	/* goroutine 2 */
+	kgo_yield();
+}
+
+static int *volatile nowhere;
+
+static void crash(void *arg)
+{
+	(void)arg;
+	*nowhere = 1;
+}
+
+/* Runs kgo_main(fn) with @stack in a child; its status and stderr. */
+static int child(void (*fn)(void *), size_t stack, char *err, size_t size)
+{
+	int pipefd[2], status = -1;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct kgo_config cfg = { .nprocs = 2, .stack_size = stack };
+
+		close(pipefd[0]);
+		dup2(pipefd[1], 2);
+		kgo_main(fn, NULL, &cfg);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	while (got < size - 1 && (n = read(pipefd[0], err + got, size - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = 0;
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+int main(void)
+{
+	char err[1024];
+	int st;
+
+	tap_plan(4);
+
+	st = child(main_overflow, 0, err, sizeof(err));
+	tap_ok_fmt(WIFEXITED(st) && WEXITSTATUS(st) == 2,
+		   "overflow on the default stack: exit status 2 (status %#x)", st);
+	tap_ok_fmt(strstr(err, "kgo: goroutine 2 overflowed its 65536-byte stack\n") != NULL,
+		   "and the message names the goroutine and the size: %s", err);
+
+	st = child(main_overflow, 32768, err, sizeof(err));
+	tap_ok_fmt(WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+		   strstr(err, "overflowed its 32768-byte stack") != NULL,
+		   "a 32 KiB stack overflows the same way: %s", err);
+
+	st = child(crash, 0, err, sizeof(err));
+	tap_ok_fmt(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV && !strstr(err, "overflowed"),
+		   "another fault keeps SIGSEGV's default action (status %#x)", st);
+	return tap_done();
+}

@@ -1,0 +1,162 @@
+/*
+ * The fast paths make no system call: 100,000 yields, spawns and
+ * park/ready round trips on one P must each cost fewer than 1% as many
+ * ioctls (KGO_IOC_STATS' ioctl counter, before and after).  Reports the
+ * time per operation as TAP comments.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <kgo.h>
+
+#include "tap.h"
+
+#define N	100000
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static uint64_t ioctls(void)
+{
+	struct kgo_stats_user st;
+
+	return kgo_stats(&st) ? UINT64_MAX / 2 : st.ioctls;
+}
+
+/* One measured loop: ioctls made (excluding the STATS call) and ns per op. */
+struct result {
+	uint64_t ioctls;
+	double ns;
+};
+
+static struct result yield_alone, yield_pair, spawn, parkready;
+static atomic_int finished;
+
+static void nop(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add_explicit(&finished, 1, memory_order_relaxed);
+}
+
+static void yield_half(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < N / 2; i++)
+		kgo_yield();
+	atomic_fetch_add(&finished, 1);
+}
+
+/* park/ready ping-pong on one P: the partner readies us into runnext. */
+static struct kgo_g *waiter;
+
+static void pong(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < N; i++) {
+		struct kgo_g *g = waiter;
+
+		waiter = kgo_self();
+		kgo_ready(g);
+		kgo_park(NULL, NULL);
+	}
+}
+
+static void bench(void *arg)
+{
+	uint64_t c0;
+	double t0;
+
+	(void)arg;
+	/* 1: one G yielding to itself. */
+	c0 = ioctls();
+	t0 = now_ns();
+	for (int i = 0; i < N; i++)
+		kgo_yield();
+	yield_alone.ns = (now_ns() - t0) / N;
+	yield_alone.ioctls = ioctls() - c0 - 1;
+
+	/* 2: two Gs taking turns, N yields in all. */
+	atomic_store(&finished, 0);
+	c0 = ioctls();
+	t0 = now_ns();
+	kgo_go(yield_half, NULL);
+	kgo_go(yield_half, NULL);
+	while (atomic_load(&finished) < 2)
+		kgo_yield();
+	yield_pair.ns = (now_ns() - t0) / N;
+	yield_pair.ioctls = ioctls() - c0 - 1;
+
+	/* 3: spawn, run and exit N goroutines, 100 at a time. */
+	atomic_store(&finished, 0);
+	c0 = ioctls();
+	t0 = now_ns();
+	for (int i = 0; i < N; i += 100) {
+		for (int j = 0; j < 100; j++)
+			kgo_go(nop, NULL);
+		kgo_yield();
+	}
+	while (atomic_load(&finished) < N)
+		kgo_yield();
+	spawn.ns = (now_ns() - t0) / N;
+	spawn.ioctls = ioctls() - c0 - 1;
+
+	/* 4: N park/ready round trips between this G and pong. */
+	c0 = ioctls();
+	t0 = now_ns();
+	waiter = kgo_self();
+	kgo_go(pong, NULL);
+	kgo_park(NULL, NULL);		/* pong readies us */
+	for (int i = 1; i < N; i++) {
+		struct kgo_g *g = waiter;
+
+		waiter = kgo_self();
+		kgo_ready(g);
+		kgo_park(NULL, NULL);
+	}
+	kgo_ready(waiter);		/* let pong finish */
+	kgo_yield();
+	parkready.ns = (now_ns() - t0) / N;
+	parkready.ioctls = ioctls() - c0 - 1;
+}
+
+static void report(const char *what, const struct result *r)
+{
+	tap_ok_fmt(r->ioctls < N / 100, "%d %s: %llu ioctls (< %d)", N, what,
+		   (unsigned long long)r->ioctls, N / 100);
+	printf("# %s: %.0f ns each\n", what, r->ns);
+}
+
+static void timeout(int sig)
+{
+	static const char msg[] = "not ok - timed out\n";
+
+	(void)sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+int main(void)
+{
+	struct kgo_config cfg = { .nprocs = 1 };
+	int rc;
+
+	signal(SIGALRM, timeout);
+	alarm(300);
+	tap_plan(5);
+	rc = kgo_main(bench, NULL, &cfg);
+	tap_ok_fmt(rc == 0, "kgo_main returned %d", rc);
+	report("yields of a lone goroutine", &yield_alone);
+	report("yields between two goroutines", &yield_pair);
+	report("spawns (spawn, run, exit)", &spawn);
+	report("park/ready round trips", &parkready);
+	return tap_done();
+}

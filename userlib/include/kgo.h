@@ -1,0 +1,172 @@
+/*
+ * libkgo: goroutines for C, scheduled by Go's G-M-P algorithm, with the
+ * cross-thread half of the scheduler in the kgo.ko kernel module.
+ *
+ *   static void hello(void *arg) { printf("hello from %s\n", (char *)arg); }
+ *   static void start(void *arg) { kgo_go(hello, "a goroutine"); kgo_yield(); }
+ *   int main(void) { return kgo_main(start, NULL, NULL) ? 1 : 0; }
+ *
+ * Words as in Go: a G is a goroutine, an M an OS thread that runs Gs, a P
+ * the right to run Gs (there are GOMAXPROCS of them, "nprocs" here).  Gs
+ * are cooperative: a G runs until it yields, parks, exits or returns.  A G
+ * that blocks in a system call keeps its M and P blocked meanwhile.
+ *
+ * Unless said otherwise, a function here must be called from a goroutine,
+ * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
+ * kgo_go_args(), kgo_sema_release(), kgo_nprocs(), kgo_set_nprocs() and
+ * kgo_stats() may also be called from any other thread of the process
+ * while kgo_main() runs.
+ *
+ * Goroutine code must not keep the address of a thread-local variable
+ * (errno included) across a call that can switch goroutines (kgo_yield,
+ * kgo_park, kgo_sema_acquire): the goroutine may resume on another thread.
+ */
+#ifndef KGO_H
+#define KGO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KGO_STACK_DEFAULT	(64 * 1024)	/* bytes per goroutine stack */
+#define KGO_STACK_MIN		(16 * 1024)
+#define KGO_ARGS_MAX		1024	/* most bytes kgo_go_args() copies */
+
+/* What kgo_main() sets up.  Zero-fill it (or pass NULL) for the defaults. */
+struct kgo_config {
+	int nprocs;		/* GOMAXPROCS; 0: $KGO_MAXPROCS, else online CPUs */
+	size_t stack_size;	/* per goroutine, guard page not included;
+				   0: KGO_STACK_DEFAULT; rounded up to pages */
+	const char *device;	/* NULL: $KGO_DEVICE, else "/dev/kgo" */
+	unsigned long reserved[4];	/* must be 0 */
+};
+
+/* A goroutine, opaque. */
+struct kgo_g;
+
+/*
+ * kgo_main - run fn(arg) as the main goroutine, on a scheduler of its own
+ * (Go's rt0_go plus runtime.main).  The calling thread becomes the first
+ * M.  Returns 0 once fn returns (or calls kgo_exit()), after every M has
+ * stopped; goroutines still alive then are abandoned and their memory
+ * freed, as when a Go program's main returns.  Returns -errno, after a
+ * message on stderr, if the scheduler cannot be started.  May be called
+ * again after it returns; not from two threads at once.
+ */
+int kgo_main(void (*fn)(void *), void *arg, const struct kgo_config *cfg);
+
+/*
+ * kgo_go - start fn(arg) in a new goroutine (the go statement).  From a
+ * goroutine the new G goes to the current P's runnext, so it runs next;
+ * from another thread it goes to the global queue.  0, or -ENOMEM (no
+ * stack), -ENOSPC (the global run queue is full), -ESRCH (no kgo_main).
+ */
+int kgo_go(void (*fn)(void *), void *arg);
+
+/*
+ * kgo_go_args - like kgo_go, but copies @size bytes at @args onto the new
+ * goroutine's stack and passes fn a pointer to the copy (16-byte aligned),
+ * so the caller's buffer may change at once.  -EINVAL if size exceeds
+ * KGO_ARGS_MAX.  With size 0, fn gets NULL.
+ */
+int kgo_go_args(void (*fn)(void *), const void *args, size_t size);
+
+/* kgo_yield - let other goroutines run (Gosched): the caller goes to the
+ * tail of its P's run queue. */
+void kgo_yield(void);
+void kgo_gosched(void);		/* the same, by Go's name */
+
+/* kgo_exit - end the calling goroutine (Goexit).  Returning from the
+ * goroutine's function does the same.  In the main goroutine it ends
+ * kgo_main(). */
+__attribute__((noreturn)) void kgo_exit(void);
+
+/* kgo_id - the calling goroutine's id (the main goroutine's is 1), or 0
+ * outside a goroutine. */
+uint64_t kgo_id(void);
+
+/* kgo_self - the calling goroutine, or NULL outside a goroutine. */
+struct kgo_g *kgo_self(void);
+
+/*
+ * kgo_park - block the calling goroutine until kgo_ready() (gopark).  The
+ * goroutine is switched out and marked waiting first; then, on the M's own
+ * stack, unlock(lock) runs (if unlock is not NULL).  So a waker that finds
+ * the goroutine through a structure protected by that lock cannot lose the
+ * wakeup.  If unlock returns false the goroutine does not sleep: it goes on
+ * at once.  unlock must not block or switch goroutines; it may call
+ * kgo_ready() and kgo_go().
+ */
+void kgo_park(bool (*unlock)(void *), void *lock);
+
+/*
+ * kgo_ready - make a goroutine blocked in kgo_park() runnable (goready).
+ * From a goroutine it goes to the current P's runnext; from another thread
+ * to the global queue.  Readying a goroutine that is not parked is a bug,
+ * and aborts.
+ */
+void kgo_ready(struct kgo_g *g);
+
+/* kgo_nprocs - the current GOMAXPROCS, or 0 outside kgo_main(). */
+int kgo_nprocs(void);
+
+/*
+ * kgo_set_nprocs - change GOMAXPROCS (at most max(initial nprocs, online
+ * CPUs)).  0, -EINVAL out of range, -ESRCH outside kgo_main().  A P that
+ * goes away hands its goroutines to the global queue at its M's next
+ * schedule.
+ */
+int kgo_set_nprocs(int n);
+
+/* kgo_m_id, kgo_p_id - which M (kernel id) and P run the caller; -1
+ * outside a goroutine. */
+int kgo_m_id(void);
+int kgo_p_id(void);
+
+/* The module's counters (KGO_IOC_STATS), a snapshot. */
+struct kgo_stats_user {
+	uint32_t nprocs;
+	uint32_t npidle;	/* idle Ps */
+	uint32_t nms;		/* attached Ms */
+	uint32_t nmidle;	/* Ms asleep */
+	uint32_t nmspinning;
+	uint32_t gq_len;	/* Gs in the global queue */
+	uint64_t parks;		/* Ms that went to sleep */
+	uint64_t wakeups;	/* Ms woken */
+	uint64_t steals;
+	uint64_t stolen;
+	uint64_t gq_puts;
+	uint64_t gq_gets;
+	uint64_t readies;	/* KGO_IOC_READY calls */
+	uint64_t ioctls;	/* every ioctl, this one included */
+};
+
+/* kgo_stats - fill @st; 0, or -ESRCH outside kgo_main(). */
+int kgo_stats(struct kgo_stats_user *st);
+
+/*
+ * A counting semaphore for goroutines (Go's runtime semaphore), built on
+ * kgo_park/kgo_ready.  Initialise with KGO_SEMA_INIT(n) or kgo_sema_init().
+ * acquire must be called from a goroutine; release from anywhere.  Waiters
+ * are woken first in, first out.
+ */
+struct kgo_sema {
+	uint32_t lock;
+	int32_t count;
+	struct kgo_g *head, *tail;
+};
+#define KGO_SEMA_INIT(n)	{ 0, (n), NULL, NULL }
+
+void kgo_sema_init(struct kgo_sema *s, int32_t n);
+void kgo_sema_acquire(struct kgo_sema *s);
+void kgo_sema_release(struct kgo_sema *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KGO_H */

@@ -1,0 +1,184 @@
+/*
+ * libkgo's internal types and the functions its files share: the G, the
+ * M, the user-space half of a P, the runtime singleton, and the shared
+ * region's accessors.
+ *
+ * Atomics.  The region shared with kgo.ko is laid out by the uapi header
+ * with plain __u32/__u64 fields, which the module accesses with its own
+ * atomics.  Casting those fields to _Atomic types would access an object
+ * through an lvalue of an incompatible type, so the library uses GCC's
+ * __atomic builtins on them instead: they take plain integer objects, have
+ * exactly the C11 memory-model semantics (__ATOMIC_ACQUIRE is
+ * memory_order_acquire, ...), and compile to the same instructions.  The
+ * library's own shared state (G status, the exiting flag, counters) uses
+ * <stdatomic.h> _Atomic types.
+ *
+ * Thread-local state.  A goroutine may resume on another thread after any
+ * switch, so code that can run on a G's stack reads the current M only
+ * through kgo_getm(), a call the compiler cannot fold or hoist, and never
+ * keeps the result across a switch.
+ */
+#ifndef KGO_INTERNAL_H
+#define KGO_INTERNAL_H
+
+#include <linux/kgo.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kgo.h"
+
+#define KGO_HIDDEN	__attribute__((visibility("hidden")))
+#define KGO_RING_MASK	(KGO_RING_SIZE - 1)
+
+/* G status, as Go's _Gidle... */
+enum {
+	KGO_G_IDLE,		/* on a free list */
+	KGO_G_RUNNABLE,		/* in a run queue (or about to be) */
+	KGO_G_RUNNING,		/* on an M */
+	KGO_G_WAITING,		/* parked */
+	KGO_G_DEAD,		/* exited, not yet on a free list */
+};
+
+/* What a G asked its M's g0 to do when it switched to it. */
+enum {
+	KGO_ACT_NONE,
+	KGO_ACT_YIELD,
+	KGO_ACT_PARK,
+	KGO_ACT_EXIT,
+};
+
+/*
+ * A goroutine.  It lives at the top of its own stack mapping:
+ *   [ guard (PROT_NONE) | usable stack ... | struct kgo_g ]
+ */
+struct kgo_g {
+	void *sp;			/* saved stack pointer while switched out */
+	_Atomic uint32_t status;	/* KGO_G_* */
+	uint64_t id;			/* goid; 0 while free */
+	struct kgo_g *schedlink;	/* free lists */
+	struct kgo_g *waitlink;		/* kgo_sema wait queues */
+	struct kgo_g *alllink;		/* every G of the instance */
+	char *map;			/* the mapping, guard included */
+	size_t map_size;
+	char *stack_lo;			/* lowest usable stack byte (above the guard) */
+};
+
+/* Guard pages below each stack: several, as a large frame may skip one. */
+#define KGO_GUARD_PAGES	4
+
+/* The bytes at the top of a stack mapping taken by the G itself. */
+#define KGO_GHDR	((sizeof(struct kgo_g) + 63) & ~(size_t)63)
+
+/* An M: one thread, with g0 being its own (pthread) stack. */
+struct kgo_m {
+	uint32_t id;			/* the module's M id */
+	uint32_t pid;			/* the P held, or KGO_NO_P */
+	struct kgo_shared_p *p;		/* that P's shared ring, or NULL */
+	struct kgo_g *curg;		/* the G running, NULL on g0 */
+	void *g0_sp;			/* g0's saved stack pointer while a G runs */
+	int action;			/* KGO_ACT_*, set by the G before switching */
+	bool (*unlockf)(void *);	/* KGO_ACT_PARK's unlock and its argument */
+	void *lock;
+	pthread_t thread;
+	bool attached;
+	bool is_m0;			/* the thread that called kgo_main */
+	void *altstack;			/* sigaltstack for overflow reports */
+	size_t altstack_size;
+};
+
+/* The user-space state of a P, touched only by the M that holds the P. */
+struct kgo_pstate {
+	uint32_t schedtick;		/* schedules on this P */
+	uint32_t ngfree;
+	struct kgo_g *gfree;		/* free Gs with stacks */
+} __attribute__((aligned(64)));
+
+/* One scheduler instance: there is at most one per process at a time. */
+struct kgo_rt {
+	int fd;
+	void *region;			/* the mmap()ed shared region */
+	size_t region_size;
+	struct kgo_shared_sched *ss;
+	char *pbase;			/* first struct kgo_shared_p */
+	size_t pstride;
+	uint32_t max_procs;
+	struct kgo_pstate *ps;		/* max_procs of them */
+
+	size_t stack_size;		/* usable bytes + KGO_GHDR, page multiple */
+	size_t guard_size;
+
+	_Atomic bool active;		/* between start-up and teardown */
+	_Atomic bool exiting;		/* the main G has returned */
+	_Atomic uint64_t goidgen;
+	struct kgo_g *main_g;
+
+	pthread_mutex_t lock;		/* the fields below */
+	struct kgo_g *gfree;		/* global free list */
+	_Atomic uint32_t ngfree;	/* read without the lock as a hint */
+	struct kgo_g *allg;
+	struct kgo_m **ms;		/* every M, ms[0] the caller's thread */
+	uint32_t nms, ms_cap;
+};
+
+extern KGO_HIDDEN struct kgo_rt kgo_rt;
+
+static inline struct kgo_shared_p *kgo_shared_p(uint32_t id)
+{
+	return (struct kgo_shared_p *)(kgo_rt.pbase + (size_t)id * kgo_rt.pstride);
+}
+
+static inline uint64_t kgo_gtok(struct kgo_g *g)
+{
+	return (uint64_t)(uintptr_t)g;
+}
+
+static inline struct kgo_g *kgo_tokg(uint64_t tok)
+{
+	return (struct kgo_g *)(uintptr_t)tok;
+}
+
+/* ctx_amd64.S */
+KGO_HIDDEN void kgo_ctx_switch(void **save_sp, void *load_sp);
+KGO_HIDDEN void kgo_gostart(void);
+KGO_HIDDEN void kgo_goexit_frame(void);
+
+/* runq.c: the shared ring, owner side */
+KGO_HIDDEN bool kgo_runqput(struct kgo_shared_p *p, uint64_t g, bool next, uint64_t *leftover);
+KGO_HIDDEN uint64_t kgo_runqget(struct kgo_shared_p *p);
+KGO_HIDDEN bool kgo_runqcas_next(struct kgo_shared_p *p, uint64_t old, uint64_t new);
+
+/* sched.c */
+KGO_HIDDEN struct kgo_m *kgo_getm(void);
+KGO_HIDDEN void kgo_setm(struct kgo_m *m);
+KGO_HIDDEN int kgo_runqput_m(struct kgo_m *m, struct kgo_g *g, bool next, uint64_t *left);
+KGO_HIDDEN void kgo_wakep(void);
+KGO_HIDDEN void kgo_mcall(int action, bool (*unlockf)(void *), void *lock);
+KGO_HIDDEN void kgo_mloop(struct kgo_m *m);
+KGO_HIDDEN void *kgo_mstart(void *arg);
+KGO_HIDDEN int kgo_newm(void);
+
+/* proc.c */
+KGO_HIDDEN struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
+				  const void *args, size_t size, int *err);
+KGO_HIDDEN void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g);
+KGO_HIDDEN void kgo_begin_exit(void);
+KGO_HIDDEN void kgo_goexit0(void) __attribute__((noreturn));
+
+/* stack.c */
+KGO_HIDDEN struct kgo_g *kgo_stackalloc(int *err);
+KGO_HIDDEN void kgo_stackfree(struct kgo_g *g);
+KGO_HIDDEN int kgo_signals_install(void);
+KGO_HIDDEN void kgo_signals_restore(void);
+KGO_HIDDEN int kgo_altstack_on(struct kgo_m *m);
+KGO_HIDDEN void kgo_altstack_off(struct kgo_m *m);
+
+/* sys.c */
+KGO_HIDDEN int kgo_ioctl(unsigned long req, void *arg);
+KGO_HIDDEN void kgo_fatal(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+KGO_HIDDEN void kgo_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* KGO_INTERNAL_H */

@@ -1,0 +1,377 @@
+/*
+ * Start-up and teardown of a scheduler instance (Go's rt0_go and the end
+ * of runtime.main), and the calls about the instance as a whole:
+ * kgo_main, kgo_nprocs, kgo_set_nprocs, kgo_stats.
+ *
+ * kgo_main: open the device, check the protocol version, SETUP nprocs Ps
+ * (max_procs = max(nprocs, online CPUs) so that kgo_set_nprocs can grow),
+ * mmap the shared region where SETUP says, make the calling thread M0
+ * holding P0, put the main G in P0's runnext, start nprocs more Ms (idle,
+ * asleep in the module: an idle P always finds an M, with one to spare),
+ * and run M0's g0 loop.  When the main G ends, every M stops (SHUTDOWN
+ * wakes the sleeping ones), M0 joins them and frees everything.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct kgo_rt kgo_rt = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Only one kgo_main at a time in a process. */
+static pthread_mutex_t kgo_main_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool kgo_main_busy;
+
+static int kgo_online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+static int kgo_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int kgo_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kgo: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return err;
+}
+
+/* GOMAXPROCS: the config, else $KGO_MAXPROCS, else the online CPUs. */
+static int kgo_pick_nprocs(const struct kgo_config *cfg, int *nprocs)
+{
+	const char *env = getenv("KGO_MAXPROCS");
+
+	if (cfg && cfg->nprocs < 0)
+		return kgo_err(-EINVAL, "nprocs %d is negative", cfg->nprocs);
+	if (cfg && cfg->nprocs > 0) {
+		*nprocs = cfg->nprocs;
+	} else if (env && *env) {
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(env, &end, 10);
+		if (errno || *end || n < 1 || n > 65536)
+			return kgo_err(-EINVAL, "KGO_MAXPROCS=%s is not a number of Ps", env);
+		*nprocs = (int)n;
+	} else {
+		*nprocs = kgo_online_cpus();
+	}
+	return 0;
+}
+
+/* Frees whatever start-up got to, in reverse.  M0's thread, no M running. */
+static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
+{
+	struct kgo_g *g, *next;
+	uint32_t i;
+
+	atomic_store(&kgo_rt.active, false);
+	/* Every other M has seen exiting or -ESHUTDOWN by now, or will. */
+	for (i = 1;; i++) {
+		struct kgo_m *m;
+
+		pthread_mutex_lock(&kgo_rt.lock);
+		m = i < kgo_rt.nms ? kgo_rt.ms[i] : NULL;
+		pthread_mutex_unlock(&kgo_rt.lock);
+		if (!m)
+			break;
+		pthread_join(m->thread, NULL);
+		free(m);
+	}
+	if (m0) {
+		kgo_altstack_off(m0);
+		if (old_ss && !(old_ss->ss_flags & SS_DISABLE))
+			sigaltstack(old_ss, NULL);
+		free(m0);
+	}
+	kgo_setm(NULL);
+	kgo_signals_restore();
+	for (g = kgo_rt.allg; g; g = next) {
+		next = g->alllink;
+		kgo_stackfree(g);
+	}
+	free(kgo_rt.ps);
+	free(kgo_rt.ms);
+	if (kgo_rt.region)
+		munmap(kgo_rt.region, kgo_rt.region_size);
+	if (kgo_rt.fd >= 0)
+		close(kgo_rt.fd);
+	kgo_rt.fd = -1;
+	kgo_rt.region = NULL;
+	kgo_rt.ss = NULL;
+	kgo_rt.pbase = NULL;
+	kgo_rt.ps = NULL;
+	kgo_rt.ms = NULL;
+	kgo_rt.nms = kgo_rt.ms_cap = 0;
+	kgo_rt.allg = NULL;
+	kgo_rt.gfree = NULL;
+	atomic_store(&kgo_rt.ngfree, 0);
+	kgo_rt.main_g = NULL;
+	atomic_store(&kgo_rt.goidgen, 0);
+	atomic_store(&kgo_rt.exiting, false);
+}
+
+/* Open the device and check that it speaks our protocol. */
+static int kgo_open(const struct kgo_config *cfg, struct kgo_version *v)
+{
+	const char *dev = cfg && cfg->device ? cfg->device : getenv("KGO_DEVICE");
+	int err;
+
+	if (!dev || !*dev)
+		dev = KGO_DEVICE;
+	kgo_rt.fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (kgo_rt.fd < 0) {
+		err = -errno;
+		if (err == -ENOENT)
+			return kgo_err(err, "%s not found: is kgo.ko loaded?", dev);
+		return kgo_err(err, "cannot open %s: %s", dev, strerror(-err));
+	}
+	err = kgo_ioctl(KGO_IOC_VERSION, v);
+	if (err)
+		return kgo_err(err, "%s: VERSION failed: %s (is it kgo.ko's device?)",
+			       dev, strerror(-err));
+	if (v->major != KGO_VERSION_MAJOR || !(v->features & KGO_FEAT_SHARED_RUNQ) ||
+	    v->ring_size != KGO_RING_SIZE)
+		return kgo_err(-EPROTO, "%s speaks protocol %u.%u (ring %u), libkgo needs %u.x (ring %u)",
+			       dev, v->major, v->minor, v->ring_size,
+			       KGO_VERSION_MAJOR, KGO_RING_SIZE);
+	return 0;
+}
+
+/* SETUP and mmap. */
+static int kgo_setup(int nprocs, const struct kgo_version *v)
+{
+	int online = kgo_online_cpus();
+	struct kgo_setup s = { 0 };
+	uint32_t max;
+	void *region;
+	int err;
+
+	if ((uint32_t)nprocs > v->max_procs)
+		return kgo_err(-EINVAL, "%d Ps asked for, kgo.ko allows %u (its max_procs parameter)",
+			       nprocs, v->max_procs);
+	if ((uint32_t)nprocs + 1 > v->max_ms)
+		return kgo_err(-EINVAL, "%d Ps need %d Ms, kgo.ko allows %u (its max_ms parameter)",
+			       nprocs, nprocs + 1, v->max_ms);
+	max = (uint32_t)(nprocs > online ? nprocs : online);
+	if (max > v->max_procs)
+		max = v->max_procs;
+	if (max + 1 > v->max_ms)
+		max = v->max_ms - 1;
+	s.nprocs = (uint32_t)nprocs;
+	s.max_procs = max;
+	err = kgo_ioctl(KGO_IOC_SETUP, &s);
+	if (err)
+		return kgo_err(err, "SETUP of %d Ps failed: %s", nprocs, strerror(-err));
+	if (s.ring_size != KGO_RING_SIZE || s.p_stride < sizeof(struct kgo_shared_p) ||
+	    s.sched_off + sizeof(struct kgo_shared_sched) > s.map_size ||
+	    s.p_off + (uint64_t)s.max_procs * s.p_stride > s.map_size ||
+	    s.sched_off % 64 || s.p_off % 64 || s.p_stride % 64)
+		return kgo_err(-EPROTO, "SETUP returned a layout libkgo does not understand");
+	region = mmap(NULL, s.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, kgo_rt.fd, 0);
+	if (region == MAP_FAILED) {
+		err = -errno;
+		return kgo_err(err, "mmap of the shared region failed: %s", strerror(-err));
+	}
+	kgo_rt.region = region;
+	kgo_rt.region_size = s.map_size;
+	kgo_rt.ss = (struct kgo_shared_sched *)((char *)region + s.sched_off);
+	kgo_rt.pbase = (char *)region + s.p_off;
+	kgo_rt.pstride = s.p_stride;
+	kgo_rt.max_procs = s.max_procs;
+	kgo_rt.ps = aligned_alloc(64, sizeof(struct kgo_pstate) * s.max_procs);
+	kgo_rt.ms = calloc(s.max_procs + 1, sizeof(*kgo_rt.ms));
+	if (!kgo_rt.ps || !kgo_rt.ms)
+		return kgo_err(-ENOMEM, "out of memory");
+	memset(kgo_rt.ps, 0, sizeof(struct kgo_pstate) * s.max_procs);
+	kgo_rt.ms_cap = s.max_procs + 1;
+	return 0;
+}
+
+static int kgo_check_config(const struct kgo_config *cfg)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t size = cfg && cfg->stack_size ? cfg->stack_size : KGO_STACK_DEFAULT;
+	unsigned int i;
+
+	if (page <= 0)
+		page = 4096;
+	for (i = 0; cfg && i < sizeof(cfg->reserved) / sizeof(cfg->reserved[0]); i++)
+		if (cfg->reserved[i])
+			return kgo_err(-EINVAL, "kgo_config.reserved must be zero");
+	if (size < KGO_STACK_MIN || size > ((size_t)1 << 30))
+		return kgo_err(-EINVAL, "stack size %zu is outside %d..%zu bytes",
+			       size, KGO_STACK_MIN, (size_t)1 << 30);
+	kgo_rt.stack_size = (size + (size_t)page - 1) & ~((size_t)page - 1);
+	kgo_rt.guard_size = (size_t)page * KGO_GUARD_PAGES;
+	return 0;
+}
+
+/* Start-up up to running M0's loop; undone by kgo_teardown. */
+static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg,
+		     struct kgo_m **m0p)
+{
+	struct kgo_attach a = { .flags = KGO_ATTACH_ACQUIRE_P };
+	struct kgo_version v;
+	struct kgo_m *m0;
+	int nprocs = 0, err, i;
+
+	if (!fn)
+		return kgo_err(-EINVAL, "kgo_main needs a function");
+	err = kgo_check_config(cfg);
+	if (!err)
+		err = kgo_pick_nprocs(cfg, &nprocs);
+	if (!err)
+		err = kgo_open(cfg, &v);
+	if (!err)
+		err = kgo_setup(nprocs, &v);
+	if (err)
+		return err;
+
+	err = kgo_signals_install();
+	if (err)
+		return kgo_err(err, "cannot install the SIGSEGV handler: %s", strerror(-err));
+	m0 = calloc(1, sizeof(*m0));
+	if (!m0)
+		return kgo_err(-ENOMEM, "out of memory");
+	*m0p = m0;
+	m0->is_m0 = true;
+	m0->pid = KGO_NO_P;
+	m0->thread = pthread_self();
+	kgo_rt.ms[kgo_rt.nms++] = m0;
+	err = kgo_altstack_on(m0);
+	if (err)
+		return kgo_err(err, "cannot set up a signal stack: %s", strerror(-err));
+	kgo_setm(m0);
+	err = kgo_ioctl(KGO_IOC_ATTACH, &a);
+	if (err)
+		return kgo_err(err, "ATTACH of the first M failed: %s", strerror(-err));
+	if (a.p >= kgo_rt.max_procs)
+		return kgo_err(-EPROTO, "ATTACH gave the first M no P");
+	m0->id = a.m;
+	m0->attached = true;
+	m0->pid = a.p;
+	m0->p = kgo_shared_p(a.p);
+
+	atomic_store_explicit(&kgo_rt.active, true, memory_order_release);
+	kgo_rt.main_g = kgo_newg(m0, fn, arg, NULL, 0, &err);
+	if (!kgo_rt.main_g)
+		return kgo_err(err, "cannot allocate the main goroutine's stack: %s",
+			       strerror(-err));
+	err = kgo_runqput_m(m0, kgo_rt.main_g, true, NULL);
+	if (err)
+		return kgo_err(err, "cannot queue the main goroutine: %s", strerror(-err));
+	for (i = 0; i < nprocs; i++) {
+		err = kgo_newm();
+		if (err)
+			return kgo_err(err, "cannot start an M thread: %s", strerror(-err));
+	}
+	return 0;
+}
+
+int kgo_main(void (*fn)(void *), void *arg, const struct kgo_config *cfg)
+{
+	struct kgo_m *m0 = NULL;
+	stack_t old_ss;
+	int err;
+
+	pthread_mutex_lock(&kgo_main_lock);
+	if (kgo_main_busy) {
+		pthread_mutex_unlock(&kgo_main_lock);
+		return kgo_err(-EBUSY, "kgo_main is already running in this process");
+	}
+	kgo_main_busy = true;
+	pthread_mutex_unlock(&kgo_main_lock);
+
+	if (sigaltstack(NULL, &old_ss))
+		old_ss.ss_flags = SS_DISABLE;
+	err = kgo_start(fn, arg, cfg, &m0);
+	if (!err) {
+		kgo_mloop(m0);
+	} else if (kgo_rt.ss && !atomic_load(&kgo_rt.exiting)) {
+		/* Wake the Ms already started, so they can be joined. */
+		atomic_store(&kgo_rt.exiting, true);
+		kgo_ioctl(KGO_IOC_SHUTDOWN, NULL);
+	}
+	kgo_teardown(m0, &old_ss);
+
+	pthread_mutex_lock(&kgo_main_lock);
+	kgo_main_busy = false;
+	pthread_mutex_unlock(&kgo_main_lock);
+	return err;
+}
+
+int kgo_nprocs(void)
+{
+	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
+		return 0;
+	return (int)__atomic_load_n(&kgo_rt.ss->nprocs, __ATOMIC_RELAXED);
+}
+
+int kgo_set_nprocs(int n)
+{
+	uint32_t v = (uint32_t)n;
+	int err;
+
+	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
+		return -ESRCH;
+	if (n < 1 || (uint32_t)n > kgo_rt.max_procs)
+		return -EINVAL;
+	err = kgo_ioctl(KGO_IOC_SET_NPROCS, &v);
+	if (err)
+		return err;
+	/* An M for every P, and one spare. */
+	for (;;) {
+		uint32_t have;
+
+		pthread_mutex_lock(&kgo_rt.lock);
+		have = kgo_rt.nms;
+		pthread_mutex_unlock(&kgo_rt.lock);
+		if (have >= (uint32_t)n + 1)
+			return 0;
+		err = kgo_newm();
+		if (err)
+			return err == -ESHUTDOWN ? 0 : err;
+	}
+}
+
+int kgo_stats(struct kgo_stats_user *st)
+{
+	struct kgo_stats k;
+	int err;
+
+	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
+		return -ESRCH;
+	err = kgo_ioctl(KGO_IOC_STATS, &k);
+	if (err)
+		return err;
+	st->nprocs = k.nprocs;
+	st->npidle = k.npidle;
+	st->nms = k.nms;
+	st->nmidle = k.nmidle;
+	st->nmspinning = k.nmspinning;
+	st->gq_len = k.gq_len;
+	st->parks = k.parks;
+	st->wakeups = k.wakeups;
+	st->steals = k.steals;
+	st->stolen = k.stolen;
+	st->gq_puts = k.gq_puts;
+	st->gq_gets = k.gq_gets;
+	st->readies = k.readies;
+	st->ioctls = k.ioctls;
+	return 0;
+}

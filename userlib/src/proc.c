@@ -1,0 +1,246 @@
+/*
+ * Goroutine life cycle: creation (newproc: a G from a free list or a new
+ * stack, its first frame, a place in a run queue), the free lists of Gs
+ * with their stacks (per P, and global under kgo_rt.lock, as Go's
+ * gfget/gfput), and exit (goexit0, and the end of the main goroutine).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Free Gs a P keeps before it gives half to the global list, and how many
+ * it takes from there at once (Go's numbers). */
+#define KGO_GFREE_LOCAL_MAX	64
+#define KGO_GFREE_BATCH		32
+
+/* MXCSR and x87 control word a new goroutine starts with (the ABI's
+ * defaults: all exceptions masked, round to nearest, double extended). */
+#define KGO_MXCSR_DEFAULT	0x1f80u
+#define KGO_FPUCW_DEFAULT	0x037fu
+
+static struct kgo_pstate *kgo_mps(struct kgo_m *m)
+{
+	return m && m->p ? &kgo_rt.ps[m->pid] : NULL;
+}
+
+/* kgo_gfget - a free G with a stack, or NULL.  @m may be NULL (not an M). */
+static struct kgo_g *kgo_gfget(struct kgo_m *m)
+{
+	struct kgo_pstate *ps = kgo_mps(m);
+	struct kgo_g *g;
+
+	if (ps && !ps->gfree &&
+	    atomic_load_explicit(&kgo_rt.ngfree, memory_order_relaxed)) {
+		pthread_mutex_lock(&kgo_rt.lock);
+		while (ps->ngfree < KGO_GFREE_BATCH && kgo_rt.gfree) {
+			g = kgo_rt.gfree;
+			kgo_rt.gfree = g->schedlink;
+			atomic_fetch_sub_explicit(&kgo_rt.ngfree, 1, memory_order_relaxed);
+			g->schedlink = ps->gfree;
+			ps->gfree = g;
+			ps->ngfree++;
+		}
+		pthread_mutex_unlock(&kgo_rt.lock);
+	}
+	if (ps) {
+		g = ps->gfree;
+		if (g) {
+			ps->gfree = g->schedlink;
+			ps->ngfree--;
+		}
+		return g;
+	}
+	pthread_mutex_lock(&kgo_rt.lock);
+	g = kgo_rt.gfree;
+	if (g) {
+		kgo_rt.gfree = g->schedlink;
+		atomic_fetch_sub_explicit(&kgo_rt.ngfree, 1, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&kgo_rt.lock);
+	return g;
+}
+
+/* kgo_gfput - put dead @g on a free list.  @m may be NULL. */
+static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
+{
+	struct kgo_pstate *ps = kgo_mps(m);
+
+	g->id = 0;
+	atomic_store_explicit(&g->status, KGO_G_IDLE, memory_order_relaxed);
+	if (ps) {
+		g->schedlink = ps->gfree;
+		ps->gfree = g;
+		if (++ps->ngfree < KGO_GFREE_LOCAL_MAX)
+			return;
+		pthread_mutex_lock(&kgo_rt.lock);
+		while (ps->ngfree > KGO_GFREE_BATCH) {
+			g = ps->gfree;
+			ps->gfree = g->schedlink;
+			ps->ngfree--;
+			g->schedlink = kgo_rt.gfree;
+			kgo_rt.gfree = g;
+			atomic_fetch_add_explicit(&kgo_rt.ngfree, 1, memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&kgo_rt.lock);
+		return;
+	}
+	pthread_mutex_lock(&kgo_rt.lock);
+	g->schedlink = kgo_rt.gfree;
+	kgo_rt.gfree = g;
+	atomic_fetch_add_explicit(&kgo_rt.ngfree, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&kgo_rt.lock);
+}
+
+/*
+ * kgo_gframe - lay out @g's stack so that switching to it calls
+ * fn(arg) with kgo_goexit_frame as the return address (the frame
+ * ctx_amd64.S describes).  With @args, @size bytes are copied to the top
+ * of the stack and fn gets a pointer to them.
+ */
+static void kgo_gframe(struct kgo_g *g, void (*fn)(void *), void *arg,
+		       const void *args, size_t size)
+{
+	uintptr_t top = (uintptr_t)g & ~(uintptr_t)15;
+	uint64_t *s;
+
+	if (args) {
+		top -= (size + 15) & ~(size_t)15;
+		memcpy((void *)top, args, size);
+		arg = size ? (void *)top : NULL;
+	}
+	/*
+	 * top is 16-byte aligned, so the goexit slot at top - 8 is where a
+	 * return address sits at a function's entry (rsp + 8 aligned).
+	 */
+	s = (uint64_t *)top;
+	s[-1] = (uintptr_t)kgo_goexit_frame;	/* fn returns here */
+	s[-2] = (uintptr_t)kgo_gostart;		/* kgo_ctx_switch returns here */
+	s[-3] = 0;				/* rbp */
+	s[-4] = 0;				/* rbx */
+	s[-5] = (uintptr_t)fn;			/* r12 */
+	s[-6] = (uintptr_t)arg;			/* r13 */
+	s[-7] = 0;				/* r14 */
+	s[-8] = 0;				/* r15 */
+	s[-9] = KGO_MXCSR_DEFAULT | (uint64_t)KGO_FPUCW_DEFAULT << 32;
+	g->sp = &s[-9];
+}
+
+/*
+ * kgo_newg - a runnable G for fn (not yet queued), or NULL with *@err.
+ * @m is the calling M, or NULL from a thread that is not one.
+ */
+struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
+		       const void *args, size_t size, int *err)
+{
+	struct kgo_g *g;
+
+	if (!fn || (args && size > KGO_ARGS_MAX) || (!args && size)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	g = kgo_gfget(m);
+	if (!g) {
+		g = kgo_stackalloc(err);
+		if (!g)
+			return NULL;
+	}
+	kgo_gframe(g, fn, arg, args, size);
+	g->id = atomic_fetch_add_explicit(&kgo_rt.goidgen, 1, memory_order_relaxed) + 1;
+	g->waitlink = NULL;
+	atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
+	return g;
+}
+
+/* newproc: create a G and queue it where Go would. */
+static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t size)
+{
+	struct kgo_m *m;
+	struct kgo_g *g;
+	uint64_t left;
+	int err;
+
+	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
+		return -ESRCH;
+	m = kgo_getm();
+	if (m && !m->p)
+		m = NULL;
+	g = kgo_newg(m, fn, arg, args, size, &err);
+	if (!g)
+		return err;
+	if (!m) {
+		/* Not an M: the global queue, through the module. */
+		struct kgo_ready a = { .g = kgo_gtok(g) };
+
+		err = kgo_ioctl(KGO_IOC_READY, &a);
+		if (err)
+			kgo_gfput(NULL, g);
+		return err;
+	}
+	err = kgo_runqput_m(m, g, true, &left);
+	if (err) {
+		/*
+		 * g sits in runnext, but the G it kicked out found no place.
+		 * Swap that one back and give up on g; if a stealer took g
+		 * meanwhile, g runs and the kicked G cannot be kept.
+		 */
+		if (!kgo_runqcas_next(m->p, left, kgo_gtok(g)))
+			kgo_fatal("run queues full: lost goroutine %llu",
+				  (unsigned long long)kgo_tokg(left)->id);
+		kgo_gfput(m, g);
+		return err;
+	}
+	kgo_wakep();
+	return 0;
+}
+
+int kgo_go(void (*fn)(void *), void *arg)
+{
+	return kgo_newproc(fn, arg, NULL, 0);
+}
+
+int kgo_go_args(void (*fn)(void *), const void *args, size_t size)
+{
+	if (size && !args)
+		return -EINVAL;
+	return kgo_newproc(fn, NULL, size ? args : NULL, size);
+}
+
+/*
+ * kgo_begin_exit - the main goroutine has ended: every M stops at its
+ * next schedule, and those asleep in the module are woken (-ESHUTDOWN).
+ */
+void kgo_begin_exit(void)
+{
+	int err;
+
+	/* Release: pairs with the acquire load in kgo_schedule. */
+	atomic_store_explicit(&kgo_rt.exiting, true, memory_order_release);
+	err = kgo_ioctl(KGO_IOC_SHUTDOWN, NULL);
+	if (err)
+		kgo_fatal("SHUTDOWN failed: %s", strerror(-err));
+}
+
+/* kgo_gdestroy - on g0, after @g switched out for good (goexit0). */
+void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g)
+{
+	atomic_store_explicit(&g->status, KGO_G_DEAD, memory_order_relaxed);
+	if (g == kgo_rt.main_g) {
+		/* Not reused: it is freed with the others at teardown. */
+		kgo_begin_exit();
+		return;
+	}
+	kgo_gfput(m, g);
+}
+
+/* Where every goroutine's function returns to (via kgo_goexit_frame). */
+void kgo_goexit0(void)
+{
+	kgo_mcall(KGO_ACT_EXIT, NULL, NULL);
+	kgo_fatal("an exited goroutine was resumed");
+}
+
+void kgo_exit(void)
+{
+	kgo_goexit0();
+}

@@ -1,0 +1,407 @@
+/*
+ * The scheduler's user-space half: the M threads and their g0 loop
+ * (schedule -> execute -> the G runs until it yields, parks or exits ->
+ * back on g0, which finishes what the G asked for), the local run queue
+ * operations with their slow paths, wakep, and gopark/goready/Gosched.
+ *
+ * Where a G is found (schedule):
+ *   1. every 61st schedule on a P, the global queue, if the shared gq_len
+ *      says it is not empty (KGO_IOC_GLOBRUNQGET), so that it cannot
+ *      starve behind a busy local queue;
+ *   2. the P's runnext, then its ring (user space, no system call);
+ *   3. KGO_IOC_PARK: the module looks at the global queue, steals, or puts
+ *      the M to sleep until there is work; it may hand back another P.
+ * An M whose P was removed by kgo_set_nprocs goes straight to 3, where the
+ * module drains the dead P.
+ *
+ * The lost-wakeup rule (kmod/sched.c): after a runqput that makes a G
+ * runnable, a full fence, then if there is an idle P and no spinning M,
+ * KGO_IOC_WAKEP.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static _Thread_local struct kgo_m *kgo_tls_m;
+
+/*
+ * kgo_getm - the calling thread's M, or NULL.  Never inlined, and the
+ * volatile asm makes it neither const nor pure to the optimiser, so every
+ * call reads the thread pointer afresh: a goroutine's code calls it again
+ * after each switch, on whichever thread it then runs.
+ */
+__attribute__((noinline)) struct kgo_m *kgo_getm(void)
+{
+	struct kgo_m *m;
+
+	__asm__ volatile("" ::: "memory");
+	m = kgo_tls_m;
+	return m;
+}
+
+void kgo_setm(struct kgo_m *m)
+{
+	kgo_tls_m = m;
+}
+
+/* The current G, or NULL on g0 or outside any M. */
+static struct kgo_g *kgo_getg(void)
+{
+	struct kgo_m *m = kgo_getm();
+
+	return m ? m->curg : NULL;
+}
+
+/*
+ * kgo_wakep - if a G just became runnable and no M is looking for work
+ * while a P is idle, have the module start one (Go's wakep condition).
+ * Any thread.
+ */
+void kgo_wakep(void)
+{
+	struct kgo_shared_sched *ss = kgo_rt.ss;
+
+	/*
+	 * The store that made the G visible (tail release, runnext exchange)
+	 * must be ordered before the loads of the counters: the
+	 * store-buffering pattern with a spinning M that decrements
+	 * nmspinning (fully ordered atomic_dec_return) and then re-reads the
+	 * rings.  A release/acquire pair is not enough for that; only a full
+	 * fence is.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* Relaxed: ordered by the fence above; the module updates both. */
+	if (__atomic_load_n(&ss->npidle, __ATOMIC_RELAXED) != 0 &&
+	    __atomic_load_n(&ss->nmspinning, __ATOMIC_RELAXED) == 0)
+		kgo_ioctl(KGO_IOC_WAKEP, NULL);
+}
+
+/*
+ * kgo_runqput_m - runqput on @m's own P, with Go's runqputslow when the
+ * ring is full (half the ring and the G go to the global queue).
+ * 0, or -ENOSPC when the global queue is full: then *@left is the G that
+ * found no place (with @next, the old runnext, not @g).
+ */
+int kgo_runqput_m(struct kgo_m *m, struct kgo_g *g, bool next, uint64_t *left)
+{
+	uint64_t tok;
+	int tries, err = -EAGAIN;
+
+	if (kgo_runqput(m->p, kgo_gtok(g), next, &tok))
+		return 0;
+	for (tries = 0; tries < 1000; tries++) {
+		struct kgo_ready a = { .g = tok, .m = m->id };
+
+		err = kgo_ioctl(KGO_IOC_RUNQPUTSLOW, &a);
+		if (err != -EAGAIN)
+			break;
+		/* Stealers emptied the ring meanwhile: try the fast way. */
+		if (kgo_runqput(m->p, tok, false, &tok))
+			return 0;
+	}
+	if (err && left)
+		*left = tok;
+	return err;
+}
+
+/* A runqput that must succeed (yield, ready): out of room is fatal. */
+static void kgo_runqput_or_die(struct kgo_m *m, struct kgo_g *g, bool next)
+{
+	int err = kgo_runqput_m(m, g, next, NULL);
+
+	if (err)
+		kgo_fatal("cannot queue goroutine %llu: %s%s",
+			  (unsigned long long)g->id, strerror(-err),
+			  err == -ENOSPC ? " (global run queue full)" : "");
+}
+
+/*
+ * kgo_mcall - switch from the running G to its M's g0, which then does
+ * @action (Go's mcall).  Returns when the G is scheduled again, possibly
+ * on another M: nothing read before the switch about the thread is used
+ * after it.
+ */
+__attribute__((noinline)) void kgo_mcall(int action, bool (*unlockf)(void *), void *lock)
+{
+	struct kgo_m *m = kgo_getm();
+	struct kgo_g *g = m ? m->curg : NULL;
+
+	if (!g)
+		kgo_fatal("a goroutine-only call was made outside a goroutine");
+	m->action = action;
+	m->unlockf = unlockf;
+	m->lock = lock;
+	kgo_ctx_switch(&g->sp, m->g0_sp);
+}
+
+static void kgo_setp(struct kgo_m *m, uint32_t pid)
+{
+	if (pid != KGO_NO_P && pid >= kgo_rt.max_procs)
+		kgo_fatal("the module handed out P %u of %u", pid, kgo_rt.max_procs);
+	m->pid = pid;
+	m->p = pid == KGO_NO_P ? NULL : kgo_shared_p(pid);
+}
+
+/*
+ * kgo_stopm - KGO_IOC_PARK: findrunnable's slow half and stopm.  Returns a
+ * G to run (m then holds a P, maybe another one), or NULL when the
+ * instance is shutting down.
+ */
+static struct kgo_g *kgo_stopm(struct kgo_m *m)
+{
+	for (;;) {
+		struct kgo_park a = { .m = m->id };
+		int err = kgo_ioctl(KGO_IOC_PARK, &a);
+
+		/* The P is reported even on failure: the M may have lost it. */
+		kgo_setp(m, a.p);
+		if (!err) {
+			if (!a.g || a.p == KGO_NO_P)
+				kgo_fatal("PARK returned G %#llx on P %u",
+					  (unsigned long long)a.g, a.p);
+			return kgo_tokg(a.g);
+		}
+		if (err == -EINTR || err == -ERESTART)
+			continue;
+		if (err == -ESHUTDOWN)
+			return NULL;
+		kgo_fatal("PARK failed: %s", strerror(-err));
+	}
+}
+
+/* The 61st-tick check: one batch from the global queue, or NULL. */
+static struct kgo_g *kgo_globrunqget(struct kgo_m *m)
+{
+	struct kgo_park a = { .m = m->id };
+	int err = kgo_ioctl(KGO_IOC_GLOBRUNQGET, &a);
+
+	if (err == 0)
+		return kgo_tokg(a.g);
+	if (err != -EAGAIN)
+		kgo_fatal("GLOBRUNQGET failed: %s", strerror(-err));
+	return NULL;
+}
+
+/*
+ * kgo_schedule - find a G for @m to run (Go's schedule + findrunnable).
+ * NULL when the instance is exiting: the M then ends.
+ */
+static struct kgo_g *kgo_schedule(struct kgo_m *m)
+{
+	for (;;) {
+		uint64_t tok;
+
+		/* Acquire: pairs with kgo_begin_exit's store. */
+		if (atomic_load_explicit(&kgo_rt.exiting, memory_order_acquire))
+			return NULL;
+		/* Relaxed: nprocs is a hint; the module has the last word. */
+		if (m->p && m->pid < __atomic_load_n(&kgo_rt.ss->nprocs, __ATOMIC_RELAXED)) {
+			struct kgo_pstate *ps = &kgo_rt.ps[m->pid];
+
+			/*
+			 * Every schedule is a tick: with no preemption there is
+			 * no time slice for a runnext G to inherit.
+			 */
+			if (++ps->schedtick % 61 == 0 &&
+			    __atomic_load_n(&kgo_rt.ss->gq_len, __ATOMIC_RELAXED)) {
+				struct kgo_g *g = kgo_globrunqget(m);
+
+				if (g)
+					return g;
+			}
+			tok = kgo_runqget(m->p);
+			if (tok)
+				return kgo_tokg(tok);
+		}
+		return kgo_stopm(m);
+	}
+}
+
+/*
+ * kgo_execute - run @g on @m until it switches back to g0, then finish
+ * what it asked for.  Returns a G to run at once (a park whose unlock
+ * returned false), or NULL to schedule.  On g0.
+ */
+static struct kgo_g *kgo_execute(struct kgo_m *m, struct kgo_g *g)
+{
+	atomic_store_explicit(&g->status, KGO_G_RUNNING, memory_order_relaxed);
+	m->curg = g;
+	m->action = KGO_ACT_NONE;
+	kgo_ctx_switch(&m->g0_sp, g->sp);
+	/* Back on g0: g is completely switched out. */
+	m->curg = NULL;
+
+	switch (m->action) {
+	case KGO_ACT_YIELD:
+		atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
+		/* The tail, not runnext, so that others run first. */
+		kgo_runqput_or_die(m, g, false);
+		return NULL;
+	case KGO_ACT_PARK: {
+		uint32_t waiting = KGO_G_WAITING;
+
+		/*
+		 * Committed as waiting before unlock: a waker that finds g
+		 * after the unlock sees it waiting.  Release pairs with the
+		 * waker's compare-and-swap in kgo_ready.
+		 */
+		atomic_store_explicit(&g->status, KGO_G_WAITING, memory_order_release);
+		if (!m->unlockf || m->unlockf(m->lock))
+			return NULL;
+		/* Not parked after all: the lock stayed held, nobody saw g. */
+		if (!atomic_compare_exchange_strong(&g->status, &waiting, KGO_G_RUNNABLE))
+			kgo_fatal("goroutine %llu readied while its park was refused",
+				  (unsigned long long)g->id);
+		return g;
+	}
+	case KGO_ACT_EXIT:
+		kgo_gdestroy(m, g);
+		return NULL;
+	default:
+		kgo_fatal("goroutine %llu switched to g0 without a reason",
+			  (unsigned long long)g->id);
+	}
+}
+
+/* kgo_mloop - an M's g0: schedule and execute until the instance exits. */
+void kgo_mloop(struct kgo_m *m)
+{
+	struct kgo_g *g = NULL;
+
+	for (;;) {
+		if (!g)
+			g = kgo_schedule(m);
+		if (!g)
+			return;
+		g = kgo_execute(m, g);
+	}
+}
+
+/* An M thread other than the first: attach without a P, then schedule. */
+void *kgo_mstart(void *arg)
+{
+	struct kgo_m *m = arg;
+	struct kgo_attach a = { 0 };
+	int err;
+
+	kgo_setm(m);
+	kgo_altstack_on(m);
+	err = kgo_ioctl(KGO_IOC_ATTACH, &a);
+	if (err) {
+		kgo_warn("an M could not attach: %s", strerror(-err));
+	} else {
+		m->id = a.m;
+		m->attached = true;
+		kgo_setp(m, a.p);
+		kgo_mloop(m);
+	}
+	kgo_altstack_off(m);
+	kgo_setm(NULL);
+	return NULL;
+}
+
+/*
+ * kgo_newm - start one more M thread.  0 or -errno (-ESHUTDOWN once the
+ * instance is exiting).  Any thread.
+ */
+int kgo_newm(void)
+{
+	struct kgo_m *m;
+	int err = 0;
+
+	pthread_mutex_lock(&kgo_rt.lock);
+	if (atomic_load(&kgo_rt.exiting)) {
+		err = -ESHUTDOWN;
+		goto out;
+	}
+	if (kgo_rt.nms == kgo_rt.ms_cap) {
+		err = -EUSERS;
+		goto out;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		err = -ENOMEM;
+		goto out;
+	}
+	m->pid = KGO_NO_P;
+	err = -pthread_create(&m->thread, NULL, kgo_mstart, m);
+	if (err) {
+		free(m);
+		goto out;
+	}
+	kgo_rt.ms[kgo_rt.nms++] = m;
+out:
+	pthread_mutex_unlock(&kgo_rt.lock);
+	return err;
+}
+
+/* ---- the public calls that switch or wake ---- */
+
+void kgo_yield(void)
+{
+	kgo_mcall(KGO_ACT_YIELD, NULL, NULL);
+}
+
+void kgo_gosched(void)
+{
+	kgo_yield();
+}
+
+void kgo_park(bool (*unlock)(void *), void *lock)
+{
+	kgo_mcall(KGO_ACT_PARK, unlock, lock);
+}
+
+void kgo_ready(struct kgo_g *g)
+{
+	uint32_t waiting = KGO_G_WAITING;
+	struct kgo_m *m;
+
+	/* Acquire: pairs with the parking M's release store of the status. */
+	if (!atomic_compare_exchange_strong_explicit(&g->status, &waiting, KGO_G_RUNNABLE,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		kgo_fatal("kgo_ready: goroutine %llu is not parked (status %u)",
+			  (unsigned long long)g->id, waiting);
+	m = kgo_getm();
+	if (m && m->p) {
+		/* From an M: the current P's runnext, no system call. */
+		kgo_runqput_or_die(m, g, true);
+		kgo_wakep();
+	} else {
+		/* From elsewhere: the global queue, and the module's wakep. */
+		struct kgo_ready a = { .g = kgo_gtok(g) };
+		int err = kgo_ioctl(KGO_IOC_READY, &a);
+
+		if (err)
+			kgo_fatal("READY failed: %s", strerror(-err));
+	}
+}
+
+struct kgo_g *kgo_self(void)
+{
+	return kgo_getg();
+}
+
+uint64_t kgo_id(void)
+{
+	struct kgo_g *g = kgo_getg();
+
+	return g ? g->id : 0;
+}
+
+int kgo_m_id(void)
+{
+	struct kgo_m *m = kgo_getm();
+
+	return m && m->curg ? (int)m->id : -1;
+}
+
+int kgo_p_id(void)
+{
+	struct kgo_m *m = kgo_getm();
+
+	return m && m->curg && m->p ? (int)m->pid : -1;
+}

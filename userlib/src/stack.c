@@ -1,0 +1,179 @@
+/*
+ * Goroutine stacks and their overflow detection.  A stack is one mmap():
+ *
+ *   map                map + guard                       map + map_size
+ *   | guard, PROT_NONE | usable stack, grows down ... | struct kgo_g |
+ *
+ * A G that overflows its stack touches the guard and gets SIGSEGV.  The
+ * handler runs on its M's sigaltstack (the G's stack is exhausted), sees
+ * that the fault is in the current G's guard, reports the overflow and
+ * ends the process, as Go does.  Any other SIGSEGV gets the default action.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static struct sigaction kgo_old_segv;
+static bool kgo_segv_installed;
+
+/* kgo_stackalloc - a new G with a fresh stack, or NULL with *@err. */
+struct kgo_g *kgo_stackalloc(int *err)
+{
+	size_t guard = kgo_rt.guard_size, size = guard + kgo_rt.stack_size;
+	struct kgo_g *g;
+	char *map;
+
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+	if (map == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	if (mprotect(map, guard, PROT_NONE)) {
+		*err = -errno;
+		munmap(map, size);
+		return NULL;
+	}
+	g = (struct kgo_g *)(map + size - KGO_GHDR);
+	memset(g, 0, sizeof(*g));
+	g->map = map;
+	g->map_size = size;
+	g->stack_lo = map + guard;
+	pthread_mutex_lock(&kgo_rt.lock);
+	g->alllink = kgo_rt.allg;
+	kgo_rt.allg = g;
+	pthread_mutex_unlock(&kgo_rt.lock);
+	return g;
+}
+
+/* kgo_stackfree - unmap @g and its stack (teardown; g is gone after). */
+void kgo_stackfree(struct kgo_g *g)
+{
+	munmap(g->map, g->map_size);
+}
+
+/* Decimal digits of @v into @buf (which must hold 20), returns the length. */
+static size_t kgo_utoa(char *buf, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static size_t kgo_cat(char *buf, size_t at, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(buf + at, s, n);
+	return at + n;
+}
+
+/* SIGSEGV: a goroutine's stack overflow, or someone else's fault. */
+static void kgo_sigsegv(int sig, siginfo_t *si, void *uctx)
+{
+	struct kgo_m *m = kgo_getm();
+	struct kgo_g *g = m ? m->curg : NULL;
+	char *addr = si->si_addr;
+	struct sigaction dfl;
+
+	(void)uctx;
+	if (g && si->si_code > 0 && addr >= g->map && addr < g->stack_lo) {
+		/* Only async-signal-safe calls from here. */
+		char msg[160];
+		size_t n = 0;
+
+		n = kgo_cat(msg, n, "kgo: goroutine ");
+		n += kgo_utoa(msg + n, g->id);
+		n = kgo_cat(msg, n, " overflowed its ");
+		n += kgo_utoa(msg + n, kgo_rt.stack_size);
+		n = kgo_cat(msg, n, "-byte stack\n");
+		if (write(STDERR_FILENO, msg, n) < 0)
+			_exit(2);
+		_exit(2);
+	}
+	/* Not ours: the default action, which the fault re-raises on return. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	if (si->si_code <= 0)
+		raise(sig);	/* sent, not a fault: it would not recur */
+}
+
+int kgo_signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = kgo_sigsegv;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &kgo_old_segv))
+		return -errno;
+	kgo_segv_installed = true;
+	return 0;
+}
+
+void kgo_signals_restore(void)
+{
+	if (kgo_segv_installed)
+		sigaction(SIGSEGV, &kgo_old_segv, NULL);
+	kgo_segv_installed = false;
+}
+
+/* The M's sigaltstack; M0 restores the caller's afterwards (main.c). */
+int kgo_altstack_on(struct kgo_m *m)
+{
+	size_t size = 64 * 1024;
+	stack_t ss;
+#ifdef _SC_SIGSTKSZ
+	long min = sysconf(_SC_SIGSTKSZ);
+
+	if (min > 0 && (size_t)min > size)
+		size = (size_t)min;
+#endif
+	m->altstack = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (m->altstack == MAP_FAILED) {
+		m->altstack = NULL;
+		return -errno;
+	}
+	m->altstack_size = size;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_sp = m->altstack;
+	ss.ss_size = size;
+	if (sigaltstack(&ss, NULL)) {
+		int err = -errno;
+
+		munmap(m->altstack, size);
+		m->altstack = NULL;
+		return err;
+	}
+	return 0;
+}
+
+/* Disables this thread's sigaltstack and frees it.  The M's own thread. */
+void kgo_altstack_off(struct kgo_m *m)
+{
+	stack_t ss;
+
+	if (!m->altstack)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_flags = SS_DISABLE;
+	sigaltstack(&ss, NULL);
+	munmap(m->altstack, m->altstack_size);
+	m->altstack = NULL;
+}
