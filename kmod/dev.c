@@ -29,7 +29,7 @@ static int kgo_open(struct inode *inode, struct file *file)
 
 static int kgo_release(struct inode *inode, struct file *file)
 {
-	kgo_inst_free(file->private_data);
+	kgo_inst_release(file->private_data);
 	return 0;
 }
 
@@ -53,7 +53,7 @@ static void kgo_version_fill(struct kgo_version *v)
 	v->major = KGO_VERSION_MAJOR;
 	v->minor = KGO_VERSION_MINOR;
 	v->patch = KGO_VERSION_PATCH;
-	v->features = KGO_FEAT_SHARED_RUNQ | KGO_FEAT_PROCRESIZE;
+	v->features = KGO_FEAT_SHARED_RUNQ | KGO_FEAT_PROCRESIZE | KGO_FEAT_SYSMON;
 	v->ring_size = KGO_RING_SIZE;
 	v->max_procs = kgo_max_procs;
 	v->max_ms = kgo_max_ms;
@@ -68,12 +68,14 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.reserved || (a.flags & ~KGO_PARK_NOWAIT))
+	if (a.reserved || (a.flags & ~(KGO_PARK_NOWAIT | KGO_PARK_EXITSYSCALL)) ||
+	    (cmd != KGO_IOC_PARK && a.flags))
 		return -EINVAL;
 	m = kgo_m_lookup(inst, a.m);
 	if (!m)
 		return -ESRCH;
-	a.g = 0;
+	if (!(a.flags & KGO_PARK_EXITSYSCALL))
+		a.g = 0;
 	if (cmd == KGO_IOC_PARK)
 		err = kgo_park(inst, m, a.flags, a.timeout_ns, &a.g);
 	else if (cmd == KGO_IOC_GLOBRUNQGET)
@@ -163,6 +165,8 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KGO_IOC_SET_NPROCS:
 	case KGO_IOC_STATS:
 	case KGO_IOC_SHUTDOWN:
+	case KGO_IOC_SET_PREEMPT:
+	case KGO_IOC_WANTM:
 		break;
 	default:
 		return -ENOTTY;
@@ -210,6 +214,15 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case KGO_IOC_SHUTDOWN:
 		kgo_shutdown(inst);
 		return 0;
+	case KGO_IOC_SET_PREEMPT: {
+		struct kgo_preempt pc;
+
+		if (copy_from_user(&pc, uarg, sizeof(pc)))
+			return -EFAULT;
+		return kgo_set_preempt(inst, &pc);
+	}
+	case KGO_IOC_WANTM:
+		return kgo_wantm(inst);
 	}
 	return -ENOTTY;	/* not reached: unknown commands were refused above */
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Scheduler instances: one per open of /dev/kgo.  Creation, SETUP (the Ps
- * and the region shared with the process), mmap of that region, and
- * teardown.
+ * Scheduler instances: one per open of /dev/kgo.  Creation, SETUP (the Ps,
+ * the M slots and the region shared with the process), mmap of that
+ * region, reference counting, and teardown.
  */
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -12,13 +13,26 @@
 #include "compat.h"
 #include "kgo.h"
 
-/* Process context.  The instance belongs to current's address space. */
+/* Frees instances whose last reference went away (maybe in RCU context). */
+static struct workqueue_struct *kgo_free_wq;
+
+static void kgo_inst_free_work(struct work_struct *work);
+
+/*
+ * Process context.  The instance belongs to current's address space.  The
+ * caller owns the one reference it starts with.
+ */
 struct kgo_inst *kgo_inst_alloc(void)
 {
 	struct kgo_inst *inst = kzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
 
 	if (!inst)
 		return NULL;
+	refcount_set(&inst->ref, 1);
+	INIT_WORK(&inst->free_work, kgo_inst_free_work);
+	INIT_LIST_HEAD(&inst->sysmon_link);
+	init_waitqueue_head(&inst->wantm_wq);
+	__module_get(THIS_MODULE);
 	mutex_init(&inst->setup_lock);
 	spin_lock_init(&inst->lock);
 	INIT_LIST_HEAD(&inst->pidle);
@@ -68,6 +82,11 @@ struct kgo_shared_p *kgo_inst_shared_p(struct kgo_inst *inst, u32 id)
 	return inst->shared + inst->p_off + (size_t)id * inst->p_stride;
 }
 
+struct kgo_shared_m *kgo_inst_shared_m(struct kgo_inst *inst, u32 id)
+{
+	return inst->shared + inst->m_off + (size_t)id * inst->m_stride;
+}
+
 /*
  * kgo_inst_setup - the SETUP ioctl: create the Ps (all idle) and the
  * shared region, and report its layout in @s.  Process context, no lock
@@ -78,12 +97,13 @@ int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s)
 {
 	u32 max = s->max_procs ? s->max_procs : s->nprocs;
 	u32 limit = s->gq_limit ? s->gq_limit : kgo_gq_limit;
+	u32 max_ms = s->max_ms ? s->max_ms : min(kgo_default_ms, kgo_max_ms);
 	size_t size;
 	int err;
 	u32 i;
 
-	if (s->flags || !s->nprocs || s->nprocs > max || max > kgo_max_procs ||
-	    limit > kgo_gq_limit)
+	if (s->flags || s->reserved || !s->nprocs || s->nprocs > max ||
+	    max > kgo_max_procs || limit > kgo_gq_limit || max_ms > kgo_max_ms)
 		return -EINVAL;
 
 	mutex_lock(&inst->setup_lock);
@@ -92,7 +112,9 @@ int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s)
 		goto out;
 	inst->p_off = sizeof(struct kgo_shared_sched);
 	inst->p_stride = sizeof(struct kgo_shared_p);
-	size = inst->p_off + (size_t)max * inst->p_stride;
+	inst->m_off = inst->p_off + (size_t)max * inst->p_stride;
+	inst->m_stride = sizeof(struct kgo_shared_m);
+	size = inst->m_off + (size_t)max_ms * inst->m_stride;
 	err = -ENOMEM;
 	inst->ps = kcalloc(max, sizeof(*inst->ps), GFP_KERNEL_ACCOUNT);
 	if (!inst->ps)
@@ -106,6 +128,7 @@ int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s)
 	}
 	inst->ss = inst->shared;
 	inst->max_procs = max;
+	inst->max_ms = max_ms;
 	inst->gq.limit = limit;
 
 	spin_lock(&inst->lock);
@@ -134,8 +157,12 @@ int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s)
 	s->p_off = inst->p_off;
 	s->p_stride = inst->p_stride;
 	s->ring_size = KGO_RING_SIZE;
+	s->max_ms = max_ms;
+	s->m_off = inst->m_off;
+	s->m_stride = inst->m_stride;
 	/* Publish the setup last: ioctls read inst->ready without the mutex. */
 	smp_store_release(&inst->ready, true);
+	kgo_sysmon_register(inst);
 	err = 0;
 out:
 	mutex_unlock(&inst->setup_lock);
@@ -165,16 +192,36 @@ int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
 }
 
 /*
- * kgo_inst_free - teardown, from the file's release: no ioctl is running
- * and no mapping remains (each holds a reference to the file).
+ * kgo_inst_release - the file's release: no ioctl is running and no
+ * mapping remains (each holds a reference to the file).  sysmon stops
+ * watching, every M is dropped from the table (an M with a redirect still
+ * queued on its thread lives until that runs), and the file's reference
+ * goes.  Process context.
  */
-void kgo_inst_free(struct kgo_inst *inst)
+void kgo_inst_release(struct kgo_inst *inst)
 {
-	struct kgo_m *m;
-	unsigned long id;
+	kgo_sysmon_unregister(inst);
+	kgo_shutdown(inst);
+	kgo_m_drop_all(inst);
+	kgo_inst_put(inst);
+}
 
-	xa_for_each(&inst->ms, id, m)
-		kfree(m);
+void kgo_inst_get(struct kgo_inst *inst)
+{
+	refcount_inc(&inst->ref);
+}
+
+/* Any context: the free itself runs from a workqueue. */
+void kgo_inst_put(struct kgo_inst *inst)
+{
+	if (refcount_dec_and_test(&inst->ref))
+		queue_work(kgo_free_wq, &inst->free_work);
+}
+
+static void kgo_inst_free_work(struct work_struct *work)
+{
+	struct kgo_inst *inst = container_of(work, struct kgo_inst, free_work);
+
 	xa_destroy(&inst->ms);
 	kgo_gq_destroy(&inst->gq);
 	kgo_shared_free(inst);
@@ -182,4 +229,26 @@ void kgo_inst_free(struct kgo_inst *inst)
 	if (inst->mm)
 		mmdrop(inst->mm);
 	kfree(inst);
+	/* The workqueue is destroyed at module exit, after this returns. */
+	module_put(THIS_MODULE);
+}
+
+int kgo_instances_init(void)
+{
+	kgo_free_wq = alloc_workqueue("kgo_free", WQ_UNBOUND, 0);
+	return kgo_free_wq ? 0 : -ENOMEM;
+}
+
+/* Waits until every instance whose last reference is gone has been freed. */
+void kgo_instances_flush(void)
+{
+	rcu_barrier();
+	flush_workqueue(kgo_free_wq);
+}
+
+/* Waits for every instance still being freed. */
+void kgo_instances_exit(void)
+{
+	rcu_barrier();		/* M frees queued as RCU callbacks */
+	destroy_workqueue(kgo_free_wq);
 }

@@ -8,6 +8,7 @@
  *   inst->lock (spinlock)     is sched.lock: the global queue, the idle-P and
  *                             idle-M lists, and which M holds which P.
  *                             Never held while sleeping or touching user memory.
+ *   kgo_sysmon_lock (mutex)   the list of instances sysmon watches (sysmon.c).
  * The per-P rings are lock-free (runq.c).  nmspinning is an atomic that
  * lives in the shared region itself, so that the library's wakep check and
  * the module's see the same counter (sched.c explains the pairing).
@@ -18,9 +19,11 @@
 #include <linux/atomic.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 struct vm_area_struct;
@@ -84,26 +87,63 @@ struct kgo_p {
 	u32 status;			/* KGO_P_*; under inst->lock */
 };
 
+/*
+ * An M.  Lifetime: a reference for the instance's table (dropped at DETACH
+ * or teardown) and one per pending task_work; the M holds a reference on
+ * its instance and on its task.  It is freed after an RCU grace period,
+ * since sysmon looks at Ms under rcu_read_lock().
+ */
 struct kgo_m {
-	struct task_struct *task;	/* the attached thread; compared, never dereferenced */
+	struct kgo_inst *inst;
+	struct task_struct *task;	/* the attached thread (referenced) */
+	struct kgo_shared_m *sh;	/* this M's slot in the shared region */
 	struct kgo_p *p;		/* held P; written under inst->lock */
 	struct kgo_p *nextp;		/* P handed over by startm; under inst->lock */
+	struct kgo_p *oldp;		/* the P lost to a handoff; under inst->lock */
 	struct list_head idle_link;	/* on inst->midle while asleep */
 	wait_queue_head_t wq;		/* where this M sleeps in stopm */
 	bool woken;			/* startm handed a P; under inst->lock */
 	bool idle;			/* on inst->midle; under inst->lock */
 	bool spinning;			/* counted in nmspinning; see sched.c */
+	bool detached;			/* out of the table; task_work does nothing */
 	u32 id;
+	refcount_t ref;
+	unsigned long twork_pending;	/* bit 0: twork queued on the task */
+	struct callback_head twork;	/* the redirect (preempt.c) */
+
+	/* sysmon's samples; written by the sysmon thread only */
+	u64 last_switches;
+	u64 g_since_ns;			/* when last_switches was seen to change */
+	unsigned long last_nvcsw;
+	bool saw_blocked;
+	u64 blocked_since_ns;
+
 	struct rcu_head rcu;
 	u64 batch[KGO_RING_SIZE];	/* scratch for this M's own ioctls */
 };
 
 struct kgo_inst_stats {
 	atomic64_t parks, wakeups, steals, stolen, gq_puts, gq_gets, readies, ioctls;
+	atomic64_t handoffs, preempts, exitsyscalls, sysmon_wakeps;
 };
 
+/* What the library told SET_PREEMPT; fields read with READ_ONCE(). */
+struct kgo_preempt_cfg {
+	unsigned long trampoline, text_start, text_end;
+	u64 slice_ns;
+	u32 spare_ms;
+};
+
+/*
+ * An instance.  Lifetime: one reference for the open file and one per M;
+ * the last put frees it from a workqueue (it may come from an RCU
+ * callback).  The instance holds a reference on the module.
+ */
 struct kgo_inst {
 	struct mm_struct *mm;		/* owner; mmgrab()ed */
+	refcount_t ref;
+	struct work_struct free_work;
+	struct list_head sysmon_link;	/* under kgo_sysmon_lock */
 	struct mutex setup_lock;
 	spinlock_t lock;		/* sched.lock */
 
@@ -112,7 +152,7 @@ struct kgo_inst {
 	unsigned int npages;
 	void *shared;
 	struct kgo_shared_sched *ss;
-	size_t p_off, p_stride;
+	size_t p_off, p_stride, m_off, m_stride;
 
 	struct kgo_p *ps;		/* max_procs of them, fixed at setup */
 	u32 max_procs;
@@ -128,6 +168,12 @@ struct kgo_inst {
 
 	struct xarray ms;		/* id -> struct kgo_m */
 	u32 nms;			/* under setup_lock */
+	u32 max_ms;			/* M slots, fixed at setup */
+	u32 m_starting;			/* asked of the spawner, not attached yet */
+	wait_queue_head_t wantm_wq;	/* the library's spawner waits here */
+
+	struct kgo_preempt_cfg preempt;	/* written under setup_lock */
+	bool sysmon_busy;		/* a P was running at the last scan */
 
 	struct kgo_gq gq;		/* under lock */
 	u32 steal_seed;
@@ -137,14 +183,24 @@ struct kgo_inst {
 /* instance.c */
 struct kgo_inst *kgo_inst_alloc(void);
 int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s);
-void kgo_inst_free(struct kgo_inst *inst);
+void kgo_inst_release(struct kgo_inst *inst);
+void kgo_inst_get(struct kgo_inst *inst);
+void kgo_inst_put(struct kgo_inst *inst);
+int kgo_instances_init(void);
+void kgo_instances_flush(void);
+void kgo_instances_exit(void);
 int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma);
+struct kgo_shared_m *kgo_inst_shared_m(struct kgo_inst *inst, u32 id);
 struct kgo_shared_p *kgo_inst_shared_p(struct kgo_inst *inst, u32 id);
 
 /* sched.c */
 struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p);
 int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m);
 struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id);
+void kgo_m_put(struct kgo_m *m);
+void kgo_m_drop_all(struct kgo_inst *inst);
+int kgo_wantm(struct kgo_inst *inst);
+void kgo_wantm_kick(struct kgo_inst *inst);
 int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g);
 int kgo_ready(struct kgo_inst *inst, u64 g);
 void kgo_wakep(struct kgo_inst *inst);
@@ -163,8 +219,40 @@ struct kgo_p *kgo_pidleget(struct kgo_inst *inst);
 void kgo_acquirep(struct kgo_m *m, struct kgo_p *p);
 struct kgo_p *kgo_releasep(struct kgo_m *m);
 
+bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning);
+
 /* procresize.c */
 void kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
+
+/* sysmon.c */
+#define KGO_SYSMON_MIN_NS	(20 * NSEC_PER_USEC)
+#define KGO_SYSMON_BUSY_MAX_NS	(1 * NSEC_PER_MSEC)
+#define KGO_SYSMON_IDLE_MAX_NS	(10 * NSEC_PER_MSEC)
+#define KGO_HANDOFF_ALWAYS_NS	(10 * NSEC_PER_MSEC)
+
+enum kgo_retake_action { KGO_RETAKE_NONE, KGO_RETAKE_HANDOFF, KGO_RETAKE_PREEMPT };
+
+struct kgo_retake_sample {
+	bool blocked;		/* the M's thread sleeps in the kernel */
+	bool same_block;	/* ... and has since the previous sample */
+	u64 blocked_ns;		/* for this long */
+	bool p_has_work;	/* its P's queue or the global queue has Gs */
+	bool no_spare;		/* no idle P and no spinning M anywhere else */
+	u32 m_state;		/* KGO_MS_* from the M's slot */
+	u64 g_ran_ns;		/* how long the current G has run */
+	u64 slice_ns;		/* 0: preemption off */
+};
+
+u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy);
+enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s);
+void kgo_sysmon_register(struct kgo_inst *inst);
+void kgo_sysmon_unregister(struct kgo_inst *inst);
+int kgo_sysmon_start(void);
+void kgo_sysmon_stop(void);
+
+/* preempt.c */
+int kgo_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc);
+bool kgo_m_queue_redirect(struct kgo_m *m);
 
 /* dev.c */
 extern struct miscdevice kgo_miscdev;
@@ -173,5 +261,6 @@ extern struct miscdevice kgo_miscdev;
 extern unsigned int kgo_max_procs;
 extern unsigned int kgo_max_ms;
 extern unsigned int kgo_gq_limit;
+extern unsigned int kgo_default_ms;
 
 #endif /* KGO_KMOD_KGO_H */

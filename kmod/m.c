@@ -1,14 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Ms: threads of the owning process that attach to an instance to run Gs.
- * An M is named in later ioctls by the id ATTACH returned, and only the
- * thread that attached may use it.
+ * An M is named in later ioctls by the id ATTACH returned (also the index
+ * of its slot in the shared region), and only the thread that attached may
+ * use it.  Also here: the spare-M pool's wait (WANTM).
  */
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 
 #include "kgo.h"
+
+static void kgo_m_free_rcu(struct rcu_head *rcu)
+{
+	struct kgo_m *m = container_of(rcu, struct kgo_m, rcu);
+
+	put_task_struct(m->task);
+	kgo_inst_put(m->inst);
+	kfree(m);
+}
+
+/* Drops a reference; the last one frees the M after a grace period. */
+void kgo_m_put(struct kgo_m *m)
+{
+	if (refcount_dec_and_test(&m->ref))
+		call_rcu(&m->rcu, kgo_m_free_rcu);
+}
 
 /*
  * kgo_m_attach - make the calling thread an M; with @acquire_p, give it an
@@ -25,19 +43,23 @@ struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m)
 		return ERR_PTR(-ENOMEM);
+	m->inst = inst;
 	m->task = current;
+	refcount_set(&m->ref, 1);
 	INIT_LIST_HEAD(&m->idle_link);
 	init_waitqueue_head(&m->wq);
 
 	mutex_lock(&inst->setup_lock);
-	if (inst->nms >= kgo_max_ms) {
-		err = -EUSERS;
+	err = -EUSERS;
+	if (inst->nms >= inst->max_ms)
 		goto fail;
-	}
-	err = xa_alloc(&inst->ms, &id, m, XA_LIMIT(0, kgo_max_ms - 1), GFP_KERNEL_ACCOUNT);
+	err = xa_alloc(&inst->ms, &id, m, XA_LIMIT(0, inst->max_ms - 1), GFP_KERNEL_ACCOUNT);
 	if (err)
 		goto fail;
 	m->id = id;
+	m->sh = kgo_inst_shared_m(inst, id);
+	WRITE_ONCE(m->sh->state, KGO_MS_LIB);
+	WRITE_ONCE(m->sh->p, KGO_NO_P);
 	if (acquire_p) {
 		struct kgo_p *p;
 
@@ -53,7 +75,11 @@ struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 			goto fail;
 		}
 	}
+	get_task_struct(m->task);
+	kgo_inst_get(inst);
 	inst->nms++;
+	if (inst->m_starting)
+		inst->m_starting--;
 	mutex_unlock(&inst->setup_lock);
 	return m;
 fail:
@@ -77,6 +103,16 @@ struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id)
 		m = NULL;
 	rcu_read_unlock();
 	return m;
+}
+
+/* Takes @m out of the table and drops the table's reference. setup_lock held. */
+static void kgo_m_unlink(struct kgo_inst *inst, struct kgo_m *m)
+{
+	lockdep_assert_held(&inst->setup_lock);
+	xa_erase(&inst->ms, m->id);
+	WRITE_ONCE(m->detached, true);
+	inst->nms--;
+	kgo_m_put(m);
 }
 
 /*
@@ -104,11 +140,64 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 	}
 	kgo_publish_locked(inst);
 	spin_unlock(&inst->lock);
-	xa_erase(&inst->ms, m->id);
-	inst->nms--;
+	kgo_m_unlink(inst, m);
 	mutex_unlock(&inst->setup_lock);
-	kfree_rcu(m, rcu);
 	if (wake)
 		kgo_wakep(inst);
+	kgo_wantm_kick(inst);
 	return 0;
+}
+
+/* Teardown: drop every M still in the table.  No ioctl is running. */
+void kgo_m_drop_all(struct kgo_inst *inst)
+{
+	unsigned long id;
+	struct kgo_m *m;
+
+	mutex_lock(&inst->setup_lock);
+	xa_for_each(&inst->ms, id, m)
+		kgo_m_unlink(inst, m);
+	mutex_unlock(&inst->setup_lock);
+}
+
+/*
+ * kgo_wantm - the WANTM ioctl: the library's spawner thread sleeps until
+ * fewer Ms are idle than the spare pool wants (SET_PREEMPT's spare_ms),
+ * and returns how many to start.  Any thread of the owner.  -ESHUTDOWN
+ * once the instance is finished, -ERESTARTSYS on a signal.
+ */
+/* How many more Ms the spare pool wants now.  Any context; racy by design. */
+static int kgo_ms_wanted(struct kgo_inst *inst)
+{
+	int have = READ_ONCE(inst->nmidle) + READ_ONCE(inst->m_starting);
+	int want = (int)READ_ONCE(inst->preempt.spare_ms) - have;
+	int room = (int)inst->max_ms - (int)READ_ONCE(inst->nms) -
+		   (int)READ_ONCE(inst->m_starting);
+
+	return max(min(want, room), 0);
+}
+
+int kgo_wantm(struct kgo_inst *inst)
+{
+	int want, err;
+
+	err = wait_event_interruptible(inst->wantm_wq,
+				       READ_ONCE(inst->dying) || kgo_ms_wanted(inst) > 0);
+	if (err)
+		return err;
+	if (READ_ONCE(inst->dying))
+		return -ESHUTDOWN;
+	mutex_lock(&inst->setup_lock);
+	want = kgo_ms_wanted(inst);
+	/* Counted as idle-to-be until they attach, so they are asked for once. */
+	inst->m_starting += want;
+	mutex_unlock(&inst->setup_lock);
+	return want;
+}
+
+/* Someone took an idle M or an M left: the spawner may have work.  Any context. */
+void kgo_wantm_kick(struct kgo_inst *inst)
+{
+	if (wq_has_sleeper(&inst->wantm_wq))
+		wake_up(&inst->wantm_wq);
 }

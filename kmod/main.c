@@ -18,6 +18,10 @@ unsigned int kgo_max_ms = 1024;
 module_param_named(max_ms, kgo_max_ms, uint, 0444);
 MODULE_PARM_DESC(max_ms, "Most Ms (attached threads) one instance may have (default 1024)");
 
+unsigned int kgo_default_ms = 256;
+module_param_named(default_ms, kgo_default_ms, uint, 0444);
+MODULE_PARM_DESC(default_ms, "M slots an instance gets when SETUP does not say (default 256)");
+
 unsigned int kgo_gq_limit = 1U << 20;
 module_param_named(gq_limit, kgo_gq_limit, uint, 0444);
 MODULE_PARM_DESC(gq_limit, "Most Gs one instance's global run queue may hold (default 1048576)");
@@ -27,21 +31,34 @@ static int __init kgo_init(void)
 	int err;
 
 	if (!kgo_max_procs || kgo_max_procs > 4096 || !kgo_max_ms ||
-	    kgo_max_ms > 65536 || !kgo_gq_limit) {
+	    kgo_max_ms > 65536 || !kgo_gq_limit || !kgo_default_ms) {
 		pr_err("invalid module parameters\n");
 		return -EINVAL;
 	}
-	err = misc_register(&kgo_miscdev);
+	err = kgo_instances_init();
 	if (err)
 		return err;
+	err = kgo_sysmon_start();
+	if (err)
+		goto fail_sysmon;
+	err = misc_register(&kgo_miscdev);
+	if (err)
+		goto fail_misc;
 	pr_info("loaded, version %d.%d.%d\n", KGO_VERSION_MAJOR,
 		KGO_VERSION_MINOR, KGO_VERSION_PATCH);
 	return 0;
+fail_misc:
+	kgo_sysmon_stop();
+fail_sysmon:
+	kgo_instances_exit();
+	return err;
 }
 
 static void __exit kgo_exit(void)
 {
 	misc_deregister(&kgo_miscdev);
+	kgo_sysmon_stop();
+	kgo_instances_exit();
 }
 
 module_init(kgo_init);

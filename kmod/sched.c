@@ -85,6 +85,7 @@ void kgo_acquirep(struct kgo_m *m, struct kgo_p *p)
 	m->p = p;
 	p->status = KGO_P_RUNNING;
 	WRITE_ONCE(p->sh->status, KGO_P_RUNNING);
+	WRITE_ONCE(m->sh->p, p->id);
 }
 
 /* @m lets go of its P and returns it.  Lock held. */
@@ -93,6 +94,7 @@ struct kgo_p *kgo_releasep(struct kgo_m *m)
 	struct kgo_p *p = m->p;
 
 	m->p = NULL;
+	WRITE_ONCE(m->sh->p, KGO_NO_P);
 	if (p)
 		p->m = NULL;
 	return p;
@@ -147,6 +149,7 @@ static struct kgo_m *kgo_midleget(struct kgo_inst *inst)
 		list_del_init(&m->idle_link);
 		m->idle = false;
 		inst->nmidle--;
+		kgo_wantm_kick(inst);
 	}
 	return m;
 }
@@ -157,7 +160,7 @@ static struct kgo_m *kgo_midleget(struct kgo_inst *inst)
  * has already counted the M in nmspinning.  Returns false when no M is
  * idle; the caller keeps @p.
  */
-static bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning)
+bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning)
 {
 	struct kgo_m *m;
 
@@ -456,14 +459,62 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 }
 
 /*
+ * kgo_exitsyscall - @m lost its P to a handoff while blocked, and is back
+ * on g0 with @g, the G it was running (Go's exitsyscall).  The P it had is
+ * preferred if it is idle, then any idle P: with one, @g runs again at
+ * once.  Without, @g goes to the global queue and the M parks.
+ * The M's own thread, no lock held.
+ */
+static int kgo_exitsyscall(struct kgo_inst *inst, struct kgo_m *m, u32 flags,
+			   u64 timeout_ns, u64 *g)
+{
+	struct kgo_p *p = NULL;
+	u64 mine = *g;
+	int err;
+
+	if (!mine)
+		return -EINVAL;
+	WRITE_ONCE(m->sh->state, KGO_MS_LIB);
+	if (m->p)
+		return 0;	/* nothing was taken after all */
+	atomic64_inc(&inst->stats.exitsyscalls);
+	spin_lock(&inst->lock);
+	if (!inst->dying) {
+		p = m->oldp;
+		if (p && p->status == KGO_P_IDLE && !list_empty(&p->idle_link)) {
+			list_del_init(&p->idle_link);
+			inst->npidle--;
+		} else {
+			p = kgo_pidleget(inst);
+		}
+		if (p)
+			kgo_acquirep(m, p);
+	}
+	m->oldp = NULL;
+	kgo_publish_locked(inst);
+	spin_unlock(&inst->lock);
+	if (p)
+		return 0;
+	err = kgo_globrunqput(inst, &mine, 1);
+	if (err)
+		return err;
+	*g = 0;
+	return kgo_park(inst, m, flags, timeout_ns, g);
+}
+
+/*
  * kgo_park - the PARK ioctl: find a G for @m to run, sleeping without a P
  * for as long as there is none.  The M's own thread, no lock held.
  * On success *@g is the G and m->p the P to run it on (possibly another P
- * than the one the M came in with).
+ * than the one the M came in with).  With KGO_PARK_EXITSYSCALL, *@g is
+ * the G the M was running when it lost its P.
  */
 int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g)
 {
 	int err;
+
+	if (flags & KGO_PARK_EXITSYSCALL)
+		return kgo_exitsyscall(inst, m, flags & ~KGO_PARK_EXITSYSCALL, timeout_ns, g);
 
 	for (;;) {
 		if (m->p && m->p->status == KGO_P_DEAD)
@@ -570,4 +621,5 @@ void kgo_shutdown(struct kgo_inst *inst)
 	list_for_each_entry(m, &inst->midle, idle_link)
 		wake_up(&m->wq);
 	spin_unlock(&inst->lock);
+	wake_up(&inst->wantm_wq);
 }

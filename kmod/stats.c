@@ -24,4 +24,8 @@ void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st)
 	st->gq_gets = atomic64_read(&inst->stats.gq_gets);
 	st->readies = atomic64_read(&inst->stats.readies);
 	st->ioctls = atomic64_read(&inst->stats.ioctls);
+	st->handoffs = atomic64_read(&inst->stats.handoffs);
+	st->preempts = atomic64_read(&inst->stats.preempts);
+	st->exitsyscalls = atomic64_read(&inst->stats.exitsyscalls);
+	st->sysmon_wakeps = atomic64_read(&inst->stats.sysmon_wakeps);
 }

@@ -13,10 +13,13 @@
 #include "../../kmod/procresize.c"
 #include "../../kmod/instance.c"
 #include "../../kmod/stats.c"
+#include "../../kmod/sysmon.c"
+#include "../../kmod/preempt.c"
 
 unsigned int kgo_max_procs = 256;
 unsigned int kgo_max_ms = 1024;
 unsigned int kgo_gq_limit = 1U << 20;
+unsigned int kgo_default_ms = 256;
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for kgo's scheduler core");

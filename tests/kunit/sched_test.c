@@ -25,10 +25,11 @@ static struct kgo_inst *new_inst(struct kunit *test, u32 nprocs, u32 gq_limit)
 	return inst;
 }
 
+/* As the file's release does; then waits until it is really freed. */
 static void free_inst(struct kgo_inst *inst)
 {
-	kgo_shutdown(inst);
-	kgo_inst_free(inst);
+	kgo_inst_release(inst);
+	kgo_instances_flush();
 }
 
 static struct kgo_m *attach(struct kunit *test, struct kgo_inst *inst, bool p)
@@ -55,6 +56,13 @@ static void sched_setup_validates(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, inst);
 	KUNIT_EXPECT_EQ(test, kgo_inst_setup(inst, &s), -EINVAL);
+	s.nprocs = 1;
+	s.max_ms = kgo_max_ms + 1;
+	KUNIT_EXPECT_EQ(test, kgo_inst_setup(inst, &s), -EINVAL);
+	s.max_ms = 0;
+	s.reserved = 1;
+	KUNIT_EXPECT_EQ(test, kgo_inst_setup(inst, &s), -EINVAL);
+	s.reserved = 0;
 	s.nprocs = kgo_max_procs + 1;
 	KUNIT_EXPECT_EQ(test, kgo_inst_setup(inst, &s), -EINVAL);
 	s.nprocs = 2;
@@ -357,7 +365,7 @@ static void sched_relay_no_lost_wakeup(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&r->consumed), RELAY_ROUNDS);
 	KUNIT_EXPECT_GT(test, atomic64_read(&r->inst->stats.wakeups), 0);
 	/* Teardown with Ms still attached (never detached): all freed. */
-	kgo_inst_free(r->inst);
+	free_inst(r->inst);
 }
 
 struct sleeper {
@@ -398,7 +406,7 @@ static void sched_shutdown_wakes_sleepers(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, s[i].err, -ESHUTDOWN);
 	}
 	KUNIT_EXPECT_EQ(test, inst->nmidle, 0);
-	kgo_inst_free(inst);
+	free_inst(inst);
 }
 
 static void sched_procresize_held_p(struct kunit *test)
@@ -438,8 +446,20 @@ static struct kunit_case sched_cases[] = {
 	{}
 };
 
+static int sched_suite_init(struct kunit_suite *suite)
+{
+	return kgo_instances_init();
+}
+
+static void sched_suite_exit(struct kunit_suite *suite)
+{
+	kgo_instances_exit();
+}
+
 static struct kunit_suite sched_suite = {
 	.name = "kgo_sched",
+	.suite_init = sched_suite_init,
+	.suite_exit = sched_suite_exit,
 	.test_cases = sched_cases,
 };
 

@@ -23,6 +23,17 @@
  *   KGO_IOC_STATS    counters.
  *   KGO_IOC_SHUTDOWN wake every parked M with -ESHUTDOWN; the instance is
  *                    finished.
+ *   KGO_IOC_SET_PREEMPT  where the library's preemption trampoline and its
+ *                    own code are, and the time slice (sysmon, below).
+ *   KGO_IOC_WANTM    the library's spawner thread waits here until the
+ *                    pool of spare Ms runs low; returns how many to start.
+ *
+ * sysmon.  A module kthread watches every M that holds a P.  An M blocked
+ * in the kernel (any system call, fault or sleep) while running a G loses
+ * its P to a spare M (handoff), and a G that has run longer than the slice
+ * is preempted.  Both end with the thread, on its next return to user
+ * mode, redirected into the library's trampoline; the per-M shared slot
+ * (struct kgo_shared_m) says why and where it was.
  *
  * A G is an opaque, non-zero 64-bit token chosen by the library; the module
  * never dereferences it.  Everything user space writes into the shared
@@ -43,6 +54,7 @@
 /* Feature bits in kgo_version.features. */
 #define KGO_FEAT_SHARED_RUNQ	0x1U	/* mmap()ed per-P rings */
 #define KGO_FEAT_PROCRESIZE	0x2U	/* KGO_IOC_SET_NPROCS */
+#define KGO_FEAT_SYSMON		0x4U	/* handoff, preemption, per-M slots */
 
 #define KGO_RING_SIZE		256	/* slots in a P's local ring */
 #define KGO_NO_P		0xffffffffU	/* "this M holds no P" */
@@ -70,6 +82,10 @@ struct kgo_setup {
 	__u32 p_off;		/* first struct kgo_shared_p */
 	__u32 p_stride;		/* bytes from one P to the next */
 	__u32 ring_size;
+	__u32 max_ms;		/* in: 0 = default; out: M slots available */
+	__u32 m_off;		/* out: first struct kgo_shared_m (slot = M id) */
+	__u32 m_stride;		/* out: bytes from one M slot to the next */
+	__u32 reserved;
 };
 
 /*
@@ -103,6 +119,49 @@ struct kgo_shared_p {
 	__u64 ring[KGO_RING_SIZE];
 };
 
+/*
+ * One M's slot, indexed by its M id.  state is the handshake between the
+ * library and sysmon, always changed by compare-and-swap:
+ *   KGO_MS_LIB  the M is in the library (or has no P): nothing is taken
+ *               from it.  The library moves G -> LIB on every entry.
+ *   KGO_MS_G    the M is running a G's own code: sysmon may preempt it
+ *               (G -> LIB, in the redirect) or take its P while it is
+ *               blocked (G -> LOST).  The library stores G when it
+ *               switches into a G.
+ *   KGO_MS_LOST sysmon took the P: the library's next entry finds its
+ *               compare-and-swap failing and does exitsyscall.
+ * switches is bumped by the library at every switch between Gs; sysmon
+ * uses it to see how long the current G has run.
+ */
+struct kgo_shared_m {
+	__u32 state;
+	__u32 p;		/* module: the P this M holds, or KGO_NO_P */
+	__u64 switches;		/* library */
+	__u64 g;		/* library: the G running, 0 on g0 */
+	__u64 resume_ip;	/* module: where the redirected G was */
+	__u64 resume_sp;
+	__u32 reason;		/* module: KGO_PREEMPT_* of the last redirect */
+	__u32 preempt_req;	/* module: a preemption found the M in the library */
+	__u64 reserved[2];
+};
+
+#define KGO_MS_LIB	0
+#define KGO_MS_G	1
+#define KGO_MS_LOST	2
+
+#define KGO_PREEMPT_SLICE	1	/* ran longer than the slice */
+#define KGO_PREEMPT_LOST_P	2	/* blocked in the kernel; P handed off */
+
+/* KGO_IOC_SET_PREEMPT */
+struct kgo_preempt {
+	__u64 trampoline;	/* user address the redirect jumps to */
+	__u64 text_start;	/* the library's code: never redirected from */
+	__u64 text_end;
+	__u64 slice_ns;		/* 0: no preemption; else >= 1 ms */
+	__u32 spare_ms;		/* idle Ms to keep for handoffs (KGO_IOC_WANTM) */
+	__u32 flags;		/* must be 0 */
+};
+
 #define KGO_P_IDLE	0
 #define KGO_P_RUNNING	1
 #define KGO_P_DEAD	2	/* beyond nprocs after a procresize */
@@ -118,6 +177,12 @@ struct kgo_attach {
 
 /* KGO_IOC_PARK, KGO_IOC_GLOBRUNQGET and KGO_IOC_STEAL */
 #define KGO_PARK_NOWAIT		0x1U	/* do not sleep: -EAGAIN */
+/*
+ * exitsyscall: the M lost its P while blocked and is now on g0 with the
+ * G it was running in g.  Reacquire a P and get g back to run, or else g
+ * goes to the global queue and the M parks as usual.
+ */
+#define KGO_PARK_EXITSYSCALL	0x2U
 struct kgo_park {
 	__u32 m;
 	__u32 flags;
@@ -149,6 +214,10 @@ struct kgo_stats {
 	__u64 gq_gets;		/* Gs taken from the global queue */
 	__u64 readies;		/* KGO_IOC_READY calls */
 	__u64 ioctls;		/* every ioctl on the instance */
+	__u64 handoffs;		/* Ps taken from blocked Ms */
+	__u64 preempts;		/* Gs redirected for running too long */
+	__u64 exitsyscalls;	/* blocked Ms coming back without a P */
+	__u64 sysmon_wakeps;	/* idle Ms woken by sysmon for stranded work */
 };
 
 #define KGO_IOC_MAGIC		0xB7
@@ -165,5 +234,7 @@ struct kgo_stats {
 #define KGO_IOC_SET_NPROCS	_IOW(KGO_IOC_MAGIC, 0x0a, __u32)
 #define KGO_IOC_STATS		_IOR(KGO_IOC_MAGIC, 0x0b, struct kgo_stats)
 #define KGO_IOC_SHUTDOWN	_IO(KGO_IOC_MAGIC, 0x0c)
+#define KGO_IOC_SET_PREEMPT	_IOW(KGO_IOC_MAGIC, 0x0d, struct kgo_preempt)
+#define KGO_IOC_WANTM		_IO(KGO_IOC_MAGIC, 0x0e)
 
 #endif /* _UAPI_KGO_H */

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sysmon: one kthread watching every instance, as Go's sysmon watches its
+ * Ps, with what only the kernel can see: each M's real task state.
+ *
+ * Every pass looks at each M that holds a P:
+ *  - If its thread sleeps in the kernel (any system call, page fault,
+ *    futex or sleep; no wrapper needed) and has slept since the previous
+ *    pass (its voluntary context-switch count has not moved), the P is
+ *    handed to another M (handoffp) when there is work for it, or after
+ *    KGO_HANDOFF_ALWAYS_NS regardless.  The library's slot goes G -> LOST
+ *    by compare-and-swap, so a P is only ever taken from an M that is in
+ *    a G's own code, never from the library.
+ *  - If it runs, in a G's own code, a G that has run longer than the
+ *    slice, the G is preempted.
+ * Either way the thread gets a task_work redirect (preempt.c) that runs on
+ * its next return to user mode: for a blocked thread, when its system
+ * call finishes (never interrupting it, so never EINTR).
+ * sysmon also wakes an idle M when the global queue has work and no M is
+ * spinning, so no work is stranded.
+ *
+ * Backoff, after Go: 20us between passes, doubling after 50 passes in a
+ * row with nothing to do, up to 1ms while any P is running (the slice
+ * needs that resolution) and 10ms when every P is idle.
+ */
+#include <linux/kthread.h>
+#include <linux/ktime.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+
+#include "kgo.h"
+
+static DEFINE_MUTEX(kgo_sysmon_lock);	/* the list, and sysmon's passes */
+static LIST_HEAD(kgo_sysmon_list);
+static struct task_struct *kgo_sysmon_task;
+
+/*
+ * kgo_sysmon_next_delay - sysmon's sleep before its next pass, given the
+ * last delay, how many passes in a row found nothing to do, and whether
+ * any P is running.  Pure.
+ */
+u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy)
+{
+	u64 max = busy ? KGO_SYSMON_BUSY_MAX_NS : KGO_SYSMON_IDLE_MAX_NS;
+
+	if (idle_cycles == 0 || delay < KGO_SYSMON_MIN_NS)
+		delay = KGO_SYSMON_MIN_NS;
+	else if (idle_cycles > 50)
+		delay *= 2;
+	return min(delay, max);
+}
+
+/*
+ * kgo_retake_decide - what to do with one M holding a P.  Pure.
+ * A P is taken from a blocked M only if the block was seen on two passes
+ * in a row, and (as in Go's retake) only if someone else could use it:
+ * its queue or the global queue has Gs, or there is no idle or spinning
+ * capacity elsewhere, or it has been blocked for KGO_HANDOFF_ALWAYS_NS.
+ */
+enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
+{
+	if (s->m_state != KGO_MS_G)
+		return KGO_RETAKE_NONE;
+	if (s->blocked) {
+		if (!s->same_block)
+			return KGO_RETAKE_NONE;
+		if (s->p_has_work || s->no_spare || s->blocked_ns >= KGO_HANDOFF_ALWAYS_NS)
+			return KGO_RETAKE_HANDOFF;
+		return KGO_RETAKE_NONE;
+	}
+	if (s->slice_ns && s->g_ran_ns >= s->slice_ns)
+		return KGO_RETAKE_PREEMPT;
+	return KGO_RETAKE_NONE;
+}
+
+/*
+ * kgo_handoffp - take @m's P while its thread is blocked, and give it to
+ * an idle M if there is work for it (Go's handoffp), else make it idle.
+ * sysmon only.  Returns false if the M was no longer in a G's code or no
+ * longer held that P.
+ */
+static bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+{
+	bool work;
+
+	spin_lock(&inst->lock);
+	if (m->p != p || inst->dying ||
+	    cmpxchg(&m->sh->state, KGO_MS_G, KGO_MS_LOST) != KGO_MS_G) {
+		spin_unlock(&inst->lock);
+		return false;
+	}
+	kgo_releasep(m);
+	m->oldp = p;
+	work = !kgo_runqempty(p->sh) || inst->gq.len;
+	if (!work || !kgo_startm_locked(inst, p, false)) {
+		kgo_pidleput(inst, p);
+		/* No M to take it now: the next M to park will (stopm). */
+		if (work)
+			inst->wakep_pending = true;
+	}
+	kgo_publish_locked(inst);
+	spin_unlock(&inst->lock);
+	atomic64_inc(&inst->stats.handoffs);
+	kgo_wantm_kick(inst);
+	return true;
+}
+
+/* One pass over one instance; returns how many Ms it acted on. */
+static int kgo_retake(struct kgo_inst *inst, u64 now)
+{
+	u64 slice = READ_ONCE(inst->preempt.slice_ns);
+	bool busy = false;
+	unsigned long id;
+	struct kgo_m *m;
+	int acted = 0;
+
+	rcu_read_lock();
+	xa_for_each(&inst->ms, id, m) {
+		struct kgo_p *p = READ_ONCE(m->p);
+		struct kgo_retake_sample s = {};
+		unsigned long nvcsw;
+		u64 switches;
+
+		if (!p || READ_ONCE(m->detached))
+			continue;
+		busy = true;
+		switches = READ_ONCE(m->sh->switches);
+		if (switches != m->last_switches) {
+			m->last_switches = switches;
+			m->g_since_ns = now;
+		}
+		nvcsw = READ_ONCE(m->task->nvcsw);
+		s.blocked = READ_ONCE(m->task->__state) != TASK_RUNNING;
+		if (s.blocked) {
+			s.same_block = m->saw_blocked && nvcsw == m->last_nvcsw;
+			if (!s.same_block)
+				m->blocked_since_ns = now;
+			s.blocked_ns = now - m->blocked_since_ns;
+		}
+		m->saw_blocked = s.blocked;
+		m->last_nvcsw = nvcsw;
+		s.p_has_work = !kgo_runqempty(p->sh) || READ_ONCE(inst->gq.len);
+		s.no_spare = !READ_ONCE(inst->npidle) &&
+			     !atomic_read((atomic_t *)&inst->ss->nmspinning);
+		s.m_state = READ_ONCE(m->sh->state);
+		s.g_ran_ns = now - m->g_since_ns;
+		s.slice_ns = slice;
+
+		switch (kgo_retake_decide(&s)) {
+		case KGO_RETAKE_HANDOFF:
+			if (kgo_handoffp(inst, m, p)) {
+				kgo_m_queue_redirect(m);
+				m->saw_blocked = false;
+				acted++;
+			}
+			break;
+		case KGO_RETAKE_PREEMPT:
+			/* Counts from now, so a refused preemption retries a slice later. */
+			m->g_since_ns = now;
+			if (kgo_m_queue_redirect(m)) {
+				kick_process(m->task);
+				acted++;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	rcu_read_unlock();
+	WRITE_ONCE(inst->sysmon_busy, busy);
+
+	/* Work in the global queue, an idle P, and nobody looking: wake one. */
+	if (READ_ONCE(inst->gq.len) && READ_ONCE(inst->npidle) &&
+	    !atomic_read((atomic_t *)&inst->ss->nmspinning)) {
+		atomic64_inc(&inst->stats.sysmon_wakeps);
+		kgo_wakep(inst);
+		acted++;
+	}
+	return acted;
+}
+
+static int kgo_sysmon(void *unused)
+{
+	u64 delay = KGO_SYSMON_MIN_NS;
+	u32 idle = 0;
+
+	while (!kthread_should_stop()) {
+		struct kgo_inst *inst;
+		bool busy = false;
+		int acted = 0;
+		ktime_t t;
+
+		mutex_lock(&kgo_sysmon_lock);
+		list_for_each_entry(inst, &kgo_sysmon_list, sysmon_link) {
+			acted += kgo_retake(inst, ktime_get_ns());
+			busy |= READ_ONCE(inst->sysmon_busy);
+		}
+		mutex_unlock(&kgo_sysmon_lock);
+		idle = acted ? 0 : idle + 1;
+		delay = kgo_sysmon_next_delay(delay, idle, busy);
+
+		t = ns_to_ktime(delay);
+		set_current_state(TASK_IDLE);
+		if (!kthread_should_stop())
+			schedule_hrtimeout_range(&t, delay / 8, HRTIMER_MODE_REL);
+		__set_current_state(TASK_RUNNING);
+	}
+	return 0;
+}
+
+/* SETUP: sysmon starts watching @inst.  Process context. */
+void kgo_sysmon_register(struct kgo_inst *inst)
+{
+	mutex_lock(&kgo_sysmon_lock);
+	list_add_tail(&inst->sysmon_link, &kgo_sysmon_list);
+	mutex_unlock(&kgo_sysmon_lock);
+	if (kgo_sysmon_task)
+		wake_up_process(kgo_sysmon_task);
+}
+
+/* Teardown: after this returns sysmon no longer looks at @inst. */
+void kgo_sysmon_unregister(struct kgo_inst *inst)
+{
+	mutex_lock(&kgo_sysmon_lock);
+	list_del_init(&inst->sysmon_link);
+	mutex_unlock(&kgo_sysmon_lock);
+}
+
+int kgo_sysmon_start(void)
+{
+	struct task_struct *t = kthread_run(kgo_sysmon, NULL, "kgo_sysmon");
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	kgo_sysmon_task = t;
+	return 0;
+}
+
+void kgo_sysmon_stop(void)
+{
+	kthread_stop(kgo_sysmon_task);
+	kgo_sysmon_task = NULL;
+}

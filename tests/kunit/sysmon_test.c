@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: sysmon's pure logic (kmod/sysmon.c): the backoff between passes,
+ * and the retake decision for one M holding a P.
+ */
+#include <kunit/test.h>
+
+#include "kgo.h"
+
+static void sysmon_backoff_starts_at_20us(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_next_delay(0, 0, true), KGO_SYSMON_MIN_NS);
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_next_delay(5 * NSEC_PER_MSEC, 0, true),
+			KGO_SYSMON_MIN_NS);
+	/* Within the first 50 idle passes the delay stays put. */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_next_delay(KGO_SYSMON_MIN_NS, 50, false),
+			KGO_SYSMON_MIN_NS);
+}
+
+static void sysmon_backoff_doubles_to_caps(struct kunit *test)
+{
+	u64 d = KGO_SYSMON_MIN_NS;
+	int i;
+
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_next_delay(d, 51, false), 2 * d);
+	for (i = 0; i < 20; i++)
+		d = kgo_sysmon_next_delay(d, 51 + i, false);
+	KUNIT_EXPECT_EQ(test, d, KGO_SYSMON_IDLE_MAX_NS);
+	/* While a P runs, the cap is the busy one (the slice's resolution). */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_next_delay(d, 100, true), KGO_SYSMON_BUSY_MAX_NS);
+	/* Acting on anything resets it. */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_next_delay(d, 0, false), KGO_SYSMON_MIN_NS);
+}
+
+static void retake_needs_g_state(struct kunit *test)
+{
+	struct kgo_retake_sample s = {
+		.blocked = true, .same_block = true, .p_has_work = true,
+		.m_state = KGO_MS_LIB,
+	};
+
+	/* Never take a P from an M that is in the library. */
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
+	s.m_state = KGO_MS_LOST;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
+	s.m_state = KGO_MS_G;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_HANDOFF);
+}
+
+static void retake_handoff_rules(struct kunit *test)
+{
+	struct kgo_retake_sample s = { .blocked = true, .m_state = KGO_MS_G };
+
+	/* A block seen once may be momentary. */
+	s.p_has_work = true;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
+	s.same_block = true;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_HANDOFF);
+	/* Nobody needs the P: keep it, unless nothing else can run or it is long. */
+	s.p_has_work = false;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
+	s.no_spare = true;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_HANDOFF);
+	s.no_spare = false;
+	s.blocked_ns = KGO_HANDOFF_ALWAYS_NS;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_HANDOFF);
+}
+
+static void retake_preempt_rules(struct kunit *test)
+{
+	struct kgo_retake_sample s = { .m_state = KGO_MS_G, .slice_ns = 10 * NSEC_PER_MSEC };
+
+	s.g_ran_ns = 9 * NSEC_PER_MSEC;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
+	s.g_ran_ns = 10 * NSEC_PER_MSEC;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_PREEMPT);
+	/* A blocked G is handed off, not preempted. */
+	s.blocked = true;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
+	/* Slice 0 turns preemption off. */
+	s.blocked = false;
+	s.slice_ns = 0;
+	s.g_ran_ns = U64_MAX;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
+}
+
+static struct kunit_case sysmon_cases[] = {
+	KUNIT_CASE(sysmon_backoff_starts_at_20us),
+	KUNIT_CASE(sysmon_backoff_doubles_to_caps),
+	KUNIT_CASE(retake_needs_g_state),
+	KUNIT_CASE(retake_handoff_rules),
+	KUNIT_CASE(retake_preempt_rules),
+	{}
+};
+
+static struct kunit_suite sysmon_suite = {
+	.name = "kgo_sysmon",
+	.test_cases = sysmon_cases,
+};
+
+kunit_test_suite(sysmon_suite);
