@@ -106,6 +106,7 @@ out:
  */
 bool kgo_m_queue_redirect(struct kgo_m *m)
 {
+	/* Pairs with the store-release in kgo_set_preempt(). */
 	if (!smp_load_acquire(&m->inst->preempt.trampoline))
 		return false;
 	if (test_and_set_bit(0, &m->twork_pending))
