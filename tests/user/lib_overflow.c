@@ -39,7 +39,8 @@ static void main_overflow(void *arg)
 	kgo_yield();
 }
 
-static int *volatile nowhere;
+/* Below mmap_min_addr, so never mapped; not NULL, which UBSan would catch. */
+static int *volatile nowhere = (int *)0x1000;
 
 static void crash(void *arg)
 {

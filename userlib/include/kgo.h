@@ -17,6 +17,11 @@
  * kgo_stats() may also be called from any other thread of the process
  * while kgo_main() runs.
  *
+ * Limits.  Each goroutine's stack is its own mapping with a guard below,
+ * two of the process's memory areas: vm.max_map_count (65530 by default)
+ * bounds the goroutines alive at once to about 32,000; past that kgo_go
+ * returns -ENOMEM.  Freed stacks are kept for reuse until kgo_main returns.
+ *
  * Goroutine code must not keep the address of a thread-local variable
  * (errno included) across a call that can switch goroutines (kgo_yield,
  * kgo_park, kgo_sema_acquire): the goroutine may resume on another thread.
@@ -53,7 +58,9 @@ struct kgo_g;
  * (Go's rt0_go plus runtime.main).  The calling thread becomes the first
  * M.  Returns 0 once fn returns (or calls kgo_exit()), after every M has
  * stopped; goroutines still alive then are abandoned and their memory
- * freed, as when a Go program's main returns.  Returns -errno, after a
+ * freed, as when a Go program's main returns; a goroutine still running
+ * on another M keeps kgo_main waiting until it next yields, parks or ends
+ * (there is no preemption).  Returns -errno, after a
  * message on stderr, if the scheduler cannot be started.  May be called
  * again after it returns; not from two threads at once.
  */

@@ -85,11 +85,13 @@ static void kgo_sigsegv(int sig, siginfo_t *si, void *uctx)
 {
 	struct kgo_m *m = kgo_getm();
 	struct kgo_g *g = m ? m->curg : NULL;
-	char *addr = si->si_addr;
+	uintptr_t addr = (uintptr_t)si->si_addr;
 	struct sigaction dfl;
 
 	(void)uctx;
-	if (g && si->si_code > 0 && addr >= g->map && addr < g->stack_lo) {
+	/* As integers: the address may lie in no object at all. */
+	if (g && si->si_code > 0 && addr >= (uintptr_t)g->map &&
+	    addr < (uintptr_t)g->stack_lo) {
 		/* Only async-signal-safe calls from here. */
 		char msg[160];
 		size_t n = 0;
