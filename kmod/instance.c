@@ -15,6 +15,7 @@
 
 /* Frees instances whose last reference went away (maybe in RCU context). */
 static struct workqueue_struct *kgo_free_wq;
+static DEFINE_IDA(kgo_inst_ida);
 
 static void kgo_inst_free_work(struct work_struct *work);
 
@@ -25,9 +26,17 @@ static void kgo_inst_free_work(struct work_struct *work);
 struct kgo_inst *kgo_inst_alloc(void)
 {
 	struct kgo_inst *inst = kzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
+	int id;
 
 	if (!inst)
 		return NULL;
+	id = ida_alloc(&kgo_inst_ida, GFP_KERNEL);
+	if (id < 0) {
+		kfree(inst);
+		return NULL;
+	}
+	inst->id = id;
+	inst->owner_tgid = current->tgid;
 	refcount_set(&inst->ref, 1);
 	INIT_WORK(&inst->free_work, kgo_inst_free_work);
 	INIT_LIST_HEAD(&inst->sysmon_link);
@@ -228,6 +237,7 @@ static void kgo_inst_free_work(struct work_struct *work)
 	kfree(inst->ps);
 	if (inst->mm)
 		mmdrop(inst->mm);
+	ida_free(&kgo_inst_ida, inst->id);
 	kfree(inst);
 	/* The workqueue is destroyed at module exit, after this returns. */
 	module_put(THIS_MODULE);

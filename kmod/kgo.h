@@ -141,6 +141,8 @@ struct kgo_preempt_cfg {
  */
 struct kgo_inst {
 	struct mm_struct *mm;		/* owner; mmgrab()ed */
+	pid_t owner_tgid;		/* for traces and debugfs */
+	u32 id;				/* for traces and debugfs */
 	refcount_t ref;
 	struct work_struct free_work;
 	struct list_head sysmon_link;	/* under kgo_sysmon_lock */
@@ -245,6 +247,8 @@ struct kgo_retake_sample {
 
 u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy);
 enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s);
+extern struct mutex kgo_sysmon_lock;
+extern struct list_head kgo_sysmon_list;
 void kgo_sysmon_register(struct kgo_inst *inst);
 void kgo_sysmon_unregister(struct kgo_inst *inst);
 int kgo_sysmon_start(void);
@@ -253,6 +257,10 @@ void kgo_sysmon_stop(void);
 /* preempt.c */
 int kgo_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc);
 bool kgo_m_queue_redirect(struct kgo_m *m);
+
+/* debugfs.c */
+void kgo_debugfs_init(void);
+void kgo_debugfs_exit(void);
 
 /* dev.c */
 extern struct miscdevice kgo_miscdev;

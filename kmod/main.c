@@ -44,6 +44,7 @@ static int __init kgo_init(void)
 	err = misc_register(&kgo_miscdev);
 	if (err)
 		goto fail_misc;
+	kgo_debugfs_init();
 	pr_info("loaded, version %d.%d.%d\n", KGO_VERSION_MAJOR,
 		KGO_VERSION_MINOR, KGO_VERSION_PATCH);
 	return 0;
@@ -56,6 +57,7 @@ fail_sysmon:
 
 static void __exit kgo_exit(void)
 {
+	kgo_debugfs_exit();
 	misc_deregister(&kgo_miscdev);
 	kgo_sysmon_stop();
 	kgo_instances_exit();

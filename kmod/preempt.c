@@ -22,6 +22,7 @@
 #include <linux/uaccess.h>
 
 #include "kgo.h"
+#include "trace.h"
 
 #define KGO_RED_ZONE	128	/* the SysV ABI's red zone below sp */
 
@@ -95,6 +96,7 @@ static void kgo_m_redirect(struct callback_head *cb)
 	/* Below the red zone, aligned as right after a call instruction. */
 	regs->sp = ((sp - KGO_RED_ZONE) & ~15UL) - 8;
 	regs->ip = tramp;
+	trace_kgo_preempt(inst, m, reason, ip);
 out:
 	kgo_m_put(m);
 }

@@ -69,10 +69,12 @@ int kgo_set_nprocs(struct kgo_inst *inst, u32 n)
 		struct kgo_p *p = &inst->ps[i];
 
 		/* A P shrunk away and back before its M noticed stays with it. */
-		if (p->m)
-			kgo_acquirep(p->m, p);
-		else
+		if (p->m) {
+			p->status = KGO_P_RUNNING;
+			WRITE_ONCE(p->sh->status, KGO_P_RUNNING);
+		} else {
 			kgo_pidleput(inst, p);
+		}
 	}
 	for (i = n; i < old; i++) {
 		struct kgo_p *p = &inst->ps[i];

@@ -36,6 +36,7 @@
 #include <linux/wait.h>
 
 #include "kgo.h"
+#include "trace.h"
 
 static inline atomic_t *kgo_nmspinning(struct kgo_inst *inst)
 {
@@ -78,13 +79,18 @@ struct kgo_p *kgo_pidleget(struct kgo_inst *inst)
 	return p;
 }
 
-/* @m now holds @p.  Lock held. */
+/*
+ * @m now holds @p.  Lock held.  A P that procresize removed while it was
+ * being handed over stays dead, so that kgo_park drains and drops it.
+ */
 void kgo_acquirep(struct kgo_m *m, struct kgo_p *p)
 {
 	p->m = m;
 	m->p = p;
-	p->status = KGO_P_RUNNING;
-	WRITE_ONCE(p->sh->status, KGO_P_RUNNING);
+	if (p->status != KGO_P_DEAD) {
+		p->status = KGO_P_RUNNING;
+		WRITE_ONCE(p->sh->status, KGO_P_RUNNING);
+	}
 	WRITE_ONCE(m->sh->p, p->id);
 }
 
@@ -236,6 +242,7 @@ static u64 kgo_globrunqget_locked(struct kgo_inst *inst, struct kgo_m *m,
 	 */
 	kgo_runqputbatch(p->sh, m->batch, n);
 	atomic64_add(n + 1, &inst->stats.gq_gets);
+	trace_kgo_global_batch(inst, p, false, n + 1);
 	kgo_publish_locked(inst);
 	return g;
 }
@@ -298,8 +305,11 @@ static u64 kgo_stealwork(struct kgo_inst *inst, struct kgo_p *p)
 			 */
 			g = kgo_runqsteal(p->sh, victim->sh, pass == 3);
 			if (g) {
+				u32 n = kgo_runqlen(p->sh) + 1;
+
 				atomic64_inc(&inst->stats.steals);
-				atomic64_add(kgo_runqlen(p->sh) + 1, &inst->stats.stolen);
+				atomic64_add(n, &inst->stats.stolen);
+				trace_kgo_steal(inst, p, victim, n, g);
 				return g;
 			}
 		}
@@ -425,6 +435,7 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 	list_add(&m->idle_link, &inst->midle);
 	inst->nmidle++;
 	kgo_publish_locked(inst);
+	trace_kgo_park(inst, m);
 	spin_unlock(&inst->lock);
 	atomic64_inc(&inst->stats.parks);
 
@@ -441,6 +452,7 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 		m->nextp = NULL;
 		m->woken = false;
 		kgo_acquirep(m, p);
+		trace_kgo_unpark(inst, m, p);
 		spin_unlock(&inst->lock);
 		return 0;
 	}
@@ -549,6 +561,7 @@ int kgo_ready(struct kgo_inst *inst, u64 g)
 	if (err)
 		return err;
 	atomic64_inc(&inst->stats.readies);
+	trace_kgo_ready(inst, g);
 	kgo_wakep(inst);
 	return 0;
 }
@@ -585,6 +598,8 @@ int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 	err = kgo_globrunqput(inst, m->batch, n + 1);
 	if (err)
 		kgo_runqputbatch(sh, m->batch, n);
+	else
+		trace_kgo_global_batch(inst, m->p, true, n + 1);
 	return err;
 }
 

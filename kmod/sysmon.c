@@ -29,9 +29,10 @@
 #include <linux/sched/signal.h>
 
 #include "kgo.h"
+#include "trace.h"
 
-static DEFINE_MUTEX(kgo_sysmon_lock);	/* the list, and sysmon's passes */
-static LIST_HEAD(kgo_sysmon_list);
+DEFINE_MUTEX(kgo_sysmon_lock);	/* the list, and sysmon's passes */
+LIST_HEAD(kgo_sysmon_list);
 static struct task_struct *kgo_sysmon_task;
 
 /*
@@ -81,7 +82,7 @@ enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
  */
 static bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
 {
-	bool work;
+	bool work, started = false;
 
 	spin_lock(&inst->lock);
 	if (m->p != p || inst->dying ||
@@ -92,13 +93,16 @@ static bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p
 	kgo_releasep(m);
 	m->oldp = p;
 	work = !kgo_runqempty(p->sh) || inst->gq.len;
-	if (!work || !kgo_startm_locked(inst, p, false)) {
+	if (work)
+		started = kgo_startm_locked(inst, p, false);
+	if (!started) {
 		kgo_pidleput(inst, p);
 		/* No M to take it now: the next M to park will (stopm). */
 		if (work)
 			inst->wakep_pending = true;
 	}
 	kgo_publish_locked(inst);
+	trace_kgo_handoff(inst, m, p, started);
 	spin_unlock(&inst->lock);
 	atomic64_inc(&inst->stats.handoffs);
 	kgo_wantm_kick(inst);

@@ -15,6 +15,7 @@
 #include "../../kmod/stats.c"
 #include "../../kmod/sysmon.c"
 #include "../../kmod/preempt.c"
+#include "../../kmod/trace.c"
 
 unsigned int kgo_max_procs = 256;
 unsigned int kgo_max_ms = 1024;

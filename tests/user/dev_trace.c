@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Seeing inside the module: the kgo:* tracepoints fire with the right
+ * fields (read back through tracefs), and the debugfs admin view shows a
+ * live instance with its owner and counts.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dev_util.h"
+#include "tap.h"
+
+#define TRACING "/sys/kernel/tracing"
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+static char *read_file(const char *path)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += n;
+	buf[len] = 0;
+	close(fd);
+	return buf;
+}
+
+static struct inst in;
+
+static void *parker(void *arg)
+{
+	struct kgo_attach a;
+	struct kgo_park pk;
+
+	(void)arg;
+	if (!attach(&in, 0, &a))
+		park(&in, KGO_IOC_PARK, a.m, 0, 0, &pk);
+	return NULL;
+}
+
+static void t_tracepoints(void)
+{
+	char want[128], *trace;
+	struct kgo_attach a;
+	struct kgo_park pk;
+	pthread_t t;
+	uint64_t g;
+	bool ok = true;
+
+	if (access(TRACING "/events/kgo", F_OK)) {
+		tap_skip_case("kgo:* tracepoints", "no tracefs events/kgo");
+		return;
+	}
+	ok &= TAP_CHECK(write_file(TRACING "/trace", "") == 0);
+	ok &= TAP_CHECK(write_file(TRACING "/events/kgo/enable", "1") == 0);
+	ok &= TAP_CHECK(inst_open(&in, 2, 0) == 0);
+	/* park + unpark + ready: an M sleeps and a READY wakes it. */
+	pthread_create(&t, NULL, parker, NULL);
+	while (in.ss->nmidle < 1)
+		usleep(1000);
+	ok &= TAP_CHECK(ready(&in, KGO_IOC_READY, 0, 0x2a) == 0);
+	pthread_join(t, NULL);
+	/* global batch both ways, and a steal. */
+	ok &= TAP_CHECK(attach(&in, KGO_ATTACH_ACQUIRE_P, &a) == 0);
+	for (g = 1; g <= KGO_RING_SIZE; g++)
+		ring_put(inst_p(&in, a.p), 0x1000 + g);
+	ok &= TAP_CHECK(ready(&in, KGO_IOC_RUNQPUTSLOW, a.m, 0x999) == 0);
+	ok &= TAP_CHECK(park(&in, KGO_IOC_GLOBRUNQGET, a.m, 0, 0, &pk) == 0);
+	write_file(TRACING "/events/kgo/enable", "0");
+	trace = read_file(TRACING "/trace");
+	ok &= TAP_CHECK(trace != NULL);
+	if (trace) {
+		snprintf(want, sizeof(want), "kgo_ready: inst=");
+		ok &= TAP_CHECK(strstr(trace, want) != NULL);
+		snprintf(want, sizeof(want), "tgid=%d g=0x2a gq_len=1", getpid());
+		ok &= TAP_CHECK(strstr(trace, want) != NULL);
+		snprintf(want, sizeof(want), "tgid=%d m=0 npidle=2 nmidle=1", getpid());
+		ok &= TAP_CHECK(strstr(trace, "kgo_park: ") && strstr(trace, want));
+		ok &= TAP_CHECK(strstr(trace, "kgo_unpark: ") != NULL);
+		snprintf(want, sizeof(want), "p=%u dir=put n=%d gq_len=%d", a.p,
+			 KGO_RING_SIZE / 2 + 1, KGO_RING_SIZE / 2 + 1);
+		ok &= TAP_CHECK(strstr(trace, want) != NULL);
+		snprintf(want, sizeof(want), "p=%u dir=get n=", a.p);
+		ok &= TAP_CHECK(strstr(trace, want) != NULL);
+		if (!ok)
+			fprintf(stderr, "%s", trace);
+	}
+	free(trace);
+	tap_ok(ok, "tracepoints kgo_park, kgo_unpark, kgo_ready, kgo_global_batch fire with their fields");
+	inst_close(&in);
+}
+
+static void t_debugfs(void)
+{
+	const char *path = "/sys/kernel/debug/kgo/instances";
+	char want[128], *text;
+	struct inst a, b;
+	bool ok = true;
+
+	if (access(path, F_OK)) {
+		tap_skip_case("debugfs instances view", "no debugfs");
+		return;
+	}
+	ok &= TAP_CHECK(inst_open(&a, 3, 0) == 0);
+	ok &= TAP_CHECK(inst_open(&b, 1, 0) == 0);
+	ring_put(inst_p(&a, 1), 5);
+	ring_put(inst_p(&a, 1), 6);
+	ready(&b, KGO_IOC_READY, 0, 9);
+	text = read_file(path);
+	ok &= TAP_CHECK(text != NULL);
+	if (text) {
+		snprintf(want, sizeof(want), "pid %d procs 3 idleprocs 3 threads 0", getpid());
+		ok &= TAP_CHECK(strstr(text, want) != NULL);
+		snprintf(want, sizeof(want), "pid %d procs 1 idleprocs 1 threads 0 idlethreads 0 spinning 0 runqueue 1", getpid());
+		ok &= TAP_CHECK(strstr(text, want) != NULL);
+		ok &= TAP_CHECK(strstr(text, "runq P0:0 P1:2 P2:0") != NULL);
+		if (!ok)
+			fprintf(stderr, "%s", text);
+	}
+	free(text);
+	inst_close(&a);
+	inst_close(&b);
+	text = read_file(path);
+	snprintf(want, sizeof(want), "pid %d ", getpid());
+	ok &= TAP_CHECK(text && !strstr(text, want));
+	free(text);
+	tap_ok(ok, "debugfs kgo/instances shows each live instance, and forgets closed ones");
+}
+
+int main(void)
+{
+	if (access(KGO_DEVICE, F_OK)) {
+		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
+		return 4;
+	}
+	tap_plan(2);
+	t_tracepoints();
+	t_debugfs();
+	return tap_done();
+}
