@@ -4,6 +4,8 @@
 #   make check           every test, in QEMU guests (debug, 6.1, 6.12 kernels)
 #   make run             boot a guest with kgo.ko and run the demo
 #   make lint            checkpatch --strict and sparse on kmod/
+#   make fuzz            1,000,000 fuzzed ioctls in a guest (check runs 50,000)
+#   make soak            fuzz, 1,000 SIGKILLs mid-flight, and the wakeup relay
 #   make tests           the user-space test programs (static)
 #   make install         library, header, pkg-config file (PREFIX, DESTDIR)
 #
@@ -30,7 +32,7 @@ TEST_BINS := $(TEST_SRCS:tests/user/%.c=$(B)/tests/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
 
-.PHONY: all module lib tests examples check run lint clean install uninstall
+.PHONY: all module lib tests examples check run lint fuzz soak clean install uninstall
 
 all: module lib
 
@@ -76,6 +78,13 @@ run: lib examples
 
 lint:
 	scripts/lint
+
+fuzz: tests
+	KGO_VM_TIMEOUT=5400 KGO_TEST_TIMEOUT=5000 scripts/kgo-vm \
+		--add build/tests/fuzz_ioctl -- fuzz_ioctl $${KGO_FUZZ_CALLS:-1000000}
+
+soak:
+	scripts/soak
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
