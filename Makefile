@@ -103,3 +103,26 @@ uninstall:
 clean:
 	rm -rf $(B)
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+
+# ---- benchmarks: kgo against Go and plain threads (bench/README.md)
+#   make bench           every workload in one guest; table, CSV and plots
+#   make bench-build     just the three benchmark programs
+GO ?= /usr/lib/go-1.23/bin/go
+BENCH_BINS := $(B)/bench/kgo-bench $(B)/bench/pthread-bench $(B)/bench/go-bench
+GO_ENV := CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off \
+	GOCACHE=$(CURDIR)/$(B)/go/cache GOPATH=$(CURDIR)/$(B)/go/path
+
+.PHONY: bench bench-build
+bench-build: $(BENCH_BINS)
+$(B)/bench/kgo-bench: bench/kgo.c bench/common.h $(B)/libkgo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(KGO_CFLAGS) -static -o $@ bench/kgo.c $(B)/libkgo.a
+$(B)/bench/pthread-bench: bench/pthread.c bench/common.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -pthread -static -o $@ bench/pthread.c
+$(B)/bench/go-bench: bench/go/main.go bench/go/go.mod
+	@mkdir -p $(dir $@)
+	cd bench/go && $(GO_ENV) $(GO) build -trimpath -o $(CURDIR)/$@ .
+
+bench: bench-build
+	bench/run.sh

@@ -1,0 +1,109 @@
+#!/bin/sh
+# Runs inside the benchmark guest (busybox sh), started by bench/run.sh
+# through scripts/kgo-vm with kgo-bench, go-bench and pthread-bench on the
+# PATH.  Prints, for bench/report.py:
+#
+#   INFO <key> <value...>          the guest: kernel, CPU model, CPUs
+#   RESULT <workload> <nprocs> <impl> <unit> <value>      one measurement
+#   SYSCALLS <workload> <nprocs> <impl> <count1> <ops1> <count2> <ops2>
+#   SKIP <workload> <impl> <why>   / FAIL <impl> <workload> <nprocs> <rc>
+#
+#   guest.sh REPS [WORKLOAD...]    (default: every workload, then syscalls)
+#
+# Every workload and processor count runs each implementation in turn,
+# kgo, go, pthread, each in a fresh process that does a warm-up and then
+# REPS measured repetitions.  mem starts a fresh process per repetition.
+#
+# syscalls: system calls per operation of yield, spawn and pingpong, counted
+# by the kernel for every implementation alike: a histogram trigger on the
+# raw_syscalls:sys_enter tracepoint, filtered on the program's name, counts
+# each system call entered by any of its threads.  Each count is the
+# difference between a run at scale 1 and one at scale 2 (twice the
+# operations), so start-up and exit cancel out.
+reps=${1:-5}
+[ $# -gt 0 ] && shift
+list=${*:-"yield spawn pingpong skynet fib mem preempt blocked syscalls"}
+
+echo "INFO kernel $(uname -r)"
+echo "INFO cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "INFO cpus $(grep -c '^processor' /proc/cpuinfo)"
+echo "INFO mem_kb $(awk '/MemTotal/ { print $2 }' /proc/meminfo)"
+echo "INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+echo "INFO kgo_module $(cat /sys/module/kgo/srcversion 2>/dev/null || echo loaded)"
+
+# A goroutine stack is two mappings (guard and stack): 100,000 parked Gs,
+# or skynet's tree, need more than the default 65,530 map areas.
+echo 4000000 > /proc/sys/vm/max_map_count
+
+impls="kgo go pthread"
+
+run() { # impl workload nprocs reps
+	"$1-bench" "$2" "$3" "$4"
+	rc=$?
+	[ $rc = 0 ] || echo "FAIL $1 $2 $3 $rc"
+}
+
+procs_of() {
+	case $1 in
+	yield | mem | preempt | blocked) echo 1 ;;
+	spawn | pingpong) echo "1 2" ;;
+	skynet | fib) echo "1 2 4" ;;
+	esac
+}
+
+T=/sys/kernel/tracing
+count_syscalls() { # impl workload nprocs scale -> "<count> <ops>"
+	trig="hist:keys=id.syscall:vals=hitcount:sort=hitcount.descending if comm == \"$1-bench\""
+	echo "$trig" > $T/events/raw_syscalls/sys_enter/trigger || return 1
+	ops=$("$1-bench" "$2" "$3" 0 "$4" | awk '$1 == "OPS" { print $3 }')
+	n=$(awk '/^ *Hits:/ { print $2 }' $T/events/raw_syscalls/sys_enter/hist)
+	# The busiest system calls, to say where they come from.
+	grep -m4 'id: ' $T/events/raw_syscalls/sys_enter/hist |
+		sed "s/^/# $1 $2 $3 x$4: /; s/  */ /g"
+	echo "!$trig" > $T/events/raw_syscalls/sys_enter/trigger
+	echo "${n:-0} ${ops:-0}"
+}
+
+for w in $list; do
+	echo "# ---- $w ($(date +%T))"
+	case $w in
+	mem)
+		for impl in $impls; do
+			i=0
+			while [ $i -lt "$reps" ]; do
+				run $impl mem 1 1
+				i=$((i + 1))
+			done
+		done
+		;;
+	syscalls)
+		if [ ! -d $T/events/raw_syscalls ]; then
+			echo "SKIP syscalls all no raw_syscalls tracepoint in this kernel"
+			continue
+		fi
+		for sw in yield spawn pingpong; do
+			for n in $(procs_of $sw); do
+				for impl in kgo go; do
+					i=0
+					while [ $i -lt "$reps" ]; do
+						a=$(count_syscalls $impl $sw $n 1)
+						b=$(count_syscalls $impl $sw $n 2)
+						# where they come from, once
+						[ $i = 0 ] && echo "$b" | grep '^#'
+						echo "SYSCALLS $sw $n $impl $(echo "$a" | tail -1) $(echo "$b" | tail -1)"
+						i=$((i + 1))
+					done
+				done
+			done
+		done
+		;;
+	*)
+		for n in $(procs_of $w); do
+			for impl in $impls; do
+				run $impl $w $n "$reps"
+			done
+		done
+		;;
+	esac
+done
+echo "# ---- done ($(date +%T))"
