@@ -14,10 +14,11 @@
  *
  *   RESULT <workload> <nprocs> <impl> <unit> <value>
  *
- * REPS 0 runs the workload once, unmeasured, with its operation count
- * multiplied by SCALE (default 1), and prints "OPS <workload> <n>": that is
- * how the system calls per operation are counted (bench/guest.sh runs it
- * at two scales and takes the difference).  A workload that this build
+ * REPS 0 runs the warm-up and then the workload once, unmeasured, with
+ * its operation count multiplied by SCALE (default 1), and prints
+ * "OPS <workload> <n>": that is how the system calls per operation are
+ * counted (bench/guest.sh runs it at two scales and takes the difference,
+ * so start-up, warm-up and exit cancel out).  A workload that this build
  * cannot run prints "SKIP <workload> <impl> <why>" and exits 0.
  */
 #ifndef BENCH_COMMON_H

@@ -550,6 +550,8 @@ static void bench_main(void *arg)
 	(void)arg;
 	wg_init(&wg);
 	if (args.reps == 0) {
+		if (!wl->fresh)
+			wl->run(1, &ops);	/* the same warm-up as timed runs */
 		wl->run(args.scale, &ops);
 		bench_ops(wl->name, ops);
 		return;

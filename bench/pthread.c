@@ -313,6 +313,7 @@ int main(int argc, char **argv)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
 	if (args.reps == 0) {
+		wl->run(1, &ops);	/* the same warm-up as timed runs */
 		wl->run(args.scale, &ops);
 		bench_ops(wl->name, ops);
 		return 0;

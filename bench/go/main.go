@@ -334,6 +334,9 @@ func main() {
 	}
 	runtime.GOMAXPROCS(nprocs)
 	if reps == 0 {
+		if !wl.fresh {
+			wl.run(1) // the same warm-up as timed runs
+		}
 		_, ops := wl.run(scale)
 		fmt.Printf("OPS %s %d\n", wl.name, ops)
 		return
