@@ -7,6 +7,7 @@
 #   make fuzz            1,000,000 fuzzed ioctls in a guest (check runs 50,000)
 #   make soak            fuzz, 1,000 SIGKILLs mid-flight, and the wakeup relay
 #   make tests           the user-space test programs (static)
+#   make bench           kgo against Go 1.23 and pthreads, one guest (bench/README.md)
 #
 # Installing (every target honours DESTDIR, for staging):
 #   make install         libkgo (.a, .so), kgo.h, kgo.pc, man pages, the udev

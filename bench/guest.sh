@@ -37,10 +37,13 @@ echo 4000000 > /proc/sys/vm/max_map_count
 
 impls="kgo go pthread"
 
+# A program that has not finished after 10 minutes is killed; what it
+# printed before stays, and the FAIL line says so.
+limit=600
 run() { # impl workload nprocs reps
-	"$1-bench" "$2" "$3" "$4"
+	timeout -s KILL $limit "$1-bench" "$2" "$3" "$4"
 	rc=$?
-	[ $rc = 0 ] || echo "FAIL $1 $2 $3 $rc"
+	[ $rc = 0 ] || echo "FAIL $1 $2 $3 exit status $rc"
 }
 
 procs_of() {
@@ -55,7 +58,7 @@ T=/sys/kernel/tracing
 count_syscalls() { # impl workload nprocs scale -> "<count> <ops>"
 	trig="hist:keys=id.syscall:vals=hitcount:sort=hitcount.descending if comm == \"$1-bench\""
 	echo "$trig" > $T/events/raw_syscalls/sys_enter/trigger || return 1
-	ops=$("$1-bench" "$2" "$3" 0 "$4" | awk '$1 == "OPS" { print $3 }')
+	ops=$(timeout -s KILL $limit "$1-bench" "$2" "$3" 0 "$4" | awk '$1 == "OPS" { print $3 }')
 	n=$(awk '/^ *Hits:/ { print $2 }' $T/events/raw_syscalls/sys_enter/hist)
 	# The busiest system calls, to say where they come from.
 	grep -m4 'id: ' $T/events/raw_syscalls/sys_enter/hist |

@@ -125,17 +125,35 @@ static void go_args(void (*fn)(void *), const void *args, size_t size)
 		die("kgo_go_args", err);
 }
 
-static uint64_t ioctls_now(void)
+static struct bench_args args;
+
+static struct kgo_stats_user stats_now(void)
 {
 	struct kgo_stats_user st;
 
-	return kgo_stats(&st) ? 0 : st.ioctls;
+	if (kgo_stats(&st))
+		memset(&st, 0, sizeof(st));
+	return st;
+}
+
+/* The module's counters over one repetition, as a comment line in the log. */
+static void print_stats(const struct kgo_stats_user *a, const struct kgo_stats_user *b)
+{
+	printf("# kgo %s %d: ioctls %llu parks %llu wakeups %llu steals %llu stolen %llu "
+	       "gq_puts %llu gq_gets %llu readies %llu\n", args.workload, args.nprocs,
+	       (unsigned long long)(b->ioctls - a->ioctls - 1),
+	       (unsigned long long)(b->parks - a->parks),
+	       (unsigned long long)(b->wakeups - a->wakeups),
+	       (unsigned long long)(b->steals - a->steals),
+	       (unsigned long long)(b->stolen - a->stolen),
+	       (unsigned long long)(b->gq_puts - a->gq_puts),
+	       (unsigned long long)(b->gq_gets - a->gq_gets),
+	       (unsigned long long)(b->readies - a->readies));
 }
 
 /* ---- the workloads: each runs once with a count of operations and
  *      returns its figure (in the workload's unit) ---- */
 
-static struct bench_args args;
 static wg_t wg;
 
 /* 1. yield: two Gs yielding to each other on one P. ns per switch. */
@@ -559,15 +577,16 @@ static void bench_main(void *arg)
 	if (!wl->fresh)
 		wl->run(1, &ops);	/* warm-up: stacks, free lists, caches */
 	for (int r = 0; r < args.reps; r++) {
-		uint64_t i0 = ioctls_now();
+		struct kgo_stats_user s0 = stats_now();
 		double v = wl->run(1, &ops);
-		uint64_t i1 = ioctls_now();
+		struct kgo_stats_user s1 = stats_now();
 
 		bench_result(wl->name, args.nprocs, IMPL, wl->unit, v);
-		/* The STATS ioctl at i1 counted itself: not the workload's. */
+		print_stats(&s0, &s1);
+		/* The STATS ioctl of s1 counted itself: not the workload's. */
 		if (wl->count_ioctls)
 			printf("STAT %s %d %s ioctls_per_op %.6g\n", wl->name, args.nprocs,
-			       IMPL, (double)(i1 - i0 - 1) / (double)ops);
+			       IMPL, (double)(s1.ioctls - s0.ioctls - 1) / (double)ops);
 	}
 }
 
