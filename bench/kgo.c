@@ -50,8 +50,13 @@ static void wg_add(wg_t *w, long n) { kgo_waitgroup_add(w, n); }
 static void wg_done(wg_t *w) { kgo_waitgroup_done(w); }
 static void wg_wait(wg_t *w) { kgo_waitgroup_wait(w); }
 #else
+/*
+ * The count changes under the lock, and wg_done's unlock is its last touch
+ * of the wait group: a waiter that sees the count reach 0 may return at
+ * once and free it (they live on the waiter's stack here).
+ */
 typedef struct {
-	atomic_long n;
+	long n;
 	atomic_uint lock;
 	struct kgo_g *waiter;	/* one waiter at most, as used here */
 } wg_t;
@@ -73,25 +78,27 @@ static bool wg_unlock(void *arg)
 
 static void wg_init(wg_t *w)
 {
-	atomic_init(&w->n, 0);
+	w->n = 0;
 	atomic_init(&w->lock, 0);
 	w->waiter = NULL;
 }
 
 static void wg_add(wg_t *w, long n)
 {
-	atomic_fetch_add(&w->n, n);
+	wg_lock(w);
+	w->n += n;
+	wg_unlock(w);
 }
 
 static void wg_done(wg_t *w)
 {
-	struct kgo_g *g;
+	struct kgo_g *g = NULL;
 
-	if (atomic_fetch_sub(&w->n, 1) != 1)
-		return;
 	wg_lock(w);
-	g = w->waiter;
-	w->waiter = NULL;
+	if (--w->n == 0) {
+		g = w->waiter;
+		w->waiter = NULL;
+	}
 	wg_unlock(w);
 	if (g)
 		kgo_ready(g);
@@ -100,7 +107,7 @@ static void wg_done(wg_t *w)
 static void wg_wait(wg_t *w)
 {
 	wg_lock(w);
-	if (atomic_load(&w->n) == 0) {
+	if (w->n == 0) {
 		wg_unlock(w);
 		return;
 	}
