@@ -181,8 +181,8 @@ def plots(rows, units, outdir, stem, title):
             gp = [
                 "set terminal pngcairo size 720,480 font 'sans,10'",
                 "set output '%s'" % png,
-                "set title '%s: %s against nprocs (median, min-max bars)\\n%s'"
-                % (w, WHAT.get(w, unit) + ', log scale', title),
+                "set title \"%s: %s against nprocs (median, min-max bars, log scale)\\n%s\""
+                % (w, WHAT.get(w, unit), title),
                 "set xlabel 'nprocs'",
                 "set ylabel '%s'" % unit,
                 "set xtics (%s)" % ", ".join("'%d' %d" % (n, n) for n in xs),
@@ -215,7 +215,7 @@ def plots(rows, units, outdir, stem, title):
             gp = [
                 "set terminal pngcairo size 720,480 font 'sans,10'",
                 "set output '%s'" % png,
-                "set title 'fib(27) fork-join: speedup over nprocs 1 (medians)\\n%s'" % title,
+                "set title \"fib(27) fork-join: speedup over nprocs 1 (medians)\\n%s\"" % title,
                 "set xlabel 'nprocs'",
                 "set ylabel 'speedup'",
                 "set xtics (%s)" % ", ".join("'%d' %d" % (n, n) for n in xs),
@@ -248,7 +248,7 @@ def plots(rows, units, outdir, stem, title):
             gp = [
                 "set terminal pngcairo size 820,480 font 'sans,10'",
                 "set output '%s'" % png,
-                "set title 'kgo/Go, median against median (lower is better); target marks\\n%s'"
+                "set title \"kgo/Go, median against median (lower is better), and the targets\\n%s\""
                 % title,
                 "set style fill solid 0.6",
                 "set boxwidth 0.6",
@@ -305,7 +305,7 @@ def main():
             f.write("\n")
     if a.plots:
         stem = os.path.splitext(os.path.basename(a.csv))[0]
-        title = "kgo vs Go 1.23 vs pthreads, %s guest (%s), %s vCPUs" % (
+        title = "kgo, Go 1.23, pthreads; Linux %s guest, %s, %s vCPUs" % (
             info.get("kernel", "?"), "TCG" if "TCG" in info.get("cpu", "") else "KVM",
             info.get("cpus", "?"))
         for png in plots(rows, units, a.plots, stem, title):
