@@ -149,10 +149,7 @@ static void t_debugfs(void)
 
 int main(void)
 {
-	if (access(KGO_DEVICE, F_OK)) {
-		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
-		return 4;
-	}
+	require_module();
 	tap_plan(2);
 	t_tracepoints();
 	t_debugfs();
