@@ -188,7 +188,11 @@ void kgo_sema_release(struct kgo_sema *s);
  * Objects (channels, mutexes, ...) may be shared by goroutines on every M.
  * One that still has goroutines blocked on it when kgo_main returns must
  * not be used again, only freed: the abandoned goroutines' records stay in
- * it.
+ * it.  A call that has to block (send, receive, select, lock, wait, sleep)
+ * must be made from a goroutine; from another thread it is a fatal error
+ * (the network calls below are the exception: they fall back to poll(2)).
+ * Calls that never block (close, unlock, add/done, a non-blocking select,
+ * the timer calls) work from any thread while kgo_main runs.
  */
 
 /*
@@ -344,7 +348,8 @@ void kgo_timer_free(struct kgo_timer *t);
  * EAGAIN, the goroutine parks until epoll reports the fd ready and then
  * tries again, so EAGAIN never reaches the caller.  On a blocking fd they
  * still work but block the whole M.  From a thread that is not a
- * goroutine they wait in poll(2) instead.
+ * goroutine, or for an fd of 1,048,576 or more, they wait in poll(2)
+ * instead (blocking the thread).
  *
  * Errors come back as -errno (the calls never set errno: a goroutine may
  * change threads inside them, and errno is per thread).
