@@ -4,15 +4,50 @@
 #   make check           every test, in QEMU guests (debug, 6.1, 6.12 kernels)
 #   make run             boot a guest with kgo.ko and run the demo
 #   make lint            checkpatch --strict and sparse on kmod/
+#   make fuzz            1,000,000 fuzzed ioctls in a guest (check runs 50,000)
+#   make soak            fuzz, 1,000 SIGKILLs mid-flight, and the wakeup relay
 #   make tests           the user-space test programs (static)
-#   make install         library, header, pkg-config file (PREFIX, DESTDIR)
 #
-# KDIR defaults to the running kernel's build tree, as for any external module.
+# Installing (every target honours DESTDIR, for staging):
+#   make install         libkgo (.a, .so), kgo.h, kgo.pc, man pages, the udev
+#                        rule and sysusers.d entry for the kgo group (PREFIX)
+#   make uninstall       removes what install installed
+#   make modules_install kgo.ko into /lib/modules/KREL/extra (INSTALL_MOD_PATH)
+#   make dkms-install    the module's sources to /usr/src/kgo-VERSION, then
+#                        dkms add, build and install for KREL against KDIR
+#   make dkms-uninstall  dkms remove for every kernel, and the sources
+#   make version         the version, from uapi/linux/kgo.h
+#
+# KDIR defaults to the running kernel's build tree, as for any external
+# module; KREL to that kernel's release, or to KDIR's when KDIR is given.
 
-KDIR ?= /lib/modules/$(shell uname -r)/build
+ifeq ($(origin KDIR),undefined)
+KREL ?= $(shell uname -r)
+KDIR := /lib/modules/$(KREL)/build
+else
+KREL ?= $(shell sed -n 's/.*UTS_RELEASE "\(.*\)".*/\1/p' \
+		$(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+endif
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# udev and systemd-sysusers read /usr/lib and /etc, never /usr/local.
+UDEVRULESDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/udev/rules.d,/etc/udev/rules.d)
+SYSUSERSDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/sysusers.d,/etc/sysusers.d)
+DEPMOD ?= depmod
+INSTALL_MOD_DIR ?= extra
+DKMS ?= dkms
+DKMS_SRCTREE ?= /usr/src
+
+# The one place the version is written down; the shared library's soname
+# changes only with its ABI.
+VERSION := $(shell awk '$$2 ~ /^KGO_VERSION_/ { v[$$2] = $$3 } END { \
+	print v["KGO_VERSION_MAJOR"] "." v["KGO_VERSION_MINOR"] "." v["KGO_VERSION_PATCH"] }' \
+	uapi/linux/kgo.h)
+SOMAJOR := 0
 B := build
 
 CC ?= gcc
@@ -30,7 +65,8 @@ TEST_BINS := $(TEST_SRCS:tests/user/%.c=$(B)/tests/%)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
 
-.PHONY: all module lib tests examples check run lint clean install uninstall
+.PHONY: all module lib tests examples check run lint fuzz soak clean install uninstall \
+	modules_install dkms-source dkms-install dkms-uninstall version
 
 all: module lib
 
@@ -56,7 +92,7 @@ $(B)/libkgo.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 $(B)/libkgo.so: $(LIB_PIC)
-	$(CC) -shared -Wl,-soname,libkgo.so.0 -pthread -o $@ $^
+	$(CC) -shared -Wl,-soname,libkgo.so.$(SOMAJOR) -pthread -o $@ $^
 
 tests: $(TEST_BINS)
 $(B)/tests/%: tests/user/%.c $(wildcard tests/user/*.h) $(B)/libkgo.a
@@ -78,19 +114,116 @@ run: lib examples
 lint:
 	scripts/lint
 
+fuzz: tests
+	KGO_VM_TIMEOUT=5400 KGO_TEST_TIMEOUT=5000 scripts/kgo-vm \
+		--add build/tests/fuzz_ioctl -- fuzz_ioctl $${KGO_FUZZ_CALLS:-1000000}
+
+soak:
+	scripts/soak
+
+version:
+	@echo $(VERSION)
+
+# ---- installing libkgo
+
+MAN3 := $(wildcard man/man3/*.3)
+MAN7 := $(wildcard man/man7/*.7)
+GDB_SCRIPT := $(wildcard userlib/gdb/kgo-gdb.py)
+# kgo.pc names its directories relative to ${prefix} when they lie under it,
+# so that pkg-config --define-prefix can relocate a staged install.
+pcdir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
 install: lib
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 644 userlib/include/kgo.h $(DESTDIR)$(INCDIR)/kgo.h
 	install -m 644 $(B)/libkgo.a $(DESTDIR)$(LIBDIR)/libkgo.a
-	install -m 755 $(B)/libkgo.so $(DESTDIR)$(LIBDIR)/libkgo.so.0
-	ln -sf libkgo.so.0 $(DESTDIR)$(LIBDIR)/libkgo.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-		userlib/kgo.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/kgo.pc
+	install -m 755 $(B)/libkgo.so $(DESTDIR)$(LIBDIR)/libkgo.so.$(VERSION)
+	ln -sf libkgo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libkgo.so.$(SOMAJOR)
+	ln -sf libkgo.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libkgo.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pcdir,$(LIBDIR))|' \
+		-e 's|@INCDIR@|$(call pcdir,$(INCDIR))|' -e 's|@VERSION@|$(VERSION)|' \
+		userlib/kgo.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/kgo.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/kgo.pc
+	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 dist/60-kgo.rules $(DESTDIR)$(UDEVRULESDIR)/60-kgo.rules
+	install -m 644 dist/kgo.sysusers $(DESTDIR)$(SYSUSERSDIR)/kgo.conf
+ifneq ($(GDB_SCRIPT),)
+	install -d $(DESTDIR)$(DATADIR)/kgo
+	install -m 644 $(GDB_SCRIPT) $(DESTDIR)$(DATADIR)/kgo/kgo-gdb.py
+endif
+	@# Into the live system as root: the kgo group the udev rule names, the
+	@# rule applied to a /dev/kgo that is already there, the linker cache.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		if ! getent group kgo >/dev/null; then \
+			echo "creating the system group kgo"; \
+			systemd-sysusers $(SYSUSERSDIR)/kgo.conf 2>/dev/null || groupadd --system kgo; \
+		fi; \
+		if command -v udevadm >/dev/null && [ -d /run/udev ]; then \
+			udevadm control --reload-rules && udevadm trigger --name-match=kgo || true; \
+		fi; \
+		ldconfig; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/kgo.h $(DESTDIR)$(LIBDIR)/libkgo.a \
-		$(DESTDIR)$(LIBDIR)/libkgo.so $(DESTDIR)$(LIBDIR)/libkgo.so.0 \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/kgo.pc
+		$(DESTDIR)$(LIBDIR)/libkgo.so $(DESTDIR)$(LIBDIR)/libkgo.so.$(SOMAJOR) \
+		$(DESTDIR)$(LIBDIR)/libkgo.so.$(VERSION) $(DESTDIR)$(PKGCONFIGDIR)/kgo.pc \
+		$(DESTDIR)$(UDEVRULESDIR)/60-kgo.rules $(DESTDIR)$(SYSUSERSDIR)/kgo.conf \
+		$(DESTDIR)$(DATADIR)/kgo/kgo-gdb.py \
+		$(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	-rmdir $(DESTDIR)$(DATADIR)/kgo 2>/dev/null
+	@# The kgo group stays: files may still belong to it.
+
+# ---- installing kgo.ko
+
+need-krel = $(if $(KREL),,$(error cannot tell the release of the kernel in $(KDIR); set KREL))
+
+# The kernel's modules_install runs depmod only when KDIR has a System.map,
+# which distributions' header packages lack; into the live system, run it.
+# INSTALL_MOD_DIR is pinned: 6.12 defaults to updates/, 6.1 to extra/.
+modules_install: module
+	$(call need-krel)
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install INSTALL_MOD_DIR=$(INSTALL_MOD_DIR)
+	$(if $(INSTALL_MOD_PATH),,$(DEPMOD) -a $(KREL))
+
+# What DKMS builds from: the module's sources, never build products.  A
+# distribution package ships `make dkms-source DESTDIR=...` and leaves the
+# dkms add/build/install to its post-install script.
+DKMS_FILES := Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
+	kmod/Kbuild $(wildcard uapi/linux/*.h)
+DKMS_SRC = $(DESTDIR)$(DKMS_SRCTREE)/kgo-$(VERSION)
+# With DESTDIR, DKMS's state, installed modules and any signing key it would
+# make stay under DESTDIR too (for staging, and for make check).
+DKMS_OPTS = -m kgo -v $(VERSION) $(if $(DESTDIR),--sourcetree $(DESTDIR)$(DKMS_SRCTREE) \
+	--dkmstree $(DESTDIR)/var/lib/dkms --installtree $(DESTDIR)/lib/modules --no-depmod)
+DKMS_ENV = $(if $(DESTDIR),mok_signing_key=$(DESTDIR)/var/lib/dkms/mok.key \
+	mok_certificate=$(DESTDIR)/var/lib/dkms/mok.pub)
+DKMS_KERNEL = -k $(KREL) --kernelsourcedir $(KDIR)
+
+dkms-source:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/uapi/linux
+	for f in $(DKMS_FILES); do install -m 644 $$f $(DKMS_SRC)/$$f || exit 1; done
+	sed 's|#MODULE_VERSION#|$(VERSION)|' dkms.conf > $(DKMS_SRC)/dkms.conf
+
+# Rebuilds for KREL from the current sources if kgo-VERSION was there already.
+dkms-install: dkms-source
+	$(call need-krel)
+	$(if $(DESTDIR),install -d $(DESTDIR)/var/lib/dkms $(DESTDIR)/lib/modules/$(KREL))
+	if $(DKMS) status $(DKMS_OPTS) -k $(KREL) | grep -qF ', $(KREL),'; then \
+		$(DKMS_ENV) $(DKMS) remove $(DKMS_OPTS) -k $(KREL); fi
+	if ! $(DKMS) status $(DKMS_OPTS) | grep -q .; then $(DKMS) add $(DKMS_OPTS); fi
+	$(DKMS_ENV) $(DKMS) build $(DKMS_OPTS) $(DKMS_KERNEL)
+	$(DKMS_ENV) $(DKMS) install $(DKMS_OPTS) $(DKMS_KERNEL)
+
+dkms-uninstall:
+	if $(DKMS) status $(DKMS_OPTS) | grep -q .; then \
+		$(DKMS_ENV) $(DKMS) remove $(DKMS_OPTS) --all; fi
+	rm -rf $(DKMS_SRC)
 
 clean:
 	rm -rf $(B)

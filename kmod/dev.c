@@ -241,5 +241,5 @@ struct miscdevice kgo_miscdev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "kgo",
 	.fops = &kgo_fops,
-	.mode = 0666,
+	.mode = 0600,	/* root only; the udev rule gives group kgo 0660 */
 };

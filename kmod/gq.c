@@ -6,7 +6,7 @@
  * Every function here is called with the instance's sched lock held (a
  * spinlock), so none of them allocates: a caller that may need new chunks
  * asks kgo_gq_chunks_needed() under the lock, drops it, fills a
- * struct kgo_gq_prealloc with GFP_KERNEL_ACCOUNT memory, and retries.
+ * struct kgo_gq_prealloc with KGO_GFP memory, and retries.
  * Chunks are charged to the memory cgroup of the process that caused them.
  */
 #include <linux/slab.h>
@@ -69,7 +69,7 @@ int kgo_gq_prealloc_fill(struct kgo_gq_prealloc *pa, u32 want)
 	for (i = 0; i < want; i++) {
 		if (pa->c[i])
 			continue;
-		pa->c[i] = kmalloc(sizeof(*pa->c[i]), GFP_KERNEL_ACCOUNT);
+		pa->c[i] = kmalloc(sizeof(*pa->c[i]), KGO_GFP);
 		if (!pa->c[i])
 			return -ENOMEM;
 	}

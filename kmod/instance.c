@@ -25,12 +25,12 @@ static void kgo_inst_free_work(struct work_struct *work);
  */
 struct kgo_inst *kgo_inst_alloc(void)
 {
-	struct kgo_inst *inst = kzalloc(sizeof(*inst), GFP_KERNEL_ACCOUNT);
+	struct kgo_inst *inst = kzalloc(sizeof(*inst), KGO_GFP);
 	int id;
 
 	if (!inst)
 		return NULL;
-	id = ida_alloc(&kgo_inst_ida, GFP_KERNEL);
+	id = ida_alloc(&kgo_inst_ida, KGO_GFP);
 	if (id < 0) {
 		kfree(inst);
 		return NULL;
@@ -60,11 +60,11 @@ static int kgo_shared_alloc(struct kgo_inst *inst, size_t size)
 	unsigned int i;
 
 	inst->npages = DIV_ROUND_UP(size, PAGE_SIZE);
-	inst->pages = kvcalloc(inst->npages, sizeof(*inst->pages), GFP_KERNEL_ACCOUNT);
+	inst->pages = kvcalloc(inst->npages, sizeof(*inst->pages), KGO_GFP);
 	if (!inst->pages)
 		return -ENOMEM;
 	for (i = 0; i < inst->npages; i++) {
-		inst->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		inst->pages[i] = alloc_page(KGO_GFP | __GFP_ZERO);
 		if (!inst->pages[i])
 			return -ENOMEM;
 	}
@@ -125,7 +125,7 @@ int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s)
 	inst->m_stride = sizeof(struct kgo_shared_m);
 	size = inst->m_off + (size_t)max_ms * inst->m_stride;
 	err = -ENOMEM;
-	inst->ps = kcalloc(max, sizeof(*inst->ps), GFP_KERNEL_ACCOUNT);
+	inst->ps = kcalloc(max, sizeof(*inst->ps), KGO_GFP);
 	if (!inst->ps)
 		goto out;
 	err = kgo_shared_alloc(inst, size);

@@ -31,6 +31,13 @@ struct vm_area_struct;
 #include "../uapi/linux/kgo.h"
 
 #define KGO_RING_MASK		(KGO_RING_SIZE - 1)
+
+/*
+ * Every allocation a process can cause: charged to its memory cgroup, and
+ * failing with ENOMEM at the cgroup's limit (no OOM kill, no warning in
+ * the log that a hostile process could use to flood it).
+ */
+#define KGO_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN)
 /* Gs moved by one overflow: half a ring plus the one being put. */
 #define KGO_BATCH_MAX		(KGO_RING_SIZE / 2 + 1)
 

@@ -40,7 +40,7 @@ struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 	u32 id;
 	int err;
 
-	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+	m = kzalloc(sizeof(*m), KGO_GFP);
 	if (!m)
 		return ERR_PTR(-ENOMEM);
 	m->inst = inst;
@@ -53,7 +53,7 @@ struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 	err = -EUSERS;
 	if (inst->nms >= inst->max_ms)
 		goto fail;
-	err = xa_alloc(&inst->ms, &id, m, XA_LIMIT(0, inst->max_ms - 1), GFP_KERNEL_ACCOUNT);
+	err = xa_alloc(&inst->ms, &id, m, XA_LIMIT(0, inst->max_ms - 1), KGO_GFP);
 	if (err)
 		goto fail;
 	m->id = id;

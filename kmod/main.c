@@ -7,6 +7,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/stringify.h>
 
 #include "kgo.h"
 
@@ -68,3 +69,6 @@ module_exit(kgo_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Go's G-M-P goroutine scheduler for C, the kernel half");
 MODULE_AUTHOR("The kgo authors");
+/* modinfo's version, which DKMS compares, from the one place it is set. */
+MODULE_VERSION(__stringify(KGO_VERSION_MAJOR) "." __stringify(KGO_VERSION_MINOR) "."
+	       __stringify(KGO_VERSION_PATCH));

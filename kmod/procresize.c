@@ -58,7 +58,7 @@ int kgo_set_nprocs(struct kgo_inst *inst, u32 n)
 
 	if (n < 1 || n > inst->max_procs)
 		return -EINVAL;
-	batch = kmalloc_array(KGO_RING_SIZE, sizeof(*batch), GFP_KERNEL);
+	batch = kmalloc_array(KGO_RING_SIZE, sizeof(*batch), KGO_GFP);
 	if (!batch)
 		return -ENOMEM;
 

@@ -45,7 +45,7 @@ EOS
 # Packages from bookworm proper.
 BASE_PKGS="qemu-system-x86 busybox-static cpio flex bison bc libelf-dev libssl-dev
 	dwarves python3 gcc make xz-utils kmod rsync gdb sparse dkms pkg-config
-	gnuplot-nox strace"
+	gnuplot-nox strace groff-base man-db"
 
 missing() {
 	local p out=()

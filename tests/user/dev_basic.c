@@ -274,13 +274,55 @@ static void t_other_process(void)
 	inst_close(&in);
 }
 
+static void t_set_preempt_and_wantm(void)
+{
+	struct inst in;
+	struct kgo_preempt pc = { 0 };
+	uintptr_t text = (uintptr_t)t_set_preempt_and_wantm;
+	bool ok = TAP_CHECK(inst_open(&in, 1, 0) == 0);
+
+	pc.slice_ns = 999999;	/* under 1 ms */
+	pc.trampoline = text;
+	pc.text_start = text;
+	pc.text_end = text + 64;
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc.slice_ns = 1000000;
+	pc.trampoline = text + 64;	/* outside the text */
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc.trampoline = text;
+	pc.text_end = text;		/* empty range */
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc.text_start = 0xffffffff81000000ul;	/* kernel addresses */
+	pc.text_end = pc.text_start + 4096;
+	pc.trampoline = pc.text_start;
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc.trampoline = 0;		/* a slice needs a trampoline */
+	pc.text_start = pc.text_end = 0;
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc.slice_ns = 0;
+	pc.flags = 1;
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc.flags = 0;
+	pc.spare_ms = in.s.max_ms + 1;
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	/* Valid: no preemption, a pool of 3 spare Ms wanted at once. */
+	pc.spare_ms = 3;
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == 0);
+	ok &= TAP_CHECK(ioctl(in.fd, KGO_IOC_WANTM, NULL) == 3);
+	/* Asked for once: a second WANTM would sleep; SHUTDOWN ends it. */
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SHUTDOWN, NULL) == 0);
+	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_WANTM, NULL) == -ESHUTDOWN);
+	tap_ok(ok, "SET_PREEMPT checks slice, trampoline and text; WANTM asks for the spare pool");
+	inst_close(&in);
+}
+
 int main(void)
 {
 	if (access(KGO_DEVICE, F_OK)) {
 		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
 		return 4;
 	}
-	tap_plan(11);
+	tap_plan(12);
 	t_version();
 	t_setup_errors();
 	t_mmap();
@@ -290,5 +332,6 @@ int main(void)
 	t_steal();
 	t_set_nprocs();
 	t_other_process();
+	t_set_preempt_and_wantm();
 	return tap_done();
 }

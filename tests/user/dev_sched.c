@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -227,11 +228,18 @@ static void t_sigkill_with_sleepers(void)
 
 static void t_many_instances(void)
 {
-	enum { N = 200 };
+	enum { N = 1000 };
 	static struct inst in[N];
+	struct rlimit rl;
 	int i, opened = 0, woke = 0;
 	bool ok = true;
 
+	/* 1,000 fds and the standard three need more than the usual 1,024. */
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < N + 64) {
+		rl.rlim_cur = rl.rlim_max < N + 64 ? rl.rlim_max : N + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	for (i = 0; i < N; i++)
 		if (!inst_open(&in[i], 1, 0))
 			opened++;

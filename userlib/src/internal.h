@@ -179,6 +179,10 @@ KGO_HIDDEN void kgo_altstack_off(struct kgo_m *m);
 KGO_HIDDEN int kgo_poller_start(void);
 KGO_HIDDEN void kgo_poller_stop(void);
 
+/* schedtrace.c */
+KGO_HIDDEN void kgo_schedtrace_start(void);
+KGO_HIDDEN void kgo_schedtrace_stop(void);
+
 /* sys.c */
 KGO_HIDDEN int kgo_ioctl(unsigned long req, void *arg);
 KGO_HIDDEN void kgo_fatal(const char *fmt, ...)

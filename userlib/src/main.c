@@ -79,6 +79,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	struct kgo_g *g, *next;
 	uint32_t i;
 
+	kgo_schedtrace_stop();
 	atomic_store(&kgo_rt.active, false);
 	/* Every other M has seen exiting or -ESHUTDOWN by now, or will. */
 	for (i = 1;; i++) {
@@ -285,6 +286,7 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 		if (err)
 			return kgo_err(err, "cannot start an M thread: %s", strerror(-err));
 	}
+	kgo_schedtrace_start();
 	return 0;
 }
 

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A fuzzer for /dev/kgo: random ioctl commands, sizes and argument
+ * pointers (NULL, kernel addresses, unmapped, read-only, valid pages of
+ * random bytes, structs straddling an unmapped page) and random mmaps,
+ * on instances in every state, while legitimate Ms park, steal and ready
+ * in other threads and garbage writers scribble over the shared region.
+ *
+ * Every failed call must fail with one of the errnos docs/design.md
+ * documents; the kernel must not splat, hang or leak (the harness checks
+ * the kernel log and kmemleak after the run).
+ *
+ *   fuzz_ioctl [CALLS [SEED]]      default 50000 calls, seed from time
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/time.h>
+
+#include "dev_util.h"
+#include "tap.h"
+
+#define NINST		6
+#define NWORKERS	3
+#define NSCRIBBLERS	2
+
+static const unsigned long cmds[] = {
+	KGO_IOC_VERSION, KGO_IOC_SETUP, KGO_IOC_ATTACH, KGO_IOC_DETACH,
+	KGO_IOC_PARK, KGO_IOC_READY, KGO_IOC_WAKEP, KGO_IOC_RUNQPUTSLOW,
+	KGO_IOC_GLOBRUNQGET, KGO_IOC_STEAL, KGO_IOC_SET_NPROCS, KGO_IOC_STATS,
+	KGO_IOC_SHUTDOWN, KGO_IOC_SET_PREEMPT, KGO_IOC_WANTM,
+};
+
+/* The errnos docs/design.md lists for /dev/kgo. */
+static bool documented(int e)
+{
+	switch (e) {
+	case EPERM: case EBADFD: case EINVAL: case EEXIST: case ESRCH:
+	case EBADSLT: case EBUSY: case EUSERS: case ENOSPC: case EAGAIN:
+	case ETIMEDOUT: case ESHUTDOWN: case ENOTTY: case EFAULT: case ENOMEM:
+	case EINTR:
+		return true;
+	}
+	return false;
+}
+
+struct slot {
+	pthread_mutex_t lock;
+	int fd;
+	void *map;
+	size_t map_size;
+};
+
+static struct slot slots[NINST];
+static atomic_bool stop;
+static atomic_ulong bad_errno, calls_done, ok_calls, sleeps;
+static int bad_cmd_seen;
+static unsigned long bad_cmd_val, bad_cmd_errno;
+static char *page_ro, *page_rw, *page_edge;
+static long pagesz;
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* (Re)creates instance @i in a random state: raw, set up, mapped. */
+static void slot_reset(struct slot *sl, uint64_t *seed)
+{
+	struct kgo_setup s = { 0 };
+
+	if (sl->map)
+		munmap(sl->map, sl->map_size);
+	if (sl->fd >= 0)
+		close(sl->fd);
+	sl->map = NULL;
+	sl->fd = open(KGO_DEVICE, O_RDWR | O_CLOEXEC);
+	if (sl->fd < 0 || rnd(seed) % 4 == 0)
+		return;
+	s.nprocs = 1 + rnd(seed) % 4;
+	s.gq_limit = rnd(seed) % 2 ? 0 : 1 + rnd(seed) % 300;
+	s.max_ms = rnd(seed) % 2 ? 0 : 1 + rnd(seed) % 16;
+	if (ioctl(sl->fd, KGO_IOC_SETUP, &s))
+		return;
+	sl->map = mmap(NULL, s.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, sl->fd, 0);
+	if (sl->map == MAP_FAILED)
+		sl->map = NULL;
+	else
+		sl->map_size = s.map_size;
+}
+
+/* An argument pointer of a random kind. */
+static void *fuzz_arg(uint64_t *seed, size_t size)
+{
+	size_t i;
+
+	switch (rnd(seed) % 8) {
+	case 0:
+		return NULL;
+	case 1:
+		return (void *)0xffffffff81000000ul;	/* kernel text */
+	case 2:
+		return (void *)(uintptr_t)(rnd(seed) | 0x8000000000000000ull);
+	case 3:
+		return page_ro + rnd(seed) % 64;
+	case 4:
+		/* Straddles into the unmapped page after page_edge. */
+		return page_edge + pagesz - (size ? 1 + rnd(seed) % size : 1);
+	default:
+		for (i = 0; i < 256; i += 8) {
+			uint64_t v = rnd(seed);
+
+			/* Small numbers now and then, so ids and counts hit. */
+			if (v % 3 == 0)
+				v %= 8;
+			memcpy(page_rw + i, &v, 8);
+		}
+		return page_rw;
+	}
+}
+
+static void fuzz_one(uint64_t *seed)
+{
+	struct slot *sl = &slots[rnd(seed) % NINST];
+	unsigned long cmd;
+	size_t size;
+	void *arg;
+	int r, e;
+
+	switch (rnd(seed) % 16) {
+	case 0:
+		/* Any number at all, our magic or not. */
+		cmd = rnd(seed) & 0xffffffff;
+		break;
+	case 1:
+		/* A known command with the wrong size or direction. */
+		cmd = cmds[rnd(seed) % (sizeof(cmds) / sizeof(cmds[0]))];
+		cmd = (cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) |
+		      ((rnd(seed) % 512) << _IOC_SIZESHIFT);
+		break;
+	default:
+		cmd = cmds[rnd(seed) % (sizeof(cmds) / sizeof(cmds[0]))];
+	}
+	size = _IOC_SIZE(cmd);
+	arg = fuzz_arg(seed, size);
+	/*
+	 * A SET_PREEMPT that the kernel accepts would send this process's
+	 * threads to whatever address it names: the process's own business,
+	 * but it would end the fuzzing.  Its checks are still fuzzed, with no
+	 * trampoline (and dev_basic tests the accepted cases).
+	 */
+	if (cmd == KGO_IOC_SET_PREEMPT && arg == page_rw)
+		((struct kgo_preempt *)page_rw)->trampoline = 0;
+
+	pthread_mutex_lock(&sl->lock);
+	/* Instance 0 has workers and scribblers in it: never replaced. */
+	if (sl != &slots[0] && rnd(seed) % 2000 == 0)
+		slot_reset(sl, seed);
+	if (rnd(seed) % 50 == 0) {
+		/* A random mmap of this instance. */
+		size_t len = (1 + rnd(seed) % 64) * pagesz;
+		int prot = (int)(rnd(seed) % 8);
+		void *p = mmap(NULL, len, prot, rnd(seed) % 2 ? MAP_SHARED : MAP_PRIVATE,
+			       sl->fd, (off_t)(rnd(seed) % 3) * pagesz);
+
+		if (p != MAP_FAILED) {
+			if (prot & PROT_WRITE)
+				((volatile char *)p)[0] = 1;
+			else if (prot & PROT_READ)
+				(void)((volatile char *)p)[0];
+			munmap(p, len);
+		}
+	}
+	r = ioctl(sl->fd, cmd, arg);
+	e = errno;
+	pthread_mutex_unlock(&sl->lock);
+	atomic_fetch_add(&calls_done, 1);
+	if (r == 0 || r > 0) {
+		atomic_fetch_add(&ok_calls, 1);
+	} else if (!documented(e)) {
+		atomic_fetch_add(&bad_errno, 1);
+		if (!bad_cmd_seen++) {
+			bad_cmd_val = cmd;
+			bad_cmd_errno = e;
+		}
+	}
+}
+
+/* A legitimate M on instance 0: attach, then park/ready/steal forever. */
+static void *worker(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg * 7919 + 1;
+	struct slot *sl = &slots[0];
+
+	while (!atomic_load(&stop)) {
+		struct kgo_attach a = { 0 };
+		struct kgo_park pk = { 0 };
+		struct kgo_ready rd = { 0 };
+		int n;
+
+		if (ioctl(sl->fd, KGO_IOC_ATTACH, &a))
+			continue;
+		for (n = 0; n < 200 && !atomic_load(&stop); n++) {
+			pk.m = a.m;
+			pk.flags = rnd(&seed) % 3 ? KGO_PARK_NOWAIT : 0;
+			pk.timeout_ns = 1000000;
+			ioctl(sl->fd, KGO_IOC_PARK, &pk);
+			rd.g = 1 + rnd(&seed) % 1000;
+			ioctl(sl->fd, KGO_IOC_READY, &rd);
+			pk.flags = 0;
+			ioctl(sl->fd, KGO_IOC_STEAL, &pk);
+			ioctl(sl->fd, KGO_IOC_GLOBRUNQGET, &pk);
+		}
+		ioctl(sl->fd, KGO_IOC_DETACH, &a.m);
+	}
+	return NULL;
+}
+
+/* Writes garbage all over instance 0's shared region. */
+static void *scribbler(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg * 104729 + 3;
+	struct slot *sl = &slots[0];
+
+	while (!atomic_load(&stop)) {
+		size_t off = rnd(&seed) % (sl->map_size / 4) * 4;
+		uint32_t v = (uint32_t)rnd(&seed);
+
+		if (v % 4 == 0)
+			v %= 300;
+		((volatile uint32_t *)sl->map)[off / 4] = v;
+		if (rnd(&seed) % 64 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;	/* interrupts a sleeping PARK or WANTM: EINTR */
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long ncalls = argc > 1 ? strtoul(argv[1], NULL, 0) : 50000;
+	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL);
+	struct itimerval it = { { 0, 50000 }, { 0, 50000 } };
+	struct sigaction sa = { .sa_handler = on_alarm };
+	pthread_t w[NWORKERS], s[NSCRIBBLERS];
+	struct kgo_setup st = { .nprocs = 3 };
+	unsigned long i;
+	int k;
+
+	if (access(KGO_DEVICE, F_OK)) {
+		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
+		return 4;
+	}
+	tap_plan(2);
+	printf("# seed %llu, %lu calls\n", (unsigned long long)seed, ncalls);
+	if (!seed)
+		seed = 1;
+	pagesz = sysconf(_SC_PAGESIZE);
+	page_rw = mmap(NULL, pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	page_ro = mmap(NULL, pagesz, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	page_edge = mmap(NULL, 2 * pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	munmap(page_edge + pagesz, pagesz);
+	memset(page_edge, 0x5a, pagesz);
+
+	for (k = 0; k < NINST; k++) {
+		pthread_mutex_init(&slots[k].lock, NULL);
+		slots[k].fd = -1;
+		if (k)
+			slot_reset(&slots[k], &seed);
+	}
+	/* Instance 0: a real one, with Ms and scribblers on it throughout. */
+	slots[0].fd = open(KGO_DEVICE, O_RDWR | O_CLOEXEC);
+	ioctl(slots[0].fd, KGO_IOC_SETUP, &st);
+	slots[0].map_size = st.map_size;
+	slots[0].map = mmap(NULL, st.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, slots[0].fd, 0);
+	if (slots[0].map == MAP_FAILED) {
+		tap_ok(false, "instance 0 maps");
+		return tap_done();
+	}
+	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: sleeping calls end */
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (k = 0; k < NWORKERS; k++)
+		pthread_create(&w[k], NULL, worker, (void *)(uintptr_t)(k + 1));
+	for (k = 0; k < NSCRIBBLERS; k++)
+		pthread_create(&s[k], NULL, scribbler, (void *)(uintptr_t)(k + 1));
+
+	for (i = 0; i < ncalls; i++) {
+		fuzz_one(&seed);
+		if (i % 100000 == 0 && i)
+			printf("# %lu calls\n", i);
+	}
+	atomic_store(&stop, true);
+	ioctl(slots[0].fd, KGO_IOC_SHUTDOWN, NULL);
+	for (k = 0; k < NWORKERS; k++)
+		pthread_join(w[k], NULL);
+	for (k = 0; k < NSCRIBBLERS; k++)
+		pthread_join(s[k], NULL);
+	for (k = 0; k < NINST; k++) {
+		if (slots[k].map)
+			munmap(slots[k].map, slots[k].map_size);
+		close(slots[k].fd);
+	}
+	if (bad_cmd_seen)
+		printf("# first undocumented errno: cmd %#lx errno %lu (%s)\n", bad_cmd_val,
+		       bad_cmd_errno, strerror((int)bad_cmd_errno));
+	tap_ok_fmt(atomic_load(&calls_done) == ncalls, "%lu fuzzed calls made (%lu succeeded)",
+		   atomic_load(&calls_done), atomic_load(&ok_calls));
+	tap_ok_fmt(atomic_load(&bad_errno) == 0, "every failure has a documented errno (%lu did not)",
+		   atomic_load(&bad_errno));
+	(void)sleeps;
+	return tap_done();
+}
