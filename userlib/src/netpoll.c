@@ -18,8 +18,8 @@
  * stacks.  Registration is one-shot: a goroutine whose system call said
  * EAGAIN parks, and the park's unlock function (on g0, the goroutine
  * already committed as waiting) queues it and arms the fd with
- * EPOLLONESHOT for what its waiters want (EPOLL_CTL_MOD, or ADD the first
- * time and after a close).  epoll checks readiness when arming, so data
+ * EPOLLONESHOT for what its waiters want (EPOLL_CTL_ADD the first time
+ * and after a close, MOD after that).  epoll checks readiness when arming, so data
  * that arrived between the EAGAIN and the arming is not missed.  The
  * poller, on an event, takes the waiters it satisfies, re-arms for the
  * others, and readies the ones it took; they retry their system call and
@@ -59,6 +59,7 @@ struct kgo_pwait {
 struct kgo_pd {
 	uint32_t lock;
 	int fd;
+	bool added;			/* a hint: in the epoll set (maybe stale) */
 	struct kgo_pwait *rq, *wq;	/* waiting to read, to write */
 };
 
@@ -117,9 +118,21 @@ static int kgo_pd_arm_locked(struct kgo_pd *pd)
 		ev.events |= EPOLLOUT;
 	if (!pd->rq && !pd->wq)
 		return 0;
-	err = kgo_epoll_ctl(EPOLL_CTL_MOD, pd->fd, &ev);
-	if (err == -ENOENT)
+	/*
+	 * MOD if we added the fd before, else ADD; either falls back to the
+	 * other, as the hint is stale after a plain close() and reuse of the
+	 * fd number (MOD: ENOENT), or after a kgo_close (ADD: fine).
+	 */
+	if (pd->added) {
+		err = kgo_epoll_ctl(EPOLL_CTL_MOD, pd->fd, &ev);
+		if (err == -ENOENT)
+			err = kgo_epoll_ctl(EPOLL_CTL_ADD, pd->fd, &ev);
+	} else {
 		err = kgo_epoll_ctl(EPOLL_CTL_ADD, pd->fd, &ev);
+		if (err == -EEXIST)
+			err = kgo_epoll_ctl(EPOLL_CTL_MOD, pd->fd, &ev);
+	}
+	pd->added = !err;
 	return err;
 }
 
@@ -518,6 +531,7 @@ int kgo_close(int fd)
 		w->closed = true;
 	if (take)
 		kgo_epoll_ctl(EPOLL_CTL_DEL, fd, NULL);
+	pd->added = false;	/* closing removes it from the epoll set */
 	r = kgo_sys_close(fd);
 	kgo_spin_unlock(&pd->lock);
 	kgo_pw_ready(take);
