@@ -3,7 +3,7 @@
  * concurrent loopback connections (127.0.0.1 only; $KGO_ECHO_CONNS to
  * change), server and clients in this one process on 2 Ps: every client
  * connects, then waits until the server holds all connections open at
- * once, then all exchange 3 messages of 1..1000 bytes each, every byte
+ * once, then all exchange 2 messages of 1..512 bytes each, every byte
  * known, and check the echo: nothing lost, reordered or corrupted.
  * RLIMIT_NOFILE's soft limit is raised to the hard one (and the hard one,
  * if too low, as far as the guest's root may).
@@ -26,8 +26,8 @@
 #include "tap.h"
 
 #define MS	1000000ull
-#define MSGS	3
-#define MAXMSG	1000
+#define MSGS	2
+#define MAXMSG	512
 
 static int nconns = 1000;
 static int lfd;
