@@ -4,10 +4,11 @@
  * S bytes with a known pattern and checking that every byte comes back in
  * order.  Prints the mean round trip and exits 0 if every echo was intact.
  * A connection refused is retried for a few seconds, so the server may
- * start at the same time.
+ * start at the same time; past a time limit (a timer goroutine) the client
+ * gives up with status 1.
  *
- *   echo_client [-p port] [-c connections] [-m messages] [-s size]
- *       defaults: port 7007, 100 connections, 20 messages, 512 bytes
+ *   echo_client [-p port] [-c connections] [-m messages] [-s size] [-t seconds]
+ *       defaults: port 7007, 100 connections, 20 messages, 512 bytes, 60 s
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,7 +27,7 @@
 #define RETRY_MS	50
 #define RETRIES		100	/* 5 s of refused connections */
 
-static int port = 7007, nconns = 100, nmsgs = 20, size = 512;
+static int port = 7007, nconns = 100, nmsgs = 20, size = 512, seconds = 60;
 static struct kgo_waitgroup done;
 static atomic_int ok_conns, bad_conns;
 static atomic_long round_trips, rt_ns;
@@ -99,8 +100,18 @@ static void conn(void *arg)
 	kgo_waitgroup_done(&done);
 }
 
+/* The time limit: whatever is still blocked, the process ends. */
+static void time_limit(void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "echo_client: gave up after %d s (%d connections done)\n",
+		seconds, atomic_load(&ok_conns) + atomic_load(&bad_conns));
+	_exit(1);
+}
+
 static void client(void *arg)
 {
+	struct kgo_timer *limit = kgo_timer_new((uint64_t)seconds * 1000000000u, time_limit, NULL);
 	uint64_t t0 = kgo_nanotime();
 	long n;
 
@@ -112,6 +123,7 @@ static void client(void *arg)
 			kgo_waitgroup_done(&done);
 		}
 	kgo_waitgroup_wait(&done);
+	kgo_timer_free(limit);
 	n = atomic_load(&round_trips);
 	printf("echo_client: %d of %d connections echoed %d x %d bytes intact; "
 	       "%ld round trips, mean %.1f us; %.2f s\n",
@@ -123,20 +135,21 @@ int main(int argc, char **argv)
 {
 	int opt, rc;
 
-	while ((opt = getopt(argc, argv, "p:c:m:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:c:m:s:t:")) != -1) {
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
 		case 'c': nconns = atoi(optarg); break;
 		case 'm': nmsgs = atoi(optarg); break;
 		case 's': size = atoi(optarg); break;
+		case 't': seconds = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-p port] [-c connections] [-m messages] [-s size]\n",
-				argv[0]);
+			fprintf(stderr, "usage: %s [-p port] [-c connections] [-m messages] [-s size] "
+				"[-t seconds]\n", argv[0]);
 			return 2;
 		}
 	}
 	if (port < 1 || port > 65535 || nconns < 1 || nconns > 100000 || nmsgs < 0 ||
-	    size < 1 || size > MAXSIZE) {
+	    size < 1 || size > MAXSIZE || seconds < 1) {
 		fprintf(stderr, "echo_client: bad argument (size 1..%d, connections 1..100000)\n",
 			MAXSIZE);
 		return 2;
