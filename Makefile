@@ -107,8 +107,9 @@ $(B)/examples/%: examples/%.c $(B)/libkgo.a
 check:
 	scripts/check
 
+# DEMO=hello (default), sieve, echo or any examples/NAME; DEMO_ARGS=...
 run: lib examples
-	scripts/run-demo
+	DEMO='$(DEMO)' DEMO_ARGS='$(DEMO_ARGS)' scripts/run-demo
 
 lint:
 	scripts/lint

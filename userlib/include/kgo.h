@@ -15,7 +15,8 @@
  * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
  * kgo_go_args(), kgo_sema_release(), kgo_nprocs(), kgo_set_nprocs() and
  * kgo_stats() may also be called from any other thread of the process
- * while kgo_main() runs.
+ * while kgo_main() runs, and so may those of the blocking primitives below
+ * that say so.
  *
  * Limits.  Each goroutine's stack is its own mapping with a guard below,
  * two of the process's memory areas: vm.max_map_count (65530 by default)
@@ -24,7 +25,9 @@
  *
  * Goroutine code must not keep the address of a thread-local variable
  * (errno included) across a call that can switch goroutines (kgo_yield,
- * kgo_park, kgo_sema_acquire): the goroutine may resume on another thread.
+ * kgo_park, kgo_sema_acquire, and every blocking call below: channels,
+ * select, mutex, waitgroup, sleep, network I/O): the goroutine may resume
+ * on another thread.
  */
 #ifndef KGO_H
 #define KGO_H
@@ -32,6 +35,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -171,6 +176,202 @@ struct kgo_sema {
 void kgo_sema_init(struct kgo_sema *s, int32_t n);
 void kgo_sema_acquire(struct kgo_sema *s);
 void kgo_sema_release(struct kgo_sema *s);
+
+/*
+ * ---- Blocking the Go way: channels, select, mutexes, waitgroups, sleep,
+ * timers and network I/O.  A goroutine that blocks in one of these parks:
+ * its M runs other goroutines meanwhile, and sleeps in kgo.ko when there
+ * are none.  Sleepers and goroutines waiting for a file descriptor are
+ * woken by the runtime's single poller thread (started and stopped by
+ * kgo_main), never by a thread of their own.
+ *
+ * Objects (channels, mutexes, ...) may be shared by goroutines on every M.
+ * One that still has goroutines blocked on it when kgo_main returns must
+ * not be used again, only freed: the abandoned goroutines' records stay in
+ * it.  A call that has to block (send, receive, select, lock, wait, sleep)
+ * must be made from a goroutine; from another thread it is a fatal error
+ * (the network calls below are the exception: they fall back to poll(2)).
+ * Calls that never block (close, unlock, add/done, a non-blocking select,
+ * the timer calls) work from any thread while kgo_main runs.
+ */
+
+/*
+ * Channels, as Go's.  kgo_chan_new - a channel of @cap elements of
+ * @elem_size bytes each (elem_size may be 0: a channel of signals).
+ * cap == 0 is unbuffered: a send blocks until a receiver takes the value,
+ * which is copied straight from the sender's to the receiver's memory.
+ * NULL with errno ENOMEM or EINVAL (elem_size * cap overflows).  May be
+ * called from any thread.
+ */
+struct kgo_chan;
+struct kgo_chan *kgo_chan_new(size_t elem_size, size_t cap);
+
+/*
+ * kgo_chan_send - copy elem_size bytes from @elem into the channel,
+ * blocking while it is full (unbuffered: until a receiver takes them).
+ * 0, or -EPIPE if the channel is closed, or closed while the sender
+ * waited (then nobody got the value).  Sends from one goroutine are
+ * received in the order sent.
+ */
+int kgo_chan_send(struct kgo_chan *c, const void *elem);
+
+/*
+ * kgo_chan_recv - take one value into @elem (NULL: discard it), blocking
+ * while the channel is empty.  1 when a value was received; 0 when the
+ * channel is closed and its buffer drained, and then @elem is zeroed (the
+ * zero value).  Buffered values sent before a close are still received.
+ */
+int kgo_chan_recv(struct kgo_chan *c, void *elem);
+
+/*
+ * kgo_chan_close - no more values may be sent.  Every blocked receiver
+ * wakes (with 0 once the buffer is drained) and every blocked sender
+ * wakes with -EPIPE.  Closing a closed channel is a no-op that prints a
+ * warning on stderr (Go panics).  May be called from any thread.
+ */
+void kgo_chan_close(struct kgo_chan *c);
+
+/* kgo_chan_len, kgo_chan_cap - values buffered now; the capacity. */
+size_t kgo_chan_len(struct kgo_chan *c);
+size_t kgo_chan_cap(struct kgo_chan *c);
+
+/* kgo_chan_free - free a channel no goroutine is blocked on.  NULL: no-op. */
+void kgo_chan_free(struct kgo_chan *c);
+
+/* select's cases.  A case whose chan is NULL is never ready (Go's nil
+ * channel). */
+enum kgo_select_dir {
+	KGO_SELECT_SEND = 1,
+	KGO_SELECT_RECV = 2,
+};
+
+struct kgo_select_case {
+	struct kgo_chan *chan;
+	int dir;		/* KGO_SELECT_SEND or KGO_SELECT_RECV */
+	void *elem;		/* send: the value (only read); recv: where the
+				   value goes, or NULL to discard it */
+	bool ok;		/* out, for the case taken: recv, true if a value
+				   was received, false if the channel is closed
+				   and drained (elem zeroed); send, true if sent,
+				   false if the channel is closed (-EPIPE) */
+};
+
+/*
+ * kgo_select - Go's select statement: wait until one of the @n cases can
+ * proceed, do it, and return its index.  Among cases ready at once one is
+ * picked uniformly at random.  A send on a closed channel counts as ready
+ * (and fails: ok false).  With @block false, return -1 at once if no case
+ * is ready (select with a default case).  -EINVAL for a bad case or n < 0.
+ * With no usable case and @block true, the goroutine blocks for ever, as
+ * in Go.  Any number of cases; the same channel may appear several times.
+ */
+int kgo_select(struct kgo_select_case *cases, int n, bool block);
+
+/*
+ * A mutual-exclusion lock for goroutines.  Zero-filled (KGO_MUTEX_INIT) is
+ * unlocked; there is no destroy.  Not tied to a goroutine: any goroutine
+ * may unlock it.  Contended, kgo_mutex_lock spins briefly (only with more
+ * than one P), then parks in a FIFO queue.  Unlock wakes the first waiter,
+ * which competes with goroutines arriving meanwhile (throughput); a waiter
+ * that has waited longer than 1 ms switches the mutex to starvation mode,
+ * where unlock hands ownership straight to the first waiter in line and
+ * newcomers queue behind, until the queue empties or a waiter got the
+ * lock within 1 ms (Go's sync.Mutex policy).  Unlocking an unlocked mutex
+ * is a fatal error.
+ */
+struct kgo_mutex {
+	uint32_t state;		/* locked, has waiters, starving */
+	uint32_t qlock;		/* guards the wait queue */
+	void *head, *tail;	/* the wait queue (private) */
+};
+#define KGO_MUTEX_INIT	{ 0, 0, NULL, NULL }
+
+void kgo_mutex_lock(struct kgo_mutex *mu);
+bool kgo_mutex_trylock(struct kgo_mutex *mu);	/* true if locked now */
+void kgo_mutex_unlock(struct kgo_mutex *mu);	/* any thread */
+
+/*
+ * A wait group (Go's sync.WaitGroup).  Zero-filled (KGO_WAITGROUP_INIT) is
+ * a count of 0.  kgo_waitgroup_add adds @n (may be negative); when the
+ * count reaches 0 every waiter wakes; below 0 is a fatal error.
+ * kgo_waitgroup_wait blocks until the count is 0.  add and done may be
+ * called from any thread, wait from a goroutine.
+ */
+struct kgo_waitgroup {
+	uint32_t lock;
+	uint32_t reserved;
+	int64_t count;
+	void *waiters;		/* private */
+};
+#define KGO_WAITGROUP_INIT	{ 0, 0, 0, NULL }
+
+void kgo_waitgroup_add(struct kgo_waitgroup *wg, int64_t n);
+void kgo_waitgroup_done(struct kgo_waitgroup *wg);
+void kgo_waitgroup_wait(struct kgo_waitgroup *wg);
+
+/* kgo_nanotime - CLOCK_MONOTONIC in nanoseconds, the clock of every
+ * sleep and timer.  Any thread. */
+uint64_t kgo_nanotime(void);
+
+/*
+ * kgo_sleep - block the calling goroutine for at least @ns nanoseconds of
+ * CLOCK_MONOTONIC; it never wakes earlier.  kgo_sleep(0) only yields.
+ */
+void kgo_sleep(uint64_t ns);
+
+/*
+ * Timers, served by the runtime's poller (no thread per timer).
+ * kgo_timer_new - a timer that fires once, @ns from now.  With @fn it
+ * runs fn(arg) in a new goroutine (Go's time.AfterFunc); with fn NULL it
+ * sends the firing time (a uint64_t, kgo_nanotime's clock) on its channel,
+ * kgo_timer_chan(t), which buffers one value (Go's time.NewTimer).  NULL
+ * with errno ESRCH outside kgo_main, ENOMEM.
+ * kgo_timer_stop - true if that stopped it before it fired.
+ * kgo_timer_reset - arm it again, @ns from now; true if it was armed.
+ * Stop and reset also empty the channel of a value not yet received, so a
+ * receive after them never sees a stale firing (Go 1.23's rule).
+ * kgo_timer_free - stop and free it; NULL is a no-op.
+ * Any thread while kgo_main runs; kgo_timer_free also after it returned.
+ * A timer that has not fired when kgo_main returns never fires.
+ */
+struct kgo_timer;
+struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg);
+struct kgo_chan *kgo_timer_chan(struct kgo_timer *t);
+bool kgo_timer_stop(struct kgo_timer *t);
+bool kgo_timer_reset(struct kgo_timer *t, uint64_t ns);
+void kgo_timer_free(struct kgo_timer *t);
+
+/*
+ * Network I/O (Go's netpoll).  These work on non-blocking file
+ * descriptors (O_NONBLOCK, SOCK_NONBLOCK) that epoll supports: sockets,
+ * pipes, terminals, eventfds...  Where the system call would fail with
+ * EAGAIN, the goroutine parks until epoll reports the fd ready and then
+ * tries again, so EAGAIN never reaches the caller.  On a blocking fd they
+ * still work but block the whole M.  From a thread that is not a
+ * goroutine, or for an fd of 1,048,576 or more, they wait in poll(2)
+ * instead (blocking the thread).
+ *
+ * Errors come back as -errno (the calls never set errno: a goroutine may
+ * change threads inside them, and errno is per thread).
+ *
+ * kgo_read - read(2): at least one byte, 0 at end of file, or -errno.
+ * kgo_write - write(2) as on a blocking fd: returns once all @n bytes are
+ *   written (n); if an error stops it after some bytes, that count, else
+ *   -errno.
+ * kgo_accept - accept4(2); the new fd is always non-blocking (@flags is
+ *   or-ed with SOCK_NONBLOCK).  The fd, or -errno.  ECONNABORTED is retried.
+ * kgo_connect - connect(2), waiting for the connection to complete: 0 or
+ *   -errno (e.g. -ECONNREFUSED).
+ * kgo_close - close(2) that first wakes every goroutine waiting in the
+ *   calls above on @fd, which then return -EBADF.  0 or -errno.  Closing
+ *   an fd with plain close(2) while a goroutine waits on it leaves that
+ *   goroutine blocked.
+ */
+ssize_t kgo_read(int fd, void *buf, size_t n);
+ssize_t kgo_write(int fd, const void *buf, size_t n);
+int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+int kgo_close(int fd);
 
 #ifdef __cplusplus
 }

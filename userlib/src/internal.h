@@ -175,6 +175,10 @@ KGO_HIDDEN void kgo_signals_restore(void);
 KGO_HIDDEN int kgo_altstack_on(struct kgo_m *m);
 KGO_HIDDEN void kgo_altstack_off(struct kgo_m *m);
 
+/* netpoll.c: the poller thread (timers and fds), one per kgo_main */
+KGO_HIDDEN int kgo_poller_start(void);
+KGO_HIDDEN void kgo_poller_stop(void);
+
 /* schedtrace.c */
 KGO_HIDDEN void kgo_schedtrace_start(void);
 KGO_HIDDEN void kgo_schedtrace_stop(void);

@@ -93,6 +93,8 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 		pthread_join(m->thread, NULL);
 		free(m);
 	}
+	/* No goroutine runs now; the poller may still hold their records. */
+	kgo_poller_stop();
 	if (m0) {
 		kgo_altstack_off(m0);
 		if (old_ss && !(old_ss->ss_flags & SS_DISABLE))
@@ -243,6 +245,9 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 	if (err)
 		return err;
 
+	err = kgo_poller_start();
+	if (err)
+		return kgo_err(err, "cannot start the poller thread: %s", strerror(-err));
 	err = kgo_signals_install();
 	if (err)
 		return kgo_err(err, "cannot install the SIGSEGV handler: %s", strerror(-err));
