@@ -20,8 +20,11 @@
  * spinning, so no work is stranded.
  *
  * Backoff, after Go: 20us between passes, doubling after 50 passes in a
- * row with nothing to do, up to 1ms while any P is running (the slice
- * needs that resolution) and 10ms when every P is idle.
+ * row with nothing to do, up to 500us while any P is running and 10ms when
+ * every P is idle.  Acting takes two passes (a G's run is timed from the
+ * pass that first sees it; a block must be seen twice), so a blocked M's
+ * P is handed off, and a G is preempted past its slice, within about two
+ * busy periods: 1.1 ms, under the library's 2 ms.
  */
 #include <linux/kthread.h>
 #include <linux/ktime.h>
