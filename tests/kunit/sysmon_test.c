@@ -32,6 +32,20 @@ static void sysmon_backoff_doubles_to_caps(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kgo_sysmon_next_delay(d, 0, false), KGO_SYSMON_MIN_NS);
 }
 
+static void sysmon_duty_cycle_bounded(struct kunit *test)
+{
+	/* Cheap passes: the backoff alone decides. */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_sleep_ns(KGO_SYSMON_MIN_NS, 2 * NSEC_PER_USEC),
+			KGO_SYSMON_MIN_NS);
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_sleep_ns(KGO_SYSMON_BUSY_MAX_NS, 0),
+			KGO_SYSMON_BUSY_MAX_NS);
+	/* A slow pass: sysmon sleeps long enough to stay under a fifth of a CPU. */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_sleep_ns(KGO_SYSMON_MIN_NS, 130 * NSEC_PER_USEC),
+			KGO_SYSMON_DUTY * 130 * NSEC_PER_USEC);
+	KUNIT_EXPECT_GE(test, kgo_sysmon_sleep_ns(KGO_SYSMON_MIN_NS, 130 * NSEC_PER_USEC),
+			4 * 130 * NSEC_PER_USEC);
+}
+
 static void retake_needs_g_state(struct kunit *test)
 {
 	struct kgo_retake_sample s = {
@@ -87,6 +101,7 @@ static void retake_preempt_rules(struct kunit *test)
 static struct kunit_case sysmon_cases[] = {
 	KUNIT_CASE(sysmon_backoff_starts_at_20us),
 	KUNIT_CASE(sysmon_backoff_doubles_to_caps),
+	KUNIT_CASE(sysmon_duty_cycle_bounded),
 	KUNIT_CASE(retake_needs_g_state),
 	KUNIT_CASE(retake_handoff_rules),
 	KUNIT_CASE(retake_preempt_rules),
