@@ -136,6 +136,7 @@ struct kgo_rt {
 
 	size_t stack_size;		/* usable bytes + KGO_GHDR + preemption
 					   reserve, page multiple */
+	size_t stack_asked;		/* the usable bytes, as configured */
 	size_t guard_size;
 
 	char *mbase;			/* first struct kgo_shared_m, or NULL */

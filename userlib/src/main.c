@@ -302,6 +302,7 @@ static int kgo_check_config(const struct kgo_config *cfg)
 		return kgo_err(-EINVAL, "stack size %zu is outside %d..%zu bytes",
 			       size, KGO_STACK_MIN, (size_t)1 << 30);
 	/* The G's own bytes, and room for a preemption on top of them. */
+	kgo_rt.stack_asked = size;
 	size += kgo_preempt_stack_reserve();
 	kgo_rt.stack_size = (size + (size_t)page - 1) & ~((size_t)page - 1);
 	kgo_rt.guard_size = (size_t)page * KGO_GUARD_PAGES;
