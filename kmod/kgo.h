@@ -253,6 +253,7 @@ struct kgo_retake_sample {
 
 u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy);
 u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns);
+u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns);
 enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s);
 extern struct mutex kgo_sysmon_lock;
 extern struct list_head kgo_sysmon_list;

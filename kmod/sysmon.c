@@ -26,8 +26,8 @@
  * P is handed off, and a G is preempted past its slice, within about two
  * busy periods: 1.1 ms, under the library's 2 ms.  sysmon is a real-time
  * thread (it must not queue behind the CPU hogs it is there to stop), so
- * it also sleeps at least KGO_SYSMON_DUTY times as long as its last pass
- * took: never more than a fifth of a CPU, on however slow a machine.
+ * it also sleeps at least KGO_SYSMON_DUTY times as long as its passes
+ * take: never more than a fifth of a CPU, on however slow a machine.
  */
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -58,8 +58,8 @@ u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy)
 }
 
 /*
- * kgo_sysmon_sleep_ns - how long sysmon sleeps after a pass that took
- * @cost_ns: the backoff's @delay, but at least KGO_SYSMON_DUTY times the
+ * kgo_sysmon_sleep_ns - how long sysmon sleeps when its passes take about
+ * @cost_ns: the backoff's @delay, but at least KGO_SYSMON_DUTY times a
  * pass, so that sysmon (real-time) never takes more than a fifth of a CPU
  * from the Ms, however slow its passes (many Ms, a slow or emulated
  * machine).  Pure.
@@ -67,6 +67,20 @@ u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy)
 u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns)
 {
 	return max(delay, KGO_SYSMON_DUTY * cost_ns);
+}
+
+/*
+ * kgo_sysmon_cost_est - what a pass costs, from the last estimate @est and
+ * the pass just timed, @cost_ns (wall time).  Down at once, up by at most
+ * a quarter per pass: a pass during which the CPU was taken away (an
+ * interrupt storm, a hypervisor) must not make sysmon sleep four times as
+ * long, while passes that stay slow are soon counted in full.  Pure.
+ */
+u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns)
+{
+	if (cost_ns <= est)
+		return cost_ns;
+	return est + min(cost_ns - est, est / 4 + NSEC_PER_USEC);
 }
 
 /*
@@ -203,7 +217,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now)
 
 static int kgo_sysmon(void *unused)
 {
-	u64 delay = KGO_SYSMON_MIN_NS;
+	u64 delay = KGO_SYSMON_MIN_NS, cost = 0;
 	u32 idle = 0;
 
 	while (!kthread_should_stop()) {
@@ -221,7 +235,8 @@ static int kgo_sysmon(void *unused)
 		mutex_unlock(&kgo_sysmon_lock);
 		idle = acted ? 0 : idle + 1;
 		delay = kgo_sysmon_next_delay(delay, idle, busy);
-		sleep = kgo_sysmon_sleep_ns(delay, ktime_get_ns() - start);
+		cost = kgo_sysmon_cost_est(cost, ktime_get_ns() - start);
+		sleep = kgo_sysmon_sleep_ns(delay, cost);
 
 		t = ns_to_ktime(sleep);
 		set_current_state(TASK_IDLE);
