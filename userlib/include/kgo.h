@@ -21,14 +21,17 @@
  *
  * So, between any two instructions of a goroutine's own code, it may move
  * to another thread.  Goroutine code must not rely on thread identity:
- * the address of a thread-local variable (errno included) must not be
- * kept across any point, pthread mutexes and other thread-owned locks
+ * the address of a thread-local variable must not be kept across any
+ * point, thread-owned locks (pthread mutexes, recursive ones above all)
  * must not be held by one goroutine while another may run on the thread,
  * and signal masks and other per-thread settings are those of whichever M
- * runs the code.  errno set by a system call is read correctly when read
- * at once (the move happens, if at all, at the call's return, before the
- * C library stores errno).  Code that needs a thread of its own should run
- * on a thread that is not an M.
+ * runs the code.  errno's value moves with a preempted goroutine (its
+ * address, which compilers may keep, does not).  C library code that
+ * keeps per-thread state is not safe to preempt while another goroutine
+ * runs the same code on that thread: glibc's malloc (its per-thread cache;
+ * GLIBC_TUNABLES=glibc.malloc.tcache_count=0 turns it off) and stdio
+ * (recursive per-thread locks) among others.  Such code should run with
+ * preemption off (KGO_SLICE_OFF), or on a thread that is not an M.
  *
  * Unless said otherwise, a function here must be called from a goroutine,
  * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
