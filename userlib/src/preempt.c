@@ -261,6 +261,13 @@ void kgo_preempted(struct kgo_pframe *f)
 
 	switch (f->reason) {
 	case KGO_PREEMPT_SLICE:
+		/*
+		 * On this M's signal stack (a handler with SA_ONSTACK): the
+		 * frame must stay with this thread, whose next signal would
+		 * reuse that stack.  Not now: sysmon asks again a slice later.
+		 */
+		if (m->altstack && f->sp - (uintptr_t)m->altstack <= m->altstack_size)
+			break;
 		/* The module moved the state G -> LIB. */
 		kgo_mcall(KGO_ACT_PREEMPT, NULL, NULL);
 		break;
