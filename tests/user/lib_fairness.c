@@ -107,7 +107,8 @@ static void timeout(int sig)
 
 int main(void)
 {
-	struct kgo_config cfg = { .nprocs = 1 };
+	/* Cooperative: schedules counted exactly, no preemption or handoff between. */
+	struct kgo_config cfg = { .nprocs = 1, .flags = KGO_COOPERATIVE };
 	int rc;
 
 	signal(SIGALRM, timeout);

@@ -52,7 +52,7 @@ int main(void)
 	char err[512];
 	int rc;
 
-	tap_plan(10);
+	tap_plan(12);
 
 	setenv("KGO_DEVICE", "/nonexistent/kgo", 1);
 	rc = capture(NULL, err, sizeof(err));
@@ -95,6 +95,13 @@ int main(void)
 	tap_ok_fmt(rc == -ENOENT, "kgo_config.slice_ns wins over $KGO_SLICE_MS (%d)", rc);
 	unsetenv("KGO_SLICE_MS");
 	cfg.slice_ns = 0;
+	cfg.flags = 0x2;
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -EINVAL, "unknown kgo_config.flags are refused (%d)", rc);
+	cfg.flags = KGO_COOPERATIVE;
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -ENOENT, "KGO_COOPERATIVE is accepted (%d)", rc);
+	cfg.flags = 0;
 
 	tap_ok(!ran && kgo_go(never, NULL) == -ESRCH && kgo_nprocs() == 0 &&
 	       kgo_set_nprocs(2) == -ESRCH && kgo_self() == NULL && kgo_id() == 0,

@@ -68,6 +68,14 @@ extern "C" {
 #define KGO_SLICE_MIN		1000000ULL	/* ns: the shortest slice */
 #define KGO_SLICE_OFF		UINT64_MAX	/* no time-slice preemption */
 
+/*
+ * kgo_config.flags.  KGO_COOPERATIVE: no sysmon at all.  A goroutine runs
+ * until it yields, parks, exits or returns, and one blocked in the kernel
+ * keeps its M and its P meanwhile; goroutines move between threads only
+ * at those calls.
+ */
+#define KGO_COOPERATIVE		0x1UL
+
 /* What kgo_main() sets up.  Zero-fill it (or pass NULL) for the defaults. */
 struct kgo_config {
 	int nprocs;		/* GOMAXPROCS; 0: $KGO_MAXPROCS, else online CPUs */
@@ -80,7 +88,8 @@ struct kgo_config {
 				   KGO_SLICE_OFF: a G is never preempted (a G
 				   blocked in the kernel still loses its P);
 				   else at least KGO_SLICE_MIN */
-	unsigned long reserved[3];	/* must be 0 */
+	unsigned long flags;	/* KGO_COOPERATIVE */
+	unsigned long reserved[2];	/* must be 0 */
 };
 
 /* A goroutine, opaque. */

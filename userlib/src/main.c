@@ -298,6 +298,8 @@ static int kgo_check_config(const struct kgo_config *cfg)
 	for (i = 0; cfg && i < sizeof(cfg->reserved) / sizeof(cfg->reserved[0]); i++)
 		if (cfg->reserved[i])
 			return kgo_err(-EINVAL, "kgo_config.reserved must be zero");
+	if (cfg && (cfg->flags & ~KGO_COOPERATIVE))
+		return kgo_err(-EINVAL, "kgo_config.flags %#lx has unknown bits", cfg->flags);
 	if (size < KGO_STACK_MIN || size > ((size_t)1 << 30))
 		return kgo_err(-EINVAL, "stack size %zu is outside %d..%zu bytes",
 			       size, KGO_STACK_MIN, (size_t)1 << 30);
@@ -329,7 +331,8 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 	if (!err)
 		err = kgo_open(cfg, &v);
 	if (!err) {
-		kgo_rt.sysmon = v.features & KGO_FEAT_SYSMON;
+		kgo_rt.sysmon = (v.features & KGO_FEAT_SYSMON) &&
+				!(cfg && (cfg->flags & KGO_COOPERATIVE));
 		err = kgo_setup(nprocs, &v);
 	}
 	if (!err && kgo_rt.sysmon)
