@@ -97,7 +97,8 @@ static void main_fn(void *arg)
 
 int main(void)
 {
-	struct kgo_config cfg = { .nprocs = 1 };
+	/* Cooperative: schedules counted exactly, no preemption or handoff between. */
+	struct kgo_config cfg = { .nprocs = 1, .flags = KGO_COOPERATIVE };
 	int rc;
 
 	tap_watchdog(300);

@@ -7,9 +7,31 @@
  *   int main(void) { return kgo_main(start, NULL, NULL) ? 1 : 0; }
  *
  * Words as in Go: a G is a goroutine, an M an OS thread that runs Gs, a P
- * the right to run Gs (there are GOMAXPROCS of them, "nprocs" here).  Gs
- * are cooperative: a G runs until it yields, parks, exits or returns.  A G
- * that blocks in a system call keeps its M and P blocked meanwhile.
+ * the right to run Gs (there are GOMAXPROCS of them, "nprocs" here).
+ *
+ * Preemption and blocking (with a kgo.ko that has sysmon).  A G that runs
+ * longer than the time slice (10 ms by default, struct kgo_config) without
+ * yielding is preempted wherever it is, as Go does since 1.14: all its
+ * registers are saved, it goes to the global run queue and later resumes,
+ * possibly on another thread.  A G that blocks in the kernel (any system
+ * call, page fault or sleep, no wrapper needed) loses its P to another M
+ * after a few tens of microseconds, so the other Gs keep running; when the
+ * call returns, the G gets a P back or waits in the global queue.  The
+ * library's own code is never preempted in place.
+ *
+ * So, between any two instructions of a goroutine's own code, it may move
+ * to another thread.  Goroutine code must not rely on thread identity:
+ * the address of a thread-local variable must not be kept across any
+ * point, thread-owned locks (pthread mutexes, recursive ones above all)
+ * must not be held by one goroutine while another may run on the thread,
+ * and signal masks and other per-thread settings are those of whichever M
+ * runs the code.  errno's value moves with a preempted goroutine (its
+ * address, which compilers may keep, does not).  C library code that
+ * keeps per-thread state is not safe to preempt while another goroutine
+ * runs the same code on that thread: glibc's malloc (its per-thread cache;
+ * GLIBC_TUNABLES=glibc.malloc.tcache_count=0 turns it off) and stdio
+ * (recursive per-thread locks) among others.  Such code should run with
+ * preemption off (KGO_SLICE_OFF), or on a thread that is not an M.
  *
  * Unless said otherwise, a function here must be called from a goroutine,
  * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
@@ -28,6 +50,11 @@
  * kgo_park, kgo_sema_acquire, and every blocking call below: channels,
  * select, mutex, waitgroup, sleep, network I/O): the goroutine may resume
  * on another thread.
+ *
+ * Threads.  Beyond the nprocs+1 Ms started at first, an M is started for
+ * each G blocked in the kernel while others wait to run (plus a small pool
+ * of spare Ms, kept by a spawner thread), up to kgo.ko's max_ms parameter
+ * (1024 by default).
  */
 #ifndef KGO_H
 #define KGO_H
@@ -46,13 +73,32 @@ extern "C" {
 #define KGO_STACK_MIN		(16 * 1024)
 #define KGO_ARGS_MAX		1024	/* most bytes kgo_go_args() copies */
 
+#define KGO_SLICE_DEFAULT	10000000ULL	/* ns: Go's forcePreemptNS */
+#define KGO_SLICE_MIN		1000000ULL	/* ns: the shortest slice */
+#define KGO_SLICE_OFF		UINT64_MAX	/* no time-slice preemption */
+
+/*
+ * kgo_config.flags.  KGO_COOPERATIVE: no sysmon at all.  A goroutine runs
+ * until it yields, parks, exits or returns, and one blocked in the kernel
+ * keeps its M and its P meanwhile; goroutines move between threads only
+ * at those calls.
+ */
+#define KGO_COOPERATIVE		0x1UL
+
 /* What kgo_main() sets up.  Zero-fill it (or pass NULL) for the defaults. */
 struct kgo_config {
 	int nprocs;		/* GOMAXPROCS; 0: $KGO_MAXPROCS, else online CPUs */
 	size_t stack_size;	/* per goroutine, guard page not included;
-				   0: KGO_STACK_DEFAULT; rounded up to pages */
+				   0: KGO_STACK_DEFAULT; rounded up to pages.
+				   Room for a preemption is added to it. */
 	const char *device;	/* NULL: $KGO_DEVICE, else "/dev/kgo" */
-	unsigned long reserved[4];	/* must be 0 */
+	uint64_t slice_ns;	/* time slice: 0: $KGO_SLICE_MS (milliseconds,
+				   or "off"), else KGO_SLICE_DEFAULT;
+				   KGO_SLICE_OFF: a G is never preempted (a G
+				   blocked in the kernel still loses its P);
+				   else at least KGO_SLICE_MIN */
+	unsigned long flags;	/* KGO_COOPERATIVE */
+	unsigned long reserved[2];	/* must be 0 */
 };
 
 /* A goroutine, opaque. */
@@ -63,11 +109,14 @@ struct kgo_g;
  * (Go's rt0_go plus runtime.main).  The calling thread becomes the first
  * M.  Returns 0 once fn returns (or calls kgo_exit()), after every M has
  * stopped; goroutines still alive then are abandoned and their memory
- * freed, as when a Go program's main returns; a goroutine still running
- * on another M keeps kgo_main waiting until it next yields, parks or ends
- * (there is no preemption).  Returns -errno, after a
- * message on stderr, if the scheduler cannot be started.  May be called
- * again after it returns; not from two threads at once.
+ * freed, as when a Go program's main returns.  A goroutine still running
+ * on another M is stopped at its next yield, park or preemption (so with
+ * preemption off, it keeps kgo_main waiting until it yields); one blocked
+ * in a system call keeps kgo_main waiting until the call returns (Go's
+ * process would just exit): make sure such calls end, e.g. close the
+ * other end of a pipe, before the main goroutine returns.  Returns -errno,
+ * after a message on stderr, if the scheduler cannot be started.  May be
+ * called again after it returns; not from two threads at once.
  */
 int kgo_main(void (*fn)(void *), void *arg, const struct kgo_config *cfg);
 
@@ -155,6 +204,10 @@ struct kgo_stats_user {
 	uint64_t gq_gets;
 	uint64_t readies;	/* KGO_IOC_READY calls */
 	uint64_t ioctls;	/* every ioctl, this one included */
+	uint64_t handoffs;	/* Ps taken from Ms blocked in the kernel */
+	uint64_t preempts;	/* Gs preempted at the end of their slice */
+	uint64_t exitsyscalls;	/* Ms back from a block without their P */
+	uint64_t sysmon_wakeps;	/* idle Ms woken by sysmon for stranded work */
 };
 
 /* kgo_stats - fill @st; 0, or -ESRCH outside kgo_main(). */

@@ -13,6 +13,11 @@
  * record under the lock, writes the result into it, drops the lock and
  * only then calls kgo_ready; after kgo_ready it never touches the record,
  * because the goroutine may already be running and its stack frame gone.
+ *
+ * Every public blocking call (channels, select, mutex, waitgroup, sleep and
+ * timers, network I/O) is a thin kgo_NAME wrapper that runs NAME_in_library
+ * between kgo_enter() and kgo_leave(): the spinlocks here are only ever
+ * held in the library, where sysmon neither preempts a G nor takes its P.
  */
 #ifndef KGO_BLOCK_H
 #define KGO_BLOCK_H

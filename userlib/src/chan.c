@@ -228,7 +228,7 @@ size_t kgo_chan_cap(struct kgo_chan *c)
 	return c->cap;
 }
 
-int kgo_chan_send(struct kgo_chan *c, const void *elem)
+static int chan_send_in_library(struct kgo_chan *c, const void *elem)
 {
 	struct kgo_sudog sg;
 	struct kgo_g *wake;
@@ -252,7 +252,16 @@ int kgo_chan_send(struct kgo_chan *c, const void *elem)
 	return sg.success ? 0 : -EPIPE;
 }
 
-int kgo_chan_recv(struct kgo_chan *c, void *elem)
+int kgo_chan_send(struct kgo_chan *c, const void *elem)
+{
+	bool entered = kgo_enter(true);
+	int r = chan_send_in_library(c, elem);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static int chan_recv_in_library(struct kgo_chan *c, void *elem)
 {
 	struct kgo_sudog sg;
 	struct kgo_g *wake;
@@ -276,7 +285,16 @@ int kgo_chan_recv(struct kgo_chan *c, void *elem)
 	return sg.success;
 }
 
-bool kgo_chan_trysend(struct kgo_chan *c, const void *elem)
+int kgo_chan_recv(struct kgo_chan *c, void *elem)
+{
+	bool entered = kgo_enter(true);
+	int r = chan_recv_in_library(c, elem);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static bool chan_trysend_in_library(struct kgo_chan *c, const void *elem)
 {
 	struct kgo_g *wake;
 	int r;
@@ -289,7 +307,16 @@ bool kgo_chan_trysend(struct kgo_chan *c, const void *elem)
 	return r == KGO_CH_DONE;
 }
 
-void kgo_chan_drain(struct kgo_chan *c)
+bool kgo_chan_trysend(struct kgo_chan *c, const void *elem)
+{
+	bool entered = kgo_enter(true);
+	bool r = chan_trysend_in_library(c, elem);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static void chan_drain_in_library(struct kgo_chan *c)
 {
 	kgo_spin_lock(&c->lock);
 	while (c->qcount) {
@@ -300,7 +327,15 @@ void kgo_chan_drain(struct kgo_chan *c)
 	kgo_spin_unlock(&c->lock);
 }
 
-void kgo_chan_close(struct kgo_chan *c)
+void kgo_chan_drain(struct kgo_chan *c)
+{
+	bool entered = kgo_enter(true);
+
+	chan_drain_in_library(c);
+	kgo_leave(entered);
+}
+
+static void chan_close_in_library(struct kgo_chan *c)
 {
 	struct kgo_sudog *sg, *wake = NULL;
 
@@ -332,4 +367,12 @@ void kgo_chan_close(struct kgo_chan *c)
 		kgo_ready(g);
 		wake = next;
 	}
+}
+
+void kgo_chan_close(struct kgo_chan *c)
+{
+	bool entered = kgo_enter(true);
+
+	chan_close_in_library(c);
+	kgo_leave(entered);
 }

@@ -34,7 +34,7 @@ struct kgo_mwaiter {
 	bool handoff;		/* unlock gave it the mutex */
 };
 
-bool kgo_mutex_trylock(struct kgo_mutex *mu)
+static bool mutex_trylock_in_library(struct kgo_mutex *mu)
 {
 	uint32_t s = __atomic_load_n(&mu->state, __ATOMIC_RELAXED);
 
@@ -44,6 +44,15 @@ bool kgo_mutex_trylock(struct kgo_mutex *mu)
 						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return true;
 	return false;
+}
+
+bool kgo_mutex_trylock(struct kgo_mutex *mu)
+{
+	bool entered = kgo_enter(true);
+	bool r = mutex_trylock_in_library(mu);
+
+	kgo_leave(entered);
+	return r;
 }
 
 /* Spinning only pays when another P may be running the holder. */
@@ -122,7 +131,7 @@ static void kgo_mutex_lock_slow(struct kgo_mutex *mu)
 	}
 }
 
-void kgo_mutex_lock(struct kgo_mutex *mu)
+static void mutex_lock_in_library(struct kgo_mutex *mu)
 {
 	uint32_t s = 0;
 
@@ -131,6 +140,14 @@ void kgo_mutex_lock(struct kgo_mutex *mu)
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return;
 	kgo_mutex_lock_slow(mu);
+}
+
+void kgo_mutex_lock(struct kgo_mutex *mu)
+{
+	bool entered = kgo_enter(true);
+
+	mutex_lock_in_library(mu);
+	kgo_leave(entered);
 }
 
 static void kgo_mutex_unlock_slow(struct kgo_mutex *mu)
@@ -178,7 +195,7 @@ static void kgo_mutex_unlock_slow(struct kgo_mutex *mu)
 		kgo_ready(g);
 }
 
-void kgo_mutex_unlock(struct kgo_mutex *mu)
+static void mutex_unlock_in_library(struct kgo_mutex *mu)
 {
 	uint32_t s = KGO_MUTEX_LOCKED;
 
@@ -187,4 +204,12 @@ void kgo_mutex_unlock(struct kgo_mutex *mu)
 					__ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		return;
 	kgo_mutex_unlock_slow(mu);
+}
+
+void kgo_mutex_unlock(struct kgo_mutex *mu)
+{
+	bool entered = kgo_enter(true);
+
+	mutex_unlock_in_library(mu);
+	kgo_leave(entered);
 }

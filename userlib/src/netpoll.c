@@ -406,7 +406,7 @@ static __attribute__((noinline)) int kgo_sys_close(int fd)
 
 /* ---- the public calls ---- */
 
-ssize_t kgo_read(int fd, void *buf, size_t n)
+static ssize_t read_in_library(int fd, void *buf, size_t n)
 {
 	for (;;) {
 		ssize_t r = kgo_sys_read(fd, buf, n);
@@ -422,7 +422,16 @@ ssize_t kgo_read(int fd, void *buf, size_t n)
 	}
 }
 
-ssize_t kgo_write(int fd, const void *buf, size_t n)
+ssize_t kgo_read(int fd, void *buf, size_t n)
+{
+	bool entered = kgo_enter(true);
+	ssize_t r = read_in_library(fd, buf, n);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static ssize_t write_in_library(int fd, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
 	size_t done = 0;
@@ -454,7 +463,16 @@ ssize_t kgo_write(int fd, const void *buf, size_t n)
 	return (ssize_t)done;
 }
 
-int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+ssize_t kgo_write(int fd, const void *buf, size_t n)
+{
+	bool entered = kgo_enter(true);
+	ssize_t r = write_in_library(fd, buf, n);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static int accept_in_library(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
 	socklen_t len = addrlen ? *addrlen : 0;
 
@@ -475,7 +493,16 @@ int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 	}
 }
 
-int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	bool entered = kgo_enter(true);
+	int r = accept_in_library(fd, addr, addrlen, flags);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static int connect_in_library(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
 	int r;
 
@@ -514,7 +541,16 @@ int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	}
 }
 
-int kgo_close(int fd)
+int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	bool entered = kgo_enter(true);
+	int r = connect_in_library(fd, addr, addrlen);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static int close_in_library(int fd)
 {
 	struct kgo_pd *pd = kgo_pd_get(fd, false);
 	struct kgo_pwait *take = NULL, *w;
@@ -535,5 +571,14 @@ int kgo_close(int fd)
 	r = kgo_sys_close(fd);
 	kgo_spin_unlock(&pd->lock);
 	kgo_pw_ready(take);
+	return r;
+}
+
+int kgo_close(int fd)
+{
+	bool entered = kgo_enter(true);
+	int r = close_in_library(fd);
+
+	kgo_leave(entered);
 	return r;
 }

@@ -110,7 +110,7 @@ struct kgo_selscratch {
 static int kgo_select_locked(struct kgo_select_case *cases, int n, bool block,
 			     struct kgo_selscratch *s);
 
-int kgo_select(struct kgo_select_case *cases, int n, bool block)
+static int select_in_library(struct kgo_select_case *cases, int n, bool block)
 {
 	int order[KGO_SELECT_STACK];
 	struct kgo_chan *locks[KGO_SELECT_STACK];
@@ -137,6 +137,15 @@ int kgo_select(struct kgo_select_case *cases, int n, bool block)
 	}
 	r = kgo_select_locked(cases, n, block, &s);
 	free(heap);
+	return r;
+}
+
+int kgo_select(struct kgo_select_case *cases, int n, bool block)
+{
+	bool entered = kgo_enter(true);
+	int r = select_in_library(cases, n, block);
+
+	kgo_leave(entered);
 	return r;
 }
 

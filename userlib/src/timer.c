@@ -275,7 +275,7 @@ void kgo_timers_fini(void)
 
 /* ---- the public calls ---- */
 
-void kgo_sleep(uint64_t ns)
+static void sleep_in_library(uint64_t ns)
 {
 	struct kgo_tmr t;
 
@@ -292,6 +292,14 @@ void kgo_sleep(uint64_t ns)
 		kgo_fatal("kgo_sleep: the runtime's timers are not running");
 	kgo_timer_add_locked(&t);
 	kgo_park(kgo_tm_parkunlock, &kgo_tm.lock);
+}
+
+void kgo_sleep(uint64_t ns)
+{
+	bool entered = kgo_enter(true);
+
+	sleep_in_library(ns);
+	kgo_leave(entered);
 }
 
 struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
@@ -347,7 +355,7 @@ static bool kgo_timer_stop_locked(struct kgo_timer *ut)
 	return was;
 }
 
-bool kgo_timer_stop(struct kgo_timer *ut)
+static bool timer_stop_in_library(struct kgo_timer *ut)
 {
 	bool was;
 
@@ -357,7 +365,16 @@ bool kgo_timer_stop(struct kgo_timer *ut)
 	return was;
 }
 
-bool kgo_timer_reset(struct kgo_timer *ut, uint64_t ns)
+bool kgo_timer_stop(struct kgo_timer *ut)
+{
+	bool entered = kgo_enter(true);
+	bool r = timer_stop_in_library(ut);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static bool timer_reset_in_library(struct kgo_timer *ut, uint64_t ns)
 {
 	bool was;
 
@@ -371,7 +388,16 @@ bool kgo_timer_reset(struct kgo_timer *ut, uint64_t ns)
 	return was;
 }
 
-void kgo_timer_free(struct kgo_timer *ut)
+bool kgo_timer_reset(struct kgo_timer *ut, uint64_t ns)
+{
+	bool entered = kgo_enter(true);
+	bool r = timer_reset_in_library(ut, ns);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static void timer_free_in_library(struct kgo_timer *ut)
 {
 	if (!ut)
 		return;
@@ -381,4 +407,12 @@ void kgo_timer_free(struct kgo_timer *ut)
 	pthread_mutex_unlock(&kgo_tm.lock);
 	kgo_chan_free(ut->c);
 	free(ut);
+}
+
+void kgo_timer_free(struct kgo_timer *ut)
+{
+	bool entered = kgo_enter(true);
+
+	timer_free_in_library(ut);
+	kgo_leave(entered);
 }

@@ -11,7 +11,7 @@ struct kgo_wgwaiter {
 	struct kgo_wgwaiter *next;
 };
 
-void kgo_waitgroup_add(struct kgo_waitgroup *wg, int64_t n)
+static void waitgroup_add_in_library(struct kgo_waitgroup *wg, int64_t n)
 {
 	struct kgo_wgwaiter *w = NULL;
 	int64_t count;
@@ -38,12 +38,20 @@ void kgo_waitgroup_add(struct kgo_waitgroup *wg, int64_t n)
 	}
 }
 
+void kgo_waitgroup_add(struct kgo_waitgroup *wg, int64_t n)
+{
+	bool entered = kgo_enter(true);
+
+	waitgroup_add_in_library(wg, n);
+	kgo_leave(entered);
+}
+
 void kgo_waitgroup_done(struct kgo_waitgroup *wg)
 {
 	kgo_waitgroup_add(wg, -1);
 }
 
-void kgo_waitgroup_wait(struct kgo_waitgroup *wg)
+static void waitgroup_wait_in_library(struct kgo_waitgroup *wg)
 {
 	struct kgo_wgwaiter w;
 
@@ -56,4 +64,12 @@ void kgo_waitgroup_wait(struct kgo_waitgroup *wg)
 	w.next = wg->waiters;
 	wg->waiters = &w;
 	kgo_park(kgo_spin_parkunlock, &wg->lock);
+}
+
+void kgo_waitgroup_wait(struct kgo_waitgroup *wg)
+{
+	bool entered = kgo_enter(true);
+
+	waitgroup_wait_in_library(wg);
+	kgo_leave(entered);
 }
