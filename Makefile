@@ -89,11 +89,18 @@ $(B)/pic/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(KGO_CFLAGS) -fPIC -c -o $@ $<
 
-$(B)/libkgo.a: $(LIB_OBJS)
+# One relocatable object per flavour, all code in the kgo_text section
+# (userlib/kgo_text.lds says why).
+$(B)/kgo.o: $(LIB_OBJS) userlib/kgo_text.lds
+	$(LD) -r -T userlib/kgo_text.lds -o $@ $(LIB_OBJS)
+$(B)/pic/kgo.o: $(LIB_PIC) userlib/kgo_text.lds
+	$(LD) -r -T userlib/kgo_text.lds -o $@ $(LIB_PIC)
+
+$(B)/libkgo.a: $(B)/kgo.o
 	@rm -f $@
 	ar rcs $@ $^
-$(B)/libkgo.so: $(LIB_PIC)
-	$(CC) -shared -Wl,-soname,libkgo.so.$(SOMAJOR) -pthread -o $@ $^
+$(B)/libkgo.so: $(B)/pic/kgo.o
+	$(CC) -shared -Wl,-soname,libkgo.so.$(SOMAJOR) -Wl,-z,noexecstack -pthread -o $@ $^
 
 tests: $(TEST_BINS)
 $(B)/tests/%: tests/user/%.c $(wildcard tests/user/*.h) $(B)/libkgo.a
@@ -108,8 +115,9 @@ $(B)/examples/%: examples/%.c $(B)/libkgo.a
 check:
 	scripts/check
 
+# DEMO=hello (default), sieve, echo or any examples/NAME; DEMO_ARGS=...
 run: lib examples
-	scripts/run-demo
+	DEMO='$(DEMO)' DEMO_ARGS='$(DEMO_ARGS)' scripts/run-demo
 
 lint:
 	scripts/lint

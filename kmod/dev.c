@@ -83,6 +83,12 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 	else
 		err = kgo_steal_ioctl(inst, m, &a.g);
 	a.p = m->p ? m->p->id : KGO_NO_P;
+	/*
+	 * exitsyscall gave the G to the global queue and went on to park:
+	 * a restart of this call after a signal is a plain PARK, with no G.
+	 */
+	if ((a.flags & KGO_PARK_EXITSYSCALL) && !a.g)
+		a.flags &= ~KGO_PARK_EXITSYSCALL;
 	/* The P is reported even on failure: the M may have lost it. */
 	if (copy_to_user(uarg, &a, sizeof(a)))
 		return -EFAULT;

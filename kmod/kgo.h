@@ -235,8 +235,14 @@ void kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
 
 /* sysmon.c */
 #define KGO_SYSMON_MIN_NS	(20 * NSEC_PER_USEC)
-#define KGO_SYSMON_BUSY_MAX_NS	(1 * NSEC_PER_MSEC)
+/*
+ * While a P runs, at most 500us between passes: a block or an overrun is
+ * acted on by the second pass that sees it, so within two periods (and
+ * the 1/8 slack), which must stay under the 2 ms the library promises.
+ */
+#define KGO_SYSMON_BUSY_MAX_NS	(500 * NSEC_PER_USEC)
 #define KGO_SYSMON_IDLE_MAX_NS	(10 * NSEC_PER_MSEC)
+#define KGO_SYSMON_DUTY		4	/* sleep at least 4x a pass: <= 1/5 of a CPU */
 #define KGO_HANDOFF_ALWAYS_NS	(10 * NSEC_PER_MSEC)
 
 enum kgo_retake_action { KGO_RETAKE_NONE, KGO_RETAKE_HANDOFF, KGO_RETAKE_PREEMPT };
@@ -253,6 +259,8 @@ struct kgo_retake_sample {
 };
 
 u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy);
+u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns);
+u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns);
 enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s);
 extern struct mutex kgo_sysmon_lock;
 extern struct list_head kgo_sysmon_list;

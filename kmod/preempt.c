@@ -69,8 +69,12 @@ static void kgo_m_redirect(struct callback_head *cb)
 	clear_bit(0, &m->twork_pending);
 	/* Pairs with the store-release in kgo_set_preempt(). */
 	tramp = smp_load_acquire(&inst->preempt.trampoline);
-	if (READ_ONCE(m->detached) || READ_ONCE(inst->dying) || !tramp ||
-	    !user_mode(regs) || !user_64bit_mode(regs))
+	/*
+	 * Not once the instance is released (detached).  After SHUTDOWN it
+	 * still is: that is how the library stops a G that keeps running
+	 * once the process's scheduler is finishing.
+	 */
+	if (READ_ONCE(m->detached) || !tramp || !user_mode(regs) || !user_64bit_mode(regs))
 		goto out;
 	ip = regs->ip;
 	if (ip >= READ_ONCE(inst->preempt.text_start) &&

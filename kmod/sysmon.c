@@ -20,8 +20,14 @@
  * spinning, so no work is stranded.
  *
  * Backoff, after Go: 20us between passes, doubling after 50 passes in a
- * row with nothing to do, up to 1ms while any P is running (the slice
- * needs that resolution) and 10ms when every P is idle.
+ * row with nothing to do, up to 500us while any P is running and 10ms when
+ * every P is idle.  Acting takes two passes (a G's run is timed from the
+ * pass that first sees it; a block must be seen twice), so a blocked M's
+ * P is handed off, and a G is preempted past its slice, within about two
+ * busy periods: 1.1 ms, under the library's 2 ms.  sysmon is a real-time
+ * thread (it must not queue behind the CPU hogs it is there to stop), so
+ * it also sleeps at least KGO_SYSMON_DUTY times as long as its passes
+ * take: never more than a fifth of a CPU, on however slow a machine.
  */
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -49,6 +55,32 @@ u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy)
 	else if (idle_cycles > 50)
 		delay *= 2;
 	return min(delay, max);
+}
+
+/*
+ * kgo_sysmon_sleep_ns - how long sysmon sleeps when its passes take about
+ * @cost_ns: the backoff's @delay, but at least KGO_SYSMON_DUTY times a
+ * pass, so that sysmon (real-time) never takes more than a fifth of a CPU
+ * from the Ms, however slow its passes (many Ms, a slow or emulated
+ * machine).  Pure.
+ */
+u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns)
+{
+	return max(delay, KGO_SYSMON_DUTY * cost_ns);
+}
+
+/*
+ * kgo_sysmon_cost_est - what a pass costs, from the last estimate @est and
+ * the pass just timed, @cost_ns (wall time).  Down at once, up by at most
+ * a quarter per pass: a pass during which the CPU was taken away (an
+ * interrupt storm, a hypervisor) must not make sysmon sleep four times as
+ * long, while passes that stay slow are soon counted in full.  Pure.
+ */
+u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns)
+{
+	if (cost_ns <= est)
+		return cost_ns;
+	return est + min(cost_ns - est, est / 4 + NSEC_PER_USEC);
 }
 
 /*
@@ -185,10 +217,11 @@ static int kgo_retake(struct kgo_inst *inst, u64 now)
 
 static int kgo_sysmon(void *unused)
 {
-	u64 delay = KGO_SYSMON_MIN_NS;
+	u64 delay = KGO_SYSMON_MIN_NS, cost = 0;
 	u32 idle = 0;
 
 	while (!kthread_should_stop()) {
+		u64 start = ktime_get_ns(), sleep;
 		struct kgo_inst *inst;
 		bool busy = false;
 		int acted = 0;
@@ -202,11 +235,13 @@ static int kgo_sysmon(void *unused)
 		mutex_unlock(&kgo_sysmon_lock);
 		idle = acted ? 0 : idle + 1;
 		delay = kgo_sysmon_next_delay(delay, idle, busy);
+		cost = kgo_sysmon_cost_est(cost, ktime_get_ns() - start);
+		sleep = kgo_sysmon_sleep_ns(delay, cost);
 
-		t = ns_to_ktime(delay);
+		t = ns_to_ktime(sleep);
 		set_current_state(TASK_IDLE);
 		if (!kthread_should_stop())
-			schedule_hrtimeout_range(&t, delay / 8, HRTIMER_MODE_REL);
+			schedule_hrtimeout_range(&t, sleep / 8, HRTIMER_MODE_REL);
 		__set_current_state(TASK_RUNNING);
 	}
 	return 0;
@@ -230,12 +265,20 @@ void kgo_sysmon_unregister(struct kgo_inst *inst)
 	mutex_unlock(&kgo_sysmon_lock);
 }
 
+/*
+ * sysmon is there to stop threads that hog their CPUs; as an ordinary task
+ * it would queue behind them when every CPU is busy, the very case it must
+ * handle.  So it is real-time, at the lowest priority: it wakes at once and
+ * runs for microseconds per pass.
+ */
 int kgo_sysmon_start(void)
 {
-	struct task_struct *t = kthread_run(kgo_sysmon, NULL, "kgo_sysmon");
+	struct task_struct *t = kthread_create(kgo_sysmon, NULL, "kgo_sysmon");
 
 	if (IS_ERR(t))
 		return PTR_ERR(t);
+	sched_set_fifo_low(t);
+	wake_up_process(t);
 	kgo_sysmon_task = t;
 	return 0;
 }

@@ -32,6 +32,38 @@ static void sysmon_backoff_doubles_to_caps(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kgo_sysmon_next_delay(d, 0, false), KGO_SYSMON_MIN_NS);
 }
 
+static void sysmon_duty_cycle_bounded(struct kunit *test)
+{
+	/* Cheap passes: the backoff alone decides. */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_sleep_ns(KGO_SYSMON_MIN_NS, 2 * NSEC_PER_USEC),
+			KGO_SYSMON_MIN_NS);
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_sleep_ns(KGO_SYSMON_BUSY_MAX_NS, 0),
+			KGO_SYSMON_BUSY_MAX_NS);
+	/* A slow pass: sysmon sleeps long enough to stay under a fifth of a CPU. */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_sleep_ns(KGO_SYSMON_MIN_NS, 130 * NSEC_PER_USEC),
+			KGO_SYSMON_DUTY * 130 * NSEC_PER_USEC);
+	KUNIT_EXPECT_GE(test, kgo_sysmon_sleep_ns(KGO_SYSMON_MIN_NS, 130 * NSEC_PER_USEC),
+			4 * 130 * NSEC_PER_USEC);
+}
+
+static void sysmon_cost_ignores_one_slow_pass(struct kunit *test)
+{
+	u64 est = 130 * NSEC_PER_USEC;
+	int i;
+
+	/* Down at once. */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_cost_est(est, 2 * NSEC_PER_USEC), 2 * NSEC_PER_USEC);
+	/* A pass that took 40 ms (the CPU was away) moves it by a quarter. */
+	KUNIT_EXPECT_EQ(test, kgo_sysmon_cost_est(est, 40 * NSEC_PER_MSEC),
+			est + est / 4 + NSEC_PER_USEC);
+	/* Passes that stay slow are counted in full before long. */
+	for (i = 0; i < 20; i++)
+		est = kgo_sysmon_cost_est(est, 1 * NSEC_PER_MSEC);
+	KUNIT_EXPECT_EQ(test, est, 1 * NSEC_PER_MSEC);
+	/* From nothing, it still grows. */
+	KUNIT_EXPECT_GT(test, kgo_sysmon_cost_est(0, NSEC_PER_MSEC), 0ULL);
+}
+
 static void retake_needs_g_state(struct kunit *test)
 {
 	struct kgo_retake_sample s = {
@@ -87,6 +119,8 @@ static void retake_preempt_rules(struct kunit *test)
 static struct kunit_case sysmon_cases[] = {
 	KUNIT_CASE(sysmon_backoff_starts_at_20us),
 	KUNIT_CASE(sysmon_backoff_doubles_to_caps),
+	KUNIT_CASE(sysmon_duty_cycle_bounded),
+	KUNIT_CASE(sysmon_cost_ignores_one_slow_pass),
 	KUNIT_CASE(retake_needs_g_state),
 	KUNIT_CASE(retake_handoff_rules),
 	KUNIT_CASE(retake_preempt_rules),

@@ -318,10 +318,7 @@ static void t_set_preempt_and_wantm(void)
 
 int main(void)
 {
-	if (access(KGO_DEVICE, F_OK)) {
-		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
-		return 4;
-	}
+	require_module();
 	tap_plan(12);
 	t_version();
 	t_setup_errors();

@@ -89,10 +89,7 @@ int main(void)
 	pid_t pid;
 	bool ok;
 
-	if (access(KGO_DEVICE, F_OK)) {
-		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
-		return 4;
-	}
+	require_module();
 	tap_plan(1);
 	mkdir(CG, 0755);
 	if (mount("cgroup2", CG, "cgroup2", 0, NULL) && errno != EBUSY) {

@@ -255,10 +255,7 @@ static void t_many_instances(void)
 
 int main(void)
 {
-	if (access(KGO_DEVICE, F_OK)) {
-		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
-		return 4;
-	}
+	require_module();
 	tap_plan(5);
 	t_ready_wakes_parked_m();
 	t_shutdown_wakes_all();

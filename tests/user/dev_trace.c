@@ -92,7 +92,8 @@ static void t_tracepoints(void)
 	if (trace) {
 		snprintf(want, sizeof(want), "kgo_ready: inst=");
 		ok &= TAP_CHECK(strstr(trace, want) != NULL);
-		snprintf(want, sizeof(want), "tgid=%d g=0x2a gq_len=1", getpid());
+		/* gq_len is read after the put: a woken M may have taken it. */
+		snprintf(want, sizeof(want), "tgid=%d g=0x2a gq_len=", getpid());
 		ok &= TAP_CHECK(strstr(trace, want) != NULL);
 		snprintf(want, sizeof(want), "tgid=%d m=0 npidle=2 nmidle=1", getpid());
 		ok &= TAP_CHECK(strstr(trace, "kgo_park: ") && strstr(trace, want));
@@ -149,10 +150,7 @@ static void t_debugfs(void)
 
 int main(void)
 {
-	if (access(KGO_DEVICE, F_OK)) {
-		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
-		return 4;
-	}
+	require_module();
 	tap_plan(2);
 	t_tracepoints();
 	t_debugfs();

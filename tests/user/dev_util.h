@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <linux/kgo.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -105,6 +107,15 @@ static inline int ready(struct inst *in, unsigned long cmd, uint32_t m, uint64_t
 	struct kgo_ready r = { .g = g, .m = m };
 
 	return xioctl(in->fd, cmd, &r);
+}
+
+/* Exits with kselftest's skip status when the module is not loaded. */
+static inline void require_module(void)
+{
+	if (access(KGO_DEVICE, F_OK)) {
+		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
+		exit(4);
+	}
 }
 
 #endif /* KGO_TESTS_DEV_UTIL_H */

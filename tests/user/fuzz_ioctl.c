@@ -256,10 +256,7 @@ int main(int argc, char **argv)
 	unsigned long i;
 	int k;
 
-	if (access(KGO_DEVICE, F_OK)) {
-		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
-		return 4;
-	}
+	require_module();
 	tap_plan(2);
 	printf("# seed %llu, %lu calls\n", (unsigned long long)seed, ncalls);
 	if (!seed)

@@ -126,10 +126,7 @@ int main(int argc, char **argv)
 	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL) | 1;
 	int i, killed = 0, still_listed = 0, checked = 0;
 
-	if (access(KGO_DEVICE, F_OK)) {
-		printf("1..0 # SKIP %s missing: is kgo.ko loaded?\n", KGO_DEVICE);
-		return 4;
-	}
+	require_module();
 	tap_plan(2);
 	printf("# seed %llu\n", (unsigned long long)seed);
 	for (i = 0; i < iters; i++) {

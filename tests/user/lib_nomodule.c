@@ -52,7 +52,7 @@ int main(void)
 	char err[512];
 	int rc;
 
-	tap_plan(6);
+	tap_plan(12);
 
 	setenv("KGO_DEVICE", "/nonexistent/kgo", 1);
 	rc = capture(NULL, err, sizeof(err));
@@ -74,6 +74,34 @@ int main(void)
 	cfg.stack_size = 1024;
 	rc = capture(&cfg, err, sizeof(err));
 	tap_ok_fmt(rc == -EINVAL, "a 1 KiB stack is refused (%d)", rc);
+
+	cfg.stack_size = 0;
+	cfg.slice_ns = 999999;
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -EINVAL && strstr(err, "shorter than") != NULL,
+		   "a time slice under 1 ms is refused (%d)", rc);
+	cfg.slice_ns = 0;
+	setenv("KGO_SLICE_MS", "0.5", 1);
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -EINVAL && strstr(err, "KGO_SLICE_MS=0.5") != NULL,
+		   "KGO_SLICE_MS=0.5 is refused (%d)", rc);
+	/* Valid ones get as far as the (missing) device. */
+	setenv("KGO_SLICE_MS", "off", 1);
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -ENOENT, "KGO_SLICE_MS=off is accepted (%d)", rc);
+	cfg.slice_ns = KGO_SLICE_OFF;
+	setenv("KGO_SLICE_MS", "junk", 1);
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -ENOENT, "kgo_config.slice_ns wins over $KGO_SLICE_MS (%d)", rc);
+	unsetenv("KGO_SLICE_MS");
+	cfg.slice_ns = 0;
+	cfg.flags = 0x2;
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -EINVAL, "unknown kgo_config.flags are refused (%d)", rc);
+	cfg.flags = KGO_COOPERATIVE;
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -ENOENT, "KGO_COOPERATIVE is accepted (%d)", rc);
+	cfg.flags = 0;
 
 	tap_ok(!ran && kgo_go(never, NULL) == -ESRCH && kgo_nprocs() == 0 &&
 	       kgo_set_nprocs(2) == -ESRCH && kgo_self() == NULL && kgo_id() == 0,

@@ -32,9 +32,15 @@ static void reset(void)
 	order[0] = 0;
 }
 
+/*
+ * Cooperative: these are the run queues' exact orders.  With sysmon, a
+ * goroutine that blocks in the kernel (even on a page fault) or seems to
+ * overrun its slice (a stalled virtual CPU) goes to the global queue and
+ * legitimately changes them.
+ */
 static int run1(void (*fn)(void *))
 {
-	struct kgo_config cfg = { .nprocs = 1 };
+	struct kgo_config cfg = { .nprocs = 1, .flags = KGO_COOPERATIVE };
 
 	return kgo_main(fn, NULL, &cfg);
 }

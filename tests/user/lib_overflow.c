@@ -32,11 +32,17 @@ static void deep(void *arg)
 	recurse(0);
 }
 
+static struct kgo_sema never_released;
+
 static void main_overflow(void *arg)
 {
 	(void)arg;
 	kgo_go(deep, NULL);	/* goroutine 2 */
-	kgo_yield();
+	/*
+	 * Wait for the overflow to end the process: were the main goroutine
+	 * to return, deep would be preempted and kgo_main return first.
+	 */
+	kgo_sema_acquire(&never_released);
 }
 
 /* Below mmap_min_addr, so never mapped; not NULL, which UBSan would catch. */

@@ -134,23 +134,12 @@ static void report(const char *what, const struct result *r)
 	printf("# %s: %.0f ns each\n", what, r->ns);
 }
 
-static void timeout(int sig)
-{
-	static const char msg[] = "not ok - timed out\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 1 };
 	int rc;
 
-	signal(SIGALRM, timeout);
-	alarm(300);
+	tap_watchdog(300);
 	tap_plan(5);
 	rc = kgo_main(bench, NULL, &cfg);
 	tap_ok_fmt(rc == 0, "kgo_main returned %d", rc);

@@ -16,10 +16,12 @@
 #ifndef KGO_TESTS_TAP_H
 #define KGO_TESTS_TAP_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static int tap_n, tap_pass, tap_fail, tap_skip;
 static char tap_why[256];
@@ -69,6 +71,23 @@ static inline void tap_skip_case(const char *name, const char *why)
 			 __FILE__, __LINE__, #cond);			\
 	tap_c_;								\
 })
+
+static inline void tap_timed_out(int sig)
+{
+	static const char msg[] = "not ok - timed out\n";
+
+	(void)sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+/* A hang (a lost wakeup, say) becomes a failure after @seconds. */
+static inline void tap_watchdog(unsigned int seconds)
+{
+	signal(SIGALRM, tap_timed_out);
+	alarm(seconds);
+}
 
 static inline int tap_done(void)
 {

@@ -180,7 +180,9 @@ struct kgo_attach {
 /*
  * exitsyscall: the M lost its P while blocked and is now on g0 with the
  * G it was running in g.  Reacquire a P and get g back to run, or else g
- * goes to the global queue and the M parks as usual.
+ * goes to the global queue and the M parks as usual.  Once g is queued,
+ * the argument written back has g = 0 and this flag cleared, so that a
+ * restart after a signal (SA_RESTART) is a plain park.
  */
 #define KGO_PARK_EXITSYSCALL	0x2U
 struct kgo_park {

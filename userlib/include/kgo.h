@@ -7,15 +7,38 @@
  *   int main(void) { return kgo_main(start, NULL, NULL) ? 1 : 0; }
  *
  * Words as in Go: a G is a goroutine, an M an OS thread that runs Gs, a P
- * the right to run Gs (there are GOMAXPROCS of them, "nprocs" here).  Gs
- * are cooperative: a G runs until it yields, parks, exits or returns.  A G
- * that blocks in a system call keeps its M and P blocked meanwhile.
+ * the right to run Gs (there are GOMAXPROCS of them, "nprocs" here).
+ *
+ * Preemption and blocking (with a kgo.ko that has sysmon).  A G that runs
+ * longer than the time slice (10 ms by default, struct kgo_config) without
+ * yielding is preempted wherever it is, as Go does since 1.14: all its
+ * registers are saved, it goes to the global run queue and later resumes,
+ * possibly on another thread.  A G that blocks in the kernel (any system
+ * call, page fault or sleep, no wrapper needed) loses its P to another M
+ * after a few tens of microseconds, so the other Gs keep running; when the
+ * call returns, the G gets a P back or waits in the global queue.  The
+ * library's own code is never preempted in place.
+ *
+ * So, between any two instructions of a goroutine's own code, it may move
+ * to another thread.  Goroutine code must not rely on thread identity:
+ * the address of a thread-local variable must not be kept across any
+ * point, thread-owned locks (pthread mutexes, recursive ones above all)
+ * must not be held by one goroutine while another may run on the thread,
+ * and signal masks and other per-thread settings are those of whichever M
+ * runs the code.  errno's value moves with a preempted goroutine (its
+ * address, which compilers may keep, does not).  C library code that
+ * keeps per-thread state is not safe to preempt while another goroutine
+ * runs the same code on that thread: glibc's malloc (its per-thread cache;
+ * GLIBC_TUNABLES=glibc.malloc.tcache_count=0 turns it off) and stdio
+ * (recursive per-thread locks) among others.  Such code should run with
+ * preemption off (KGO_SLICE_OFF), or on a thread that is not an M.
  *
  * Unless said otherwise, a function here must be called from a goroutine,
  * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
  * kgo_go_args(), kgo_sema_release(), kgo_nprocs(), kgo_set_nprocs() and
  * kgo_stats() may also be called from any other thread of the process
- * while kgo_main() runs.
+ * while kgo_main() runs, and so may those of the blocking primitives below
+ * that say so.
  *
  * Limits.  Each goroutine's stack is its own mapping with a guard below,
  * two of the process's memory areas: vm.max_map_count (65530 by default)
@@ -24,7 +47,14 @@
  *
  * Goroutine code must not keep the address of a thread-local variable
  * (errno included) across a call that can switch goroutines (kgo_yield,
- * kgo_park, kgo_sema_acquire): the goroutine may resume on another thread.
+ * kgo_park, kgo_sema_acquire, and every blocking call below: channels,
+ * select, mutex, waitgroup, sleep, network I/O): the goroutine may resume
+ * on another thread.
+ *
+ * Threads.  Beyond the nprocs+1 Ms started at first, an M is started for
+ * each G blocked in the kernel while others wait to run (plus a small pool
+ * of spare Ms, kept by a spawner thread), up to kgo.ko's max_ms parameter
+ * (1024 by default).
  */
 #ifndef KGO_H
 #define KGO_H
@@ -32,6 +62,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,13 +73,32 @@ extern "C" {
 #define KGO_STACK_MIN		(16 * 1024)
 #define KGO_ARGS_MAX		1024	/* most bytes kgo_go_args() copies */
 
+#define KGO_SLICE_DEFAULT	10000000ULL	/* ns: Go's forcePreemptNS */
+#define KGO_SLICE_MIN		1000000ULL	/* ns: the shortest slice */
+#define KGO_SLICE_OFF		UINT64_MAX	/* no time-slice preemption */
+
+/*
+ * kgo_config.flags.  KGO_COOPERATIVE: no sysmon at all.  A goroutine runs
+ * until it yields, parks, exits or returns, and one blocked in the kernel
+ * keeps its M and its P meanwhile; goroutines move between threads only
+ * at those calls.
+ */
+#define KGO_COOPERATIVE		0x1UL
+
 /* What kgo_main() sets up.  Zero-fill it (or pass NULL) for the defaults. */
 struct kgo_config {
 	int nprocs;		/* GOMAXPROCS; 0: $KGO_MAXPROCS, else online CPUs */
 	size_t stack_size;	/* per goroutine, guard page not included;
-				   0: KGO_STACK_DEFAULT; rounded up to pages */
+				   0: KGO_STACK_DEFAULT; rounded up to pages.
+				   Room for a preemption is added to it. */
 	const char *device;	/* NULL: $KGO_DEVICE, else "/dev/kgo" */
-	unsigned long reserved[4];	/* must be 0 */
+	uint64_t slice_ns;	/* time slice: 0: $KGO_SLICE_MS (milliseconds,
+				   or "off"), else KGO_SLICE_DEFAULT;
+				   KGO_SLICE_OFF: a G is never preempted (a G
+				   blocked in the kernel still loses its P);
+				   else at least KGO_SLICE_MIN */
+	unsigned long flags;	/* KGO_COOPERATIVE */
+	unsigned long reserved[2];	/* must be 0 */
 };
 
 /* A goroutine, opaque. */
@@ -58,11 +109,14 @@ struct kgo_g;
  * (Go's rt0_go plus runtime.main).  The calling thread becomes the first
  * M.  Returns 0 once fn returns (or calls kgo_exit()), after every M has
  * stopped; goroutines still alive then are abandoned and their memory
- * freed, as when a Go program's main returns; a goroutine still running
- * on another M keeps kgo_main waiting until it next yields, parks or ends
- * (there is no preemption).  Returns -errno, after a
- * message on stderr, if the scheduler cannot be started.  May be called
- * again after it returns; not from two threads at once.
+ * freed, as when a Go program's main returns.  A goroutine still running
+ * on another M is stopped at its next yield, park or preemption (so with
+ * preemption off, it keeps kgo_main waiting until it yields); one blocked
+ * in a system call keeps kgo_main waiting until the call returns (Go's
+ * process would just exit): make sure such calls end, e.g. close the
+ * other end of a pipe, before the main goroutine returns.  Returns -errno,
+ * after a message on stderr, if the scheduler cannot be started.  May be
+ * called again after it returns; not from two threads at once.
  */
 int kgo_main(void (*fn)(void *), void *arg, const struct kgo_config *cfg);
 
@@ -150,6 +204,10 @@ struct kgo_stats_user {
 	uint64_t gq_gets;
 	uint64_t readies;	/* KGO_IOC_READY calls */
 	uint64_t ioctls;	/* every ioctl, this one included */
+	uint64_t handoffs;	/* Ps taken from Ms blocked in the kernel */
+	uint64_t preempts;	/* Gs preempted at the end of their slice */
+	uint64_t exitsyscalls;	/* Ms back from a block without their P */
+	uint64_t sysmon_wakeps;	/* idle Ms woken by sysmon for stranded work */
 };
 
 /* kgo_stats - fill @st; 0, or -ESRCH outside kgo_main(). */
@@ -171,6 +229,202 @@ struct kgo_sema {
 void kgo_sema_init(struct kgo_sema *s, int32_t n);
 void kgo_sema_acquire(struct kgo_sema *s);
 void kgo_sema_release(struct kgo_sema *s);
+
+/*
+ * ---- Blocking the Go way: channels, select, mutexes, waitgroups, sleep,
+ * timers and network I/O.  A goroutine that blocks in one of these parks:
+ * its M runs other goroutines meanwhile, and sleeps in kgo.ko when there
+ * are none.  Sleepers and goroutines waiting for a file descriptor are
+ * woken by the runtime's single poller thread (started and stopped by
+ * kgo_main), never by a thread of their own.
+ *
+ * Objects (channels, mutexes, ...) may be shared by goroutines on every M.
+ * One that still has goroutines blocked on it when kgo_main returns must
+ * not be used again, only freed: the abandoned goroutines' records stay in
+ * it.  A call that has to block (send, receive, select, lock, wait, sleep)
+ * must be made from a goroutine; from another thread it is a fatal error
+ * (the network calls below are the exception: they fall back to poll(2)).
+ * Calls that never block (close, unlock, add/done, a non-blocking select,
+ * the timer calls) work from any thread while kgo_main runs.
+ */
+
+/*
+ * Channels, as Go's.  kgo_chan_new - a channel of @cap elements of
+ * @elem_size bytes each (elem_size may be 0: a channel of signals).
+ * cap == 0 is unbuffered: a send blocks until a receiver takes the value,
+ * which is copied straight from the sender's to the receiver's memory.
+ * NULL with errno ENOMEM or EINVAL (elem_size * cap overflows).  May be
+ * called from any thread.
+ */
+struct kgo_chan;
+struct kgo_chan *kgo_chan_new(size_t elem_size, size_t cap);
+
+/*
+ * kgo_chan_send - copy elem_size bytes from @elem into the channel,
+ * blocking while it is full (unbuffered: until a receiver takes them).
+ * 0, or -EPIPE if the channel is closed, or closed while the sender
+ * waited (then nobody got the value).  Sends from one goroutine are
+ * received in the order sent.
+ */
+int kgo_chan_send(struct kgo_chan *c, const void *elem);
+
+/*
+ * kgo_chan_recv - take one value into @elem (NULL: discard it), blocking
+ * while the channel is empty.  1 when a value was received; 0 when the
+ * channel is closed and its buffer drained, and then @elem is zeroed (the
+ * zero value).  Buffered values sent before a close are still received.
+ */
+int kgo_chan_recv(struct kgo_chan *c, void *elem);
+
+/*
+ * kgo_chan_close - no more values may be sent.  Every blocked receiver
+ * wakes (with 0 once the buffer is drained) and every blocked sender
+ * wakes with -EPIPE.  Closing a closed channel is a no-op that prints a
+ * warning on stderr (Go panics).  May be called from any thread.
+ */
+void kgo_chan_close(struct kgo_chan *c);
+
+/* kgo_chan_len, kgo_chan_cap - values buffered now; the capacity. */
+size_t kgo_chan_len(struct kgo_chan *c);
+size_t kgo_chan_cap(struct kgo_chan *c);
+
+/* kgo_chan_free - free a channel no goroutine is blocked on.  NULL: no-op. */
+void kgo_chan_free(struct kgo_chan *c);
+
+/* select's cases.  A case whose chan is NULL is never ready (Go's nil
+ * channel). */
+enum kgo_select_dir {
+	KGO_SELECT_SEND = 1,
+	KGO_SELECT_RECV = 2,
+};
+
+struct kgo_select_case {
+	struct kgo_chan *chan;
+	int dir;		/* KGO_SELECT_SEND or KGO_SELECT_RECV */
+	void *elem;		/* send: the value (only read); recv: where the
+				   value goes, or NULL to discard it */
+	bool ok;		/* out, for the case taken: recv, true if a value
+				   was received, false if the channel is closed
+				   and drained (elem zeroed); send, true if sent,
+				   false if the channel is closed (-EPIPE) */
+};
+
+/*
+ * kgo_select - Go's select statement: wait until one of the @n cases can
+ * proceed, do it, and return its index.  Among cases ready at once one is
+ * picked uniformly at random.  A send on a closed channel counts as ready
+ * (and fails: ok false).  With @block false, return -1 at once if no case
+ * is ready (select with a default case).  -EINVAL for a bad case or n < 0.
+ * With no usable case and @block true, the goroutine blocks for ever, as
+ * in Go.  Any number of cases; the same channel may appear several times.
+ */
+int kgo_select(struct kgo_select_case *cases, int n, bool block);
+
+/*
+ * A mutual-exclusion lock for goroutines.  Zero-filled (KGO_MUTEX_INIT) is
+ * unlocked; there is no destroy.  Not tied to a goroutine: any goroutine
+ * may unlock it.  Contended, kgo_mutex_lock spins briefly (only with more
+ * than one P), then parks in a FIFO queue.  Unlock wakes the first waiter,
+ * which competes with goroutines arriving meanwhile (throughput); a waiter
+ * that has waited longer than 1 ms switches the mutex to starvation mode,
+ * where unlock hands ownership straight to the first waiter in line and
+ * newcomers queue behind, until the queue empties or a waiter got the
+ * lock within 1 ms (Go's sync.Mutex policy).  Unlocking an unlocked mutex
+ * is a fatal error.
+ */
+struct kgo_mutex {
+	uint32_t state;		/* locked, has waiters, starving */
+	uint32_t qlock;		/* guards the wait queue */
+	void *head, *tail;	/* the wait queue (private) */
+};
+#define KGO_MUTEX_INIT	{ 0, 0, NULL, NULL }
+
+void kgo_mutex_lock(struct kgo_mutex *mu);
+bool kgo_mutex_trylock(struct kgo_mutex *mu);	/* true if locked now */
+void kgo_mutex_unlock(struct kgo_mutex *mu);	/* any thread */
+
+/*
+ * A wait group (Go's sync.WaitGroup).  Zero-filled (KGO_WAITGROUP_INIT) is
+ * a count of 0.  kgo_waitgroup_add adds @n (may be negative); when the
+ * count reaches 0 every waiter wakes; below 0 is a fatal error.
+ * kgo_waitgroup_wait blocks until the count is 0.  add and done may be
+ * called from any thread, wait from a goroutine.
+ */
+struct kgo_waitgroup {
+	uint32_t lock;
+	uint32_t reserved;
+	int64_t count;
+	void *waiters;		/* private */
+};
+#define KGO_WAITGROUP_INIT	{ 0, 0, 0, NULL }
+
+void kgo_waitgroup_add(struct kgo_waitgroup *wg, int64_t n);
+void kgo_waitgroup_done(struct kgo_waitgroup *wg);
+void kgo_waitgroup_wait(struct kgo_waitgroup *wg);
+
+/* kgo_nanotime - CLOCK_MONOTONIC in nanoseconds, the clock of every
+ * sleep and timer.  Any thread. */
+uint64_t kgo_nanotime(void);
+
+/*
+ * kgo_sleep - block the calling goroutine for at least @ns nanoseconds of
+ * CLOCK_MONOTONIC; it never wakes earlier.  kgo_sleep(0) only yields.
+ */
+void kgo_sleep(uint64_t ns);
+
+/*
+ * Timers, served by the runtime's poller (no thread per timer).
+ * kgo_timer_new - a timer that fires once, @ns from now.  With @fn it
+ * runs fn(arg) in a new goroutine (Go's time.AfterFunc); with fn NULL it
+ * sends the firing time (a uint64_t, kgo_nanotime's clock) on its channel,
+ * kgo_timer_chan(t), which buffers one value (Go's time.NewTimer).  NULL
+ * with errno ESRCH outside kgo_main, ENOMEM.
+ * kgo_timer_stop - true if that stopped it before it fired.
+ * kgo_timer_reset - arm it again, @ns from now; true if it was armed.
+ * Stop and reset also empty the channel of a value not yet received, so a
+ * receive after them never sees a stale firing (Go 1.23's rule).
+ * kgo_timer_free - stop and free it; NULL is a no-op.
+ * Any thread while kgo_main runs; kgo_timer_free also after it returned.
+ * A timer that has not fired when kgo_main returns never fires.
+ */
+struct kgo_timer;
+struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg);
+struct kgo_chan *kgo_timer_chan(struct kgo_timer *t);
+bool kgo_timer_stop(struct kgo_timer *t);
+bool kgo_timer_reset(struct kgo_timer *t, uint64_t ns);
+void kgo_timer_free(struct kgo_timer *t);
+
+/*
+ * Network I/O (Go's netpoll).  These work on non-blocking file
+ * descriptors (O_NONBLOCK, SOCK_NONBLOCK) that epoll supports: sockets,
+ * pipes, terminals, eventfds...  Where the system call would fail with
+ * EAGAIN, the goroutine parks until epoll reports the fd ready and then
+ * tries again, so EAGAIN never reaches the caller.  On a blocking fd they
+ * still work but block the whole M.  From a thread that is not a
+ * goroutine, or for an fd of 1,048,576 or more, they wait in poll(2)
+ * instead (blocking the thread).
+ *
+ * Errors come back as -errno (the calls never set errno: a goroutine may
+ * change threads inside them, and errno is per thread).
+ *
+ * kgo_read - read(2): at least one byte, 0 at end of file, or -errno.
+ * kgo_write - write(2) as on a blocking fd: returns once all @n bytes are
+ *   written (n); if an error stops it after some bytes, that count, else
+ *   -errno.
+ * kgo_accept - accept4(2); the new fd is always non-blocking (@flags is
+ *   or-ed with SOCK_NONBLOCK).  The fd, or -errno.  ECONNABORTED is retried.
+ * kgo_connect - connect(2), waiting for the connection to complete: 0 or
+ *   -errno (e.g. -ECONNREFUSED).
+ * kgo_close - close(2) that first wakes every goroutine waiting in the
+ *   calls above on @fd, which then return -EBADF.  0 or -errno.  Closing
+ *   an fd with plain close(2) while a goroutine waits on it leaves that
+ *   goroutine blocked.
+ */
+ssize_t kgo_read(int fd, void *buf, size_t n);
+ssize_t kgo_write(int fd, const void *buf, size_t n);
+int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+int kgo_close(int fd);
 
 #ifdef __cplusplus
 }

@@ -56,8 +56,9 @@ kgo_ctx_switch:
 	.size	kgo_ctx_switch, .-kgo_ctx_switch
 
 /*
- * A new goroutine's first instruction: call fn(arg) with kgo_goexit_frame
- * as its return address (already on the stack, 16-byte aligned as at any
+ * A new goroutine's first instruction: leave the library (the M slot's
+ * state becomes G, preempt.c), then call fn(arg) with kgo_goexit_frame as
+ * its return address (already on the stack, 16-byte aligned as at any
  * function entry).  The return address of this frame is undefined: it is
  * the outermost frame for debuggers and unwinders.
  */
@@ -68,6 +69,9 @@ kgo_ctx_switch:
 kgo_gostart:
 	.cfi_startproc
 	.cfi_undefined rip
+	subq	$8, %rsp		/* aligned for the call; r12, r13 survive it */
+	call	kgo_leave_g
+	addq	$8, %rsp
 	movq	%r13, %rdi
 	xorl	%ebp, %ebp
 	jmpq	*%r12

@@ -16,7 +16,30 @@
  * Thread-local state.  A goroutine may resume on another thread after any
  * switch, so code that can run on a G's stack reads the current M only
  * through kgo_getm(), a call the compiler cannot fold or hoist, and never
- * keeps the result across a switch.
+ * keeps the result across a switch.  The library's thread-locals use the
+ * initial-exec model: one %fs-relative load inside the library's own code,
+ * never a call to __tls_get_addr (outside kgo_text, where a goroutine may
+ * be preempted and moved to another thread halfway through).
+ *
+ * The M slot protocol (sysmon, kgo.ko's preempt.c; preempt.c here).  Each
+ * M's struct kgo_shared_m says whether the M runs a G's own code (state
+ * KGO_MS_G) or the library (KGO_MS_LIB); only in G sysmon may take the P
+ * of a blocked M (G -> LOST) or preempt it (G -> LIB, then a redirect into
+ * kgo_preempt_tramp).  So:
+ *   - all library code runs in LIB.  A G enters the library through
+ *     kgo_enter(), which moves G -> LIB by compare-and-swap; if it finds
+ *     LOST, the G gives up the P it no longer has (exitsyscall on g0)
+ *     before anything touches m->p.  Only an entry that made the move
+ *     (kgo_enter returned true) ends with kgo_leave(), so nested entries
+ *     are free;
+ *   - kgo_leave() stores G (release) as the last thing before returning
+ *     to the G's code; the few instructions after it are in kgo_text,
+ *     where the kernel never redirects (it sets preempt_req instead);
+ *   - g0 never stores G: it switches into a G in LIB, and the G's side
+ *     (kgo_mcall's caller, kgo_gostart, the trampoline) leaves;
+ *   - preempt_req, set when a preemption found the M in the library, is
+ *     honoured at the next safe entry (kgo_yield, kgo_go, ...): the G goes
+ *     to the global queue as if preempted.
  */
 #ifndef KGO_INTERNAL_H
 #define KGO_INTERNAL_H
@@ -48,6 +71,8 @@ enum {
 	KGO_ACT_YIELD,
 	KGO_ACT_PARK,
 	KGO_ACT_EXIT,
+	KGO_ACT_PREEMPT,	/* to the global queue (a time slice is over) */
+	KGO_ACT_EXITSYSCALL,	/* the P was handed off: get one back */
 };
 
 /*
@@ -87,6 +112,8 @@ struct kgo_m {
 	bool is_m0;			/* the thread that called kgo_main */
 	void *altstack;			/* sigaltstack for overflow reports */
 	size_t altstack_size;
+	struct kgo_shared_m *slot;	/* the module's slot for this M, or own_slot */
+	struct kgo_shared_m own_slot;	/* without sysmon: nobody else looks */
 };
 
 /* The user-space state of a P, touched only by the M that holds the P. */
@@ -107,8 +134,18 @@ struct kgo_rt {
 	uint32_t max_procs;
 	struct kgo_pstate *ps;		/* max_procs of them */
 
-	size_t stack_size;		/* usable bytes + KGO_GHDR, page multiple */
+	size_t stack_size;		/* usable bytes + KGO_GHDR + preemption
+					   reserve, page multiple */
+	size_t stack_asked;		/* the usable bytes, as configured */
 	size_t guard_size;
+
+	char *mbase;			/* first struct kgo_shared_m, or NULL */
+	size_t mstride;
+	uint32_t max_ms;		/* M slots, and the most Ms started */
+	uint64_t slice_ns;		/* 0: no time-slice preemption */
+	bool sysmon;			/* the module has KGO_FEAT_SYSMON */
+	bool spawner_started;
+	pthread_t spawner;		/* the spare-M spawner (not an M) */
 
 	_Atomic bool active;		/* between start-up and teardown */
 	_Atomic bool exiting;		/* the main G has returned */
@@ -145,6 +182,33 @@ KGO_HIDDEN void kgo_ctx_switch(void **save_sp, void *load_sp);
 KGO_HIDDEN void kgo_gostart(void);
 KGO_HIDDEN void kgo_goexit_frame(void);
 
+/* preempt_amd64.S: where kgo.ko redirects a preempted G (never called) */
+KGO_HIDDEN void kgo_preempt_tramp(void);
+
+/*
+ * What kgo_preempt_tramp hands kgo_preempted(), on the G's stack.  The
+ * assembly knows these offsets.
+ */
+struct kgo_pframe {
+	uint64_t ip;		/* where the G was (the slot's resume_ip) */
+	uint64_t sp;		/* and its stack pointer (resume_sp) */
+	uint64_t entry_sp;	/* the trampoline's stack pointer on entry */
+	uint64_t reason;	/* KGO_PREEMPT_* */
+};
+
+/* preempt.c */
+KGO_HIDDEN bool kgo_enter(bool safepoint);
+KGO_HIDDEN bool kgo_preempt_pending(struct kgo_m *m);
+KGO_HIDDEN void kgo_leave(bool entered);
+KGO_HIDDEN void kgo_leave_g(void);
+KGO_HIDDEN void kgo_preempted(struct kgo_pframe *f);
+KGO_HIDDEN void kgo_cpu_init(void);
+KGO_HIDDEN size_t kgo_preempt_stack_reserve(void);
+KGO_HIDDEN int kgo_preempt_setup(void);
+KGO_HIDDEN int kgo_spawner_start(void);
+KGO_HIDDEN void kgo_spawner_join(void);
+KGO_HIDDEN void kgo_bind_slot(struct kgo_m *m);
+
 /* runq.c: the shared ring, owner side */
 KGO_HIDDEN bool kgo_runqput(struct kgo_shared_p *p, uint64_t g, bool next, uint64_t *leftover);
 KGO_HIDDEN uint64_t kgo_runqget(struct kgo_shared_p *p);
@@ -157,6 +221,7 @@ KGO_HIDDEN int kgo_runqput_m(struct kgo_m *m, struct kgo_g *g, bool next, uint64
 KGO_HIDDEN void kgo_wakep(void);
 KGO_HIDDEN void kgo_mcall(int action, bool (*unlockf)(void *), void *lock);
 KGO_HIDDEN void kgo_mloop(struct kgo_m *m);
+KGO_HIDDEN struct kgo_m *kgo_allocm(void);
 KGO_HIDDEN void *kgo_mstart(void *arg);
 KGO_HIDDEN int kgo_newm(void);
 
@@ -174,6 +239,10 @@ KGO_HIDDEN int kgo_signals_install(void);
 KGO_HIDDEN void kgo_signals_restore(void);
 KGO_HIDDEN int kgo_altstack_on(struct kgo_m *m);
 KGO_HIDDEN void kgo_altstack_off(struct kgo_m *m);
+
+/* netpoll.c: the poller thread (timers and fds), one per kgo_main */
+KGO_HIDDEN int kgo_poller_start(void);
+KGO_HIDDEN void kgo_poller_stop(void);
 
 /* schedtrace.c */
 KGO_HIDDEN void kgo_schedtrace_start(void);

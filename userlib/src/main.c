@@ -4,12 +4,16 @@
  * kgo_main, kgo_nprocs, kgo_set_nprocs, kgo_stats.
  *
  * kgo_main: open the device, check the protocol version, SETUP nprocs Ps
- * (max_procs = max(nprocs, online CPUs) so that kgo_set_nprocs can grow),
- * mmap the shared region where SETUP says, make the calling thread M0
- * holding P0, put the main G in P0's runnext, start nprocs more Ms (idle,
- * asleep in the module: an idle P always finds an M, with one to spare),
- * and run M0's g0 loop.  When the main G ends, every M stops (SHUTDOWN
- * wakes the sleeping ones), M0 joins them and frees everything.
+ * (max_procs = max(nprocs, online CPUs) so that kgo_set_nprocs can grow)
+ * and up to KGO_MAX_MS M slots, mmap the shared region where SETUP says,
+ * tell sysmon where the preemption trampoline and the library's code are
+ * and the time slice (SET_PREEMPT), make the calling thread M0 holding
+ * P0, put the main G in P0's runnext, start nprocs more Ms (idle, asleep
+ * in the module: an idle P always finds an M, with one to spare) and the
+ * spare-M spawner, and run M0's g0 loop.  When the main G ends, every M
+ * stops (SHUTDOWN wakes the sleeping ones and the spawner), M0 joins them
+ * and frees everything.  An M blocked in a system call is joined when the
+ * call returns: kgo_main waits for it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* The most Ms (threads) an instance asks for; kgo.ko's max_ms may say fewer. */
+#define KGO_MAX_MS	1024
 
 struct kgo_rt kgo_rt = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -73,6 +81,59 @@ static int kgo_pick_nprocs(const struct kgo_config *cfg, int *nprocs)
 	return 0;
 }
 
+/*
+ * The time slice: the config, else $KGO_SLICE_MS (milliseconds, or "off"),
+ * else KGO_SLICE_DEFAULT.  *slice_ns = 0 means no slice preemption.
+ */
+static int kgo_pick_slice(const struct kgo_config *cfg, uint64_t *slice_ns)
+{
+	const char *env = getenv("KGO_SLICE_MS");
+	uint64_t v = cfg ? cfg->slice_ns : 0;
+
+	if (!v && env && *env) {
+		char *end;
+		long ms;
+
+		errno = 0;
+		ms = strtol(env, &end, 10);
+		if (!strcmp(env, "off"))
+			v = KGO_SLICE_OFF;
+		else if (errno || *end || ms < 1 || ms > 3600 * 1000)
+			return kgo_err(-EINVAL, "KGO_SLICE_MS=%s is not a number of milliseconds (or off)",
+				       env);
+		else
+			v = (uint64_t)ms * 1000000;
+	}
+	if (!v)
+		v = KGO_SLICE_DEFAULT;
+	if (v == KGO_SLICE_OFF) {
+		*slice_ns = 0;
+		return 0;
+	}
+	if (v < KGO_SLICE_MIN)
+		return kgo_err(-EINVAL, "a time slice of %llu ns is shorter than the %llu ns minimum",
+			       (unsigned long long)v, (unsigned long long)KGO_SLICE_MIN);
+	*slice_ns = v;
+	return 0;
+}
+
+/*
+ * kgo_join - wait for @m's thread to end.  After a few seconds, say once
+ * why kgo_main is not returning: most likely a goroutine blocked in a
+ * system call that nothing will end.
+ */
+static void kgo_join(struct kgo_m *m)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	if (pthread_timedjoin_np(m->thread, NULL, &ts) == 0)
+		return;
+	kgo_warn("kgo_main is waiting for M %u: a goroutine blocked in a system call?", m->id);
+	pthread_join(m->thread, NULL);
+}
+
 /* Frees whatever start-up got to, in reverse.  M0's thread, no M running. */
 static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 {
@@ -81,7 +142,13 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 
 	kgo_schedtrace_stop();
 	atomic_store(&kgo_rt.active, false);
-	/* Every other M has seen exiting or -ESHUTDOWN by now, or will. */
+	/* First the spawner, which starts no M once exiting is set. */
+	kgo_spawner_join();
+	/*
+	 * Every other M has seen exiting or -ESHUTDOWN by now, or will at
+	 * its next schedule; one blocked in a system call when the call
+	 * returns.
+	 */
 	for (i = 1;; i++) {
 		struct kgo_m *m;
 
@@ -90,9 +157,11 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 		pthread_mutex_unlock(&kgo_rt.lock);
 		if (!m)
 			break;
-		pthread_join(m->thread, NULL);
+		kgo_join(m);
 		free(m);
 	}
+	/* No goroutine runs now; the poller may still hold their records. */
+	kgo_poller_stop();
 	if (m0) {
 		kgo_altstack_off(m0);
 		if (old_ss && !(old_ss->ss_flags & SS_DISABLE))
@@ -118,6 +187,11 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	kgo_rt.ps = NULL;
 	kgo_rt.ms = NULL;
 	kgo_rt.nms = kgo_rt.ms_cap = 0;
+	kgo_rt.mbase = NULL;
+	kgo_rt.mstride = 0;
+	kgo_rt.max_ms = 0;
+	kgo_rt.sysmon = false;
+	kgo_rt.slice_ns = 0;
 	kgo_rt.allg = NULL;
 	kgo_rt.gfree = NULL;
 	atomic_store(&kgo_rt.ngfree, 0);
@@ -175,13 +249,18 @@ static int kgo_setup(int nprocs, const struct kgo_version *v)
 		max = v->max_ms - 1;
 	s.nprocs = (uint32_t)nprocs;
 	s.max_procs = max;
+	if (kgo_rt.sysmon)
+		s.max_ms = v->max_ms < KGO_MAX_MS ? v->max_ms : KGO_MAX_MS;
 	err = kgo_ioctl(KGO_IOC_SETUP, &s);
 	if (err)
 		return kgo_err(err, "SETUP of %d Ps failed: %s", nprocs, strerror(-err));
 	if (s.ring_size != KGO_RING_SIZE || s.p_stride < sizeof(struct kgo_shared_p) ||
 	    s.sched_off + sizeof(struct kgo_shared_sched) > s.map_size ||
 	    s.p_off + (uint64_t)s.max_procs * s.p_stride > s.map_size ||
-	    s.sched_off % 64 || s.p_off % 64 || s.p_stride % 64)
+	    s.sched_off % 64 || s.p_off % 64 || s.p_stride % 64 ||
+	    (kgo_rt.sysmon && (s.max_ms < max + 1 || s.m_stride < sizeof(struct kgo_shared_m) ||
+			       s.m_off % 8 || s.m_stride % 8 ||
+			       s.m_off + (uint64_t)s.max_ms * s.m_stride > s.map_size)))
 		return kgo_err(-EPROTO, "SETUP returned a layout libkgo does not understand");
 	region = mmap(NULL, s.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, kgo_rt.fd, 0);
 	if (region == MAP_FAILED) {
@@ -194,12 +273,20 @@ static int kgo_setup(int nprocs, const struct kgo_version *v)
 	kgo_rt.pbase = (char *)region + s.p_off;
 	kgo_rt.pstride = s.p_stride;
 	kgo_rt.max_procs = s.max_procs;
+	if (kgo_rt.sysmon) {
+		kgo_rt.mbase = (char *)region + s.m_off;
+		kgo_rt.mstride = s.m_stride;
+		kgo_rt.max_ms = s.max_ms;
+	} else {
+		/* Ms only for the Ps and one spare, as nothing blocks them out. */
+		kgo_rt.max_ms = s.max_procs + 1;
+	}
 	kgo_rt.ps = aligned_alloc(64, sizeof(struct kgo_pstate) * s.max_procs);
-	kgo_rt.ms = calloc(s.max_procs + 1, sizeof(*kgo_rt.ms));
+	kgo_rt.ms = calloc(kgo_rt.max_ms, sizeof(*kgo_rt.ms));
 	if (!kgo_rt.ps || !kgo_rt.ms)
 		return kgo_err(-ENOMEM, "out of memory");
 	memset(kgo_rt.ps, 0, sizeof(struct kgo_pstate) * s.max_procs);
-	kgo_rt.ms_cap = s.max_procs + 1;
+	kgo_rt.ms_cap = kgo_rt.max_ms;
 	return 0;
 }
 
@@ -214,9 +301,14 @@ static int kgo_check_config(const struct kgo_config *cfg)
 	for (i = 0; cfg && i < sizeof(cfg->reserved) / sizeof(cfg->reserved[0]); i++)
 		if (cfg->reserved[i])
 			return kgo_err(-EINVAL, "kgo_config.reserved must be zero");
+	if (cfg && (cfg->flags & ~KGO_COOPERATIVE))
+		return kgo_err(-EINVAL, "kgo_config.flags %#lx has unknown bits", cfg->flags);
 	if (size < KGO_STACK_MIN || size > ((size_t)1 << 30))
 		return kgo_err(-EINVAL, "stack size %zu is outside %d..%zu bytes",
 			       size, KGO_STACK_MIN, (size_t)1 << 30);
+	/* The G's own bytes, and room for a preemption on top of them. */
+	kgo_rt.stack_asked = size;
+	size += kgo_preempt_stack_reserve();
 	kgo_rt.stack_size = (size + (size_t)page - 1) & ~((size_t)page - 1);
 	kgo_rt.guard_size = (size_t)page * KGO_GUARD_PAGES;
 	return 0;
@@ -233,25 +325,35 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 
 	if (!fn)
 		return kgo_err(-EINVAL, "kgo_main needs a function");
+	kgo_cpu_init();
 	err = kgo_check_config(cfg);
 	if (!err)
 		err = kgo_pick_nprocs(cfg, &nprocs);
 	if (!err)
-		err = kgo_open(cfg, &v);
+		err = kgo_pick_slice(cfg, &kgo_rt.slice_ns);
 	if (!err)
+		err = kgo_open(cfg, &v);
+	if (!err) {
+		kgo_rt.sysmon = (v.features & KGO_FEAT_SYSMON) &&
+				!(cfg && (cfg->flags & KGO_COOPERATIVE));
 		err = kgo_setup(nprocs, &v);
+	}
+	if (!err && kgo_rt.sysmon)
+		err = kgo_preempt_setup();
 	if (err)
 		return err;
 
+	err = kgo_poller_start();
+	if (err)
+		return kgo_err(err, "cannot start the poller thread: %s", strerror(-err));
 	err = kgo_signals_install();
 	if (err)
 		return kgo_err(err, "cannot install the SIGSEGV handler: %s", strerror(-err));
-	m0 = calloc(1, sizeof(*m0));
+	m0 = kgo_allocm();
 	if (!m0)
 		return kgo_err(-ENOMEM, "out of memory");
 	*m0p = m0;
 	m0->is_m0 = true;
-	m0->pid = KGO_NO_P;
 	m0->thread = pthread_self();
 	kgo_rt.ms[kgo_rt.nms++] = m0;
 	err = kgo_altstack_on(m0);
@@ -265,6 +367,7 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 		return kgo_err(-EPROTO, "ATTACH gave the first M no P");
 	m0->id = a.m;
 	m0->attached = true;
+	kgo_bind_slot(m0);
 	m0->pid = a.p;
 	m0->p = kgo_shared_p(a.p);
 
@@ -280,6 +383,11 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 		err = kgo_newm();
 		if (err)
 			return kgo_err(err, "cannot start an M thread: %s", strerror(-err));
+	}
+	if (kgo_rt.sysmon) {
+		err = kgo_spawner_start();
+		if (err)
+			return kgo_err(err, "cannot start the spare-M spawner: %s", strerror(-err));
 	}
 	kgo_schedtrace_start();
 	return 0;
@@ -324,15 +432,11 @@ int kgo_nprocs(void)
 	return (int)__atomic_load_n(&kgo_rt.ss->nprocs, __ATOMIC_RELAXED);
 }
 
-int kgo_set_nprocs(int n)
+static int kgo_set_nprocs1(int n)
 {
 	uint32_t v = (uint32_t)n;
 	int err;
 
-	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
-		return -ESRCH;
-	if (n < 1 || (uint32_t)n > kgo_rt.max_procs)
-		return -EINVAL;
 	err = kgo_ioctl(KGO_IOC_SET_NPROCS, &v);
 	if (err)
 		return err;
@@ -349,6 +453,21 @@ int kgo_set_nprocs(int n)
 		if (err)
 			return err == -ESHUTDOWN ? 0 : err;
 	}
+}
+
+int kgo_set_nprocs(int n)
+{
+	bool entered;
+	int err;
+
+	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
+		return -ESRCH;
+	if (n < 1 || (uint32_t)n > kgo_rt.max_procs)
+		return -EINVAL;
+	entered = kgo_enter(true);
+	err = kgo_set_nprocs1(n);
+	kgo_leave(entered);
+	return err;
 }
 
 int kgo_stats(struct kgo_stats_user *st)
@@ -375,5 +494,9 @@ int kgo_stats(struct kgo_stats_user *st)
 	st->gq_gets = k.gq_gets;
 	st->readies = k.readies;
 	st->ioctls = k.ioctls;
+	st->handoffs = k.handoffs;
+	st->preempts = k.preempts;
+	st->exitsyscalls = k.exitsyscalls;
+	st->sysmon_wakeps = k.sysmon_wakeps;
 	return 0;
 }

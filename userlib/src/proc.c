@@ -152,16 +152,14 @@ struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
 	return g;
 }
 
-/* newproc: create a G and queue it where Go would. */
-static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t size)
+/* newproc: create a G and queue it where Go would.  In the library. */
+static int kgo_newproc1(void (*fn)(void *), void *arg, const void *args, size_t size)
 {
 	struct kgo_m *m;
 	struct kgo_g *g;
 	uint64_t left;
 	int err;
 
-	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
-		return -ESRCH;
 	m = kgo_getm();
 	if (m && !m->p)
 		m = NULL;
@@ -192,6 +190,19 @@ static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t s
 	}
 	kgo_wakep();
 	return 0;
+}
+
+static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t size)
+{
+	bool entered;
+	int err;
+
+	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
+		return -ESRCH;
+	entered = kgo_enter(true);
+	err = kgo_newproc1(fn, arg, args, size);
+	kgo_leave(entered);
+	return err;
 }
 
 int kgo_go(void (*fn)(void *), void *arg)
@@ -236,6 +247,8 @@ void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g)
 /* Where every goroutine's function returns to (via kgo_goexit_frame). */
 void kgo_goexit0(void)
 {
+	/* No kgo_leave: the G never comes back. */
+	kgo_enter(false);
 	kgo_mcall(KGO_ACT_EXIT, NULL, NULL);
 	kgo_fatal("an exited goroutine was resumed");
 }

@@ -17,6 +17,12 @@
  * The lost-wakeup rule (kmod/sched.c): after a runqput that makes a G
  * runnable, a full fence, then if there is an idle P and no spinning M,
  * KGO_IOC_WAKEP.
+ *
+ * Every public call that a G makes here and that touches the P or the
+ * scheduler is bracketed by kgo_enter()/kgo_leave() (internal.h, the M
+ * slot protocol).  A G comes back to g0 for five reasons: it yields, parks
+ * or exits, a time slice ended (preempt.c's trampoline), or its M lost
+ * the P while blocked in the kernel (exitsyscall).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,7 +30,7 @@
 
 #include "internal.h"
 
-static _Thread_local struct kgo_m *kgo_tls_m;
+static _Thread_local struct kgo_m *kgo_tls_m __attribute__((tls_model("initial-exec")));
 
 /*
  * kgo_getm - the calling thread's M, or NULL.  Never inlined, and the
@@ -185,6 +191,64 @@ static struct kgo_g *kgo_globrunqget(struct kgo_m *m)
 }
 
 /*
+ * kgo_globrunqput - a preempted G goes to the global queue (Go's rule, so
+ * that a G that used up its slice waits behind every P's local work), and
+ * an idle P is woken for it.  On g0.  When the global queue is full, the
+ * local ring's tail will do.  Once the instance exits, nowhere.
+ */
+static void kgo_globrunqput(struct kgo_m *m, struct kgo_g *g)
+{
+	struct kgo_ready a = { .g = kgo_gtok(g) };
+	int err;
+
+	/* Acquire: pairs with kgo_begin_exit's store. */
+	if (atomic_load_explicit(&kgo_rt.exiting, memory_order_acquire))
+		return;
+	err = kgo_ioctl(KGO_IOC_READY, &a);
+	if (err == -ENOSPC && m->p)
+		kgo_runqput_or_die(m, g, false);
+	else if (err)
+		kgo_fatal("READY of a preempted goroutine failed: %s", strerror(-err));
+}
+
+/*
+ * kgo_exitsyscall - @g's M lost its P while @g was blocked in the kernel
+ * (Go's exitsyscall, the slow path): KGO_IOC_PARK with EXITSYSCALL takes
+ * back a P if one is idle and returns @g to run at once; else the module
+ * puts @g in the global queue and this M parks as usual.  On g0.  Returns
+ * the G to run, or NULL when the instance is shutting down.
+ */
+static struct kgo_g *kgo_exitsyscall(struct kgo_m *m, struct kgo_g *g)
+{
+	for (;;) {
+		struct kgo_park a = {
+			.m = m->id, .flags = KGO_PARK_EXITSYSCALL, .g = kgo_gtok(g),
+		};
+		int err = kgo_ioctl(KGO_IOC_PARK, &a);
+
+		kgo_setp(m, a.p);
+		if (!err) {
+			if (!a.g || a.p == KGO_NO_P)
+				kgo_fatal("exitsyscall returned G %#llx on P %u",
+					  (unsigned long long)a.g, a.p);
+			return kgo_tokg(a.g);
+		}
+		/*
+		 * The module zeroes g once it has queued it; whatever went
+		 * wrong after that (a signal, or a restart of the call that
+		 * no longer names a G) leaves an M without a G: park.
+		 */
+		if (!a.g)
+			return kgo_stopm(m);
+		if (err == -EINTR || err == -ERESTART)
+			continue;
+		if (err == -ESHUTDOWN)
+			return NULL;
+		kgo_fatal("exitsyscall failed: %s", strerror(-err));
+	}
+}
+
+/*
  * kgo_schedule - find a G for @m to run (Go's schedule + findrunnable).
  * NULL when the instance is exiting: the M then ends.
  */
@@ -226,14 +290,35 @@ static struct kgo_g *kgo_schedule(struct kgo_m *m)
  */
 static struct kgo_g *kgo_execute(struct kgo_m *m, struct kgo_g *g)
 {
+	struct kgo_shared_m *sm = m->slot;
+
 	atomic_store_explicit(&g->status, KGO_G_RUNNING, memory_order_relaxed);
 	m->curg = g;
 	m->action = KGO_ACT_NONE;
+	/*
+	 * sysmon's view: which G runs, and a new switch (a new slice).  A
+	 * preemption asked for while the last G was in the library is void.
+	 * Only this thread writes these (and the kernel's preempt_req comes
+	 * from a task_work on this thread): relaxed.  The state stays LIB
+	 * until the G's side leaves the library.
+	 */
+	__atomic_store_n(&sm->preempt_req, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sm->g, kgo_gtok(g), __ATOMIC_RELAXED);
+	__atomic_store_n(&sm->switches, __atomic_load_n(&sm->switches, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
 	kgo_ctx_switch(&m->g0_sp, g->sp);
 	/* Back on g0: g is completely switched out. */
 	m->curg = NULL;
+	__atomic_store_n(&sm->g, 0, __ATOMIC_RELAXED);
 
 	switch (m->action) {
+	case KGO_ACT_PREEMPT:
+		atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
+		kgo_globrunqput(m, g);
+		return NULL;
+	case KGO_ACT_EXITSYSCALL:
+		atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
+		return kgo_exitsyscall(m, g);
 	case KGO_ACT_YIELD:
 		atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
 		/* The tail, not runnext, so that others run first. */
@@ -290,10 +375,13 @@ void *kgo_mstart(void *arg)
 	kgo_altstack_on(m);
 	err = kgo_ioctl(KGO_IOC_ATTACH, &a);
 	if (err) {
-		kgo_warn("an M could not attach: %s", strerror(-err));
+		/* Too many Ms, or the instance is gone already: not news. */
+		if (err != -EUSERS && err != -ESHUTDOWN)
+			kgo_warn("an M could not attach: %s", strerror(-err));
 	} else {
 		m->id = a.m;
 		m->attached = true;
+		kgo_bind_slot(m);
 		kgo_setp(m, a.p);
 		kgo_mloop(m);
 	}
@@ -302,9 +390,21 @@ void *kgo_mstart(void *arg)
 	return NULL;
 }
 
+/* kgo_allocm - a new struct kgo_m, not attached yet, or NULL. */
+struct kgo_m *kgo_allocm(void)
+{
+	struct kgo_m *m = calloc(1, sizeof(*m));
+
+	if (m) {
+		m->pid = KGO_NO_P;
+		m->slot = &m->own_slot;
+	}
+	return m;
+}
+
 /*
  * kgo_newm - start one more M thread.  0 or -errno (-ESHUTDOWN once the
- * instance is exiting).  Any thread.
+ * instance is exiting, -EUSERS past the M limit).  Any thread.
  */
 int kgo_newm(void)
 {
@@ -320,12 +420,11 @@ int kgo_newm(void)
 		err = -EUSERS;
 		goto out;
 	}
-	m = calloc(1, sizeof(*m));
+	m = kgo_allocm();
 	if (!m) {
 		err = -ENOMEM;
 		goto out;
 	}
-	m->pid = KGO_NO_P;
 	err = -pthread_create(&m->thread, NULL, kgo_mstart, m);
 	if (err) {
 		free(m);
@@ -341,7 +440,13 @@ out:
 
 void kgo_yield(void)
 {
-	kgo_mcall(KGO_ACT_YIELD, NULL, NULL);
+	bool entered = kgo_enter(false);
+	struct kgo_m *m = kgo_getm();
+
+	/* A preemption pending makes it a yield to the global queue. */
+	kgo_mcall(m && m->curg && kgo_preempt_pending(m) ? KGO_ACT_PREEMPT : KGO_ACT_YIELD,
+		  NULL, NULL);
+	kgo_leave(entered);
 }
 
 void kgo_gosched(void)
@@ -351,12 +456,17 @@ void kgo_gosched(void)
 
 void kgo_park(bool (*unlock)(void *), void *lock)
 {
+	/* Not a safe point: the caller may hold what unlock releases. */
+	bool entered = kgo_enter(false);
+
 	kgo_mcall(KGO_ACT_PARK, unlock, lock);
+	kgo_leave(entered);
 }
 
 void kgo_ready(struct kgo_g *g)
 {
 	uint32_t waiting = KGO_G_WAITING;
+	bool entered;
 	struct kgo_m *m;
 
 	/* Acquire: pairs with the parking M's release store of the status. */
@@ -365,6 +475,8 @@ void kgo_ready(struct kgo_g *g)
 						     memory_order_relaxed))
 		kgo_fatal("kgo_ready: goroutine %llu is not parked (status %u)",
 			  (unsigned long long)g->id, waiting);
+	/* Not a safe point either: callers often hold the waiter's lock. */
+	entered = kgo_enter(false);
 	m = kgo_getm();
 	if (m && m->p) {
 		/* From an M: the current P's runnext, no system call. */
@@ -378,6 +490,7 @@ void kgo_ready(struct kgo_g *g)
 		if (err)
 			kgo_fatal("READY failed: %s", strerror(-err));
 	}
+	kgo_leave(entered);
 }
 
 struct kgo_g *kgo_self(void)

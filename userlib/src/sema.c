@@ -47,13 +47,17 @@ void kgo_sema_init(struct kgo_sema *s, int32_t n)
 void kgo_sema_acquire(struct kgo_sema *s)
 {
 	struct kgo_g *g = kgo_self();
+	bool entered;
 
 	if (!g)
 		kgo_fatal("kgo_sema_acquire called outside a goroutine");
+	/* A safe point, before the lock: nothing is held yet. */
+	entered = kgo_enter(true);
 	kgo_sema_lock(s);
 	if (s->count > 0) {
 		s->count--;
 		kgo_sema_unlock(s);
+		kgo_leave(entered);
 		return;
 	}
 	g->waitlink = NULL;
@@ -64,10 +68,12 @@ void kgo_sema_acquire(struct kgo_sema *s)
 	s->tail = g;
 	/* The releaser hands its count straight to us. */
 	kgo_park(kgo_sema_parkunlock, s);
+	kgo_leave(entered);
 }
 
 void kgo_sema_release(struct kgo_sema *s)
 {
+	bool entered = kgo_enter(true);
 	struct kgo_g *g;
 
 	kgo_sema_lock(s);
@@ -83,4 +89,5 @@ void kgo_sema_release(struct kgo_sema *s)
 	kgo_sema_unlock(s);
 	if (g)
 		kgo_ready(g);
+	kgo_leave(entered);
 }

@@ -99,7 +99,7 @@ static void kgo_sigsegv(int sig, siginfo_t *si, void *uctx)
 		n = kgo_cat(msg, n, "kgo: goroutine ");
 		n += kgo_utoa(msg + n, g->id);
 		n = kgo_cat(msg, n, " overflowed its ");
-		n += kgo_utoa(msg + n, kgo_rt.stack_size);
+		n += kgo_utoa(msg + n, kgo_rt.stack_asked);
 		n = kgo_cat(msg, n, "-byte stack\n");
 		if (write(STDERR_FILENO, msg, n) < 0)
 			_exit(2);

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sysmon's ioctls through the real /dev/kgo, as the library uses them:
+ * SET_PREEMPT's checks, WANTM's count and its end at SHUTDOWN, and
+ * exitsyscall (PARK with KGO_PARK_EXITSYSCALL): the G comes back at once
+ * with an idle P; without one it goes to the global queue and the M
+ * parks, and a signal then ends or restarts a plain park (the argument
+ * written back names no G and no longer asks for exitsyscall), so a
+ * restart after an SA_RESTART handler does not fail.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "dev_util.h"
+#include "tap.h"
+
+#define G1	0x1111
+#define G2	0x2222
+
+static void msleep(int ms)
+{
+	usleep((useconds_t)ms * 1000);
+}
+
+static void t_set_preempt_checks(void)
+{
+	struct inst in;
+	uintptr_t text = (uintptr_t)&msleep & ~(uintptr_t)4095;
+	struct kgo_preempt ok = {
+		.trampoline = text + 16, .text_start = text, .text_end = text + 4096,
+		.slice_ns = 10000000, .spare_ms = 2,
+	};
+	struct kgo_preempt pc;
+	bool good = true;
+
+	if (inst_open(&in, 1, 0)) {
+		tap_ok(false, "SET_PREEMPT: instance");
+		return;
+	}
+	pc = ok;
+	pc.slice_ns = 999999;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc = ok;
+	pc.trampoline = text + 4096;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc = ok;
+	pc.trampoline = 0;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc = ok;
+	pc.flags = 1;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc = ok;
+	pc.spare_ms = in.s.max_ms + 1;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	pc = ok;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == 0);
+	/* Slice 0: no preemption, handoffs still. */
+	pc.slice_ns = 0;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == 0);
+	tap_ok(good, "SET_PREEMPT refuses a short slice, a trampoline outside the text, flags, too many spares");
+	inst_close(&in);
+}
+
+static int wantm_rc;
+
+static void *wantm_thread(void *arg)
+{
+	struct inst *in = arg;
+
+	wantm_rc = ioctl(in->fd, KGO_IOC_WANTM) < 0 ? -errno : 0;
+	return NULL;
+}
+
+static void t_wantm(void)
+{
+	uintptr_t text = (uintptr_t)&msleep & ~(uintptr_t)4095;
+	struct kgo_preempt pc = {
+		.trampoline = text, .text_start = text, .text_end = text + 4096, .spare_ms = 2,
+	};
+	struct inst in;
+	pthread_t t;
+	int n;
+	bool good = true;
+
+	if (inst_open(&in, 1, 0) || xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc)) {
+		tap_ok(false, "WANTM: instance");
+		return;
+	}
+	/* No idle M at all: both spares wanted, once. */
+	n = ioctl(in.fd, KGO_IOC_WANTM);
+	good &= TAP_CHECK(n == 2);
+	pthread_create(&t, NULL, wantm_thread, &in);
+	msleep(50);
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SHUTDOWN, NULL) == 0);
+	pthread_join(t, NULL);
+	good &= TAP_CHECK(wantm_rc == -ESHUTDOWN);
+	tap_ok_fmt(good, "WANTM asks for the missing spares (%d), then waits until SHUTDOWN", n);
+	inst_close(&in);
+}
+
+static void t_exitsyscall_idle_p(void)
+{
+	struct inst in;
+	struct kgo_attach a;
+	struct kgo_park pk;
+	int err;
+
+	if (inst_open(&in, 1, 0) || attach(&in, 0, &a)) {
+		tap_ok(false, "exitsyscall: instance");
+		return;
+	}
+	memset(&pk, 0, sizeof(pk));
+	pk.m = a.m;
+	pk.flags = KGO_PARK_EXITSYSCALL;
+	pk.g = G1;
+	err = xioctl(in.fd, KGO_IOC_PARK, &pk);
+	tap_ok_fmt(!err && pk.g == G1 && pk.p == 0,
+		   "exitsyscall with an idle P gives the G back at once (%d, g %#llx, p %u)",
+		   err, (unsigned long long)pk.g, pk.p);
+	inst_close(&in);
+}
+
+struct parked {
+	struct inst *in;
+	struct kgo_park pk;
+	int err;
+	atomic_bool done;
+};
+
+static atomic_int signals;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&signals, 1);
+}
+
+/* An M without a P does exitsyscall for G2; no P is idle, so it parks. */
+static void *exitsyscall_thread(void *arg)
+{
+	struct parked *pt = arg;
+	struct kgo_attach a;
+
+	pt->err = attach(pt->in, 0, &a);
+	if (!pt->err) {
+		memset(&pt->pk, 0, sizeof(pt->pk));
+		pt->pk.m = a.m;
+		pt->pk.flags = KGO_PARK_EXITSYSCALL;
+		pt->pk.g = G2;
+		pt->err = xioctl(pt->in->fd, KGO_IOC_PARK, &pt->pk);
+	}
+	atomic_store(&pt->done, true);
+	return NULL;
+}
+
+static void t_exitsyscall_signal(bool restart)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = restart ? SA_RESTART : 0 };
+	struct parked pt = { 0 };
+	struct inst in;
+	struct kgo_attach a0;
+	struct kgo_park pk;
+	pthread_t t;
+	bool good = true;
+	int i;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	atomic_store(&signals, 0);
+	/* This thread holds the only P. */
+	if (inst_open(&in, 1, 0) || attach(&in, KGO_ATTACH_ACQUIRE_P, &a0)) {
+		tap_ok(false, "exitsyscall and a signal: instance");
+		return;
+	}
+	pt.in = &in;
+	pthread_create(&t, NULL, exitsyscall_thread, &pt);
+	for (i = 0; i < 2000 && !__atomic_load_n(&in.ss->nmidle, __ATOMIC_ACQUIRE); i++)
+		msleep(1);
+	good &= TAP_CHECK(__atomic_load_n(&in.ss->nmidle, __ATOMIC_ACQUIRE) == 1);
+	good &= TAP_CHECK(__atomic_load_n(&in.ss->gq_len, __ATOMIC_ACQUIRE) == 1);
+	pthread_kill(t, SIGUSR1);
+	msleep(100);
+	if (restart) {
+		/* Restarted as a plain park: still asleep, until SHUTDOWN. */
+		good &= TAP_CHECK(!atomic_load(&pt.done));
+		xioctl(in.fd, KGO_IOC_SHUTDOWN, NULL);
+	}
+	pthread_join(t, NULL);
+	good &= TAP_CHECK(atomic_load(&signals) == 1);
+	good &= TAP_CHECK(pt.err == (restart ? -ESHUTDOWN : -EINTR));
+	good &= TAP_CHECK(pt.pk.g == 0 && !(pt.pk.flags & KGO_PARK_EXITSYSCALL));
+	if (!restart) {
+		/* G2 waits in the global queue, not lost. */
+		good &= TAP_CHECK(park(&in, KGO_IOC_GLOBRUNQGET, a0.m, 0, 0, &pk) == 0 &&
+				  pk.g == G2);
+	}
+	tap_ok_fmt(good, "exitsyscall that parks, then a signal %s: %d (%s)",
+		   restart ? "with SA_RESTART" : "without SA_RESTART", pt.err,
+		   restart ? "a plain park again, until SHUTDOWN" : "EINTR, the G in the global queue");
+	inst_close(&in);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+int main(void)
+{
+	struct kgo_version v;
+	int fd = open(KGO_DEVICE, O_RDWR | O_CLOEXEC);
+
+	tap_plan(5);
+	if (fd < 0 || ioctl(fd, KGO_IOC_VERSION, &v) || !(v.features & KGO_FEAT_SYSMON)) {
+		for (int i = 0; i < 5; i++)
+			tap_skip_case("sysmon ioctls", "no kgo.ko with sysmon");
+		return tap_done();
+	}
+	close(fd);
+	alarm(120);
+	t_set_preempt_checks();
+	t_wantm();
+	t_exitsyscall_idle_p();
+	t_exitsyscall_signal(false);
+	t_exitsyscall_signal(true);
+	return tap_done();
+}

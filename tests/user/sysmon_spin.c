@@ -1,0 +1,85 @@
+/*
+ * Slice preemption, GOMAXPROCS=1: a goroutine spinning in a loop that
+ * makes no call at all does not keep a "sleeper" from running.  The
+ * sleeper waits 1 ms at a time (clock_gettime and kgo_yield until its
+ * deadline, kgo_sleep being someone else's issue) and measures how late
+ * it gets to run: never more than the slice + 2 ms (judged against the
+ * machine's own noise, sysmon_util.h).  Once with the default slice
+ * (10 ms), once with 1 ms.  Go 1.23, for comparison: a tight loop delays a
+ * 1 ms sleeper by up to ~22 ms.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "sysmon_util.h"
+
+#define LATE_MAX_NS	2000000		/* the issue's bound past the slice */
+#define RUN_NS		600000000	/* how long each run measures */
+
+static atomic_bool stop;
+static volatile unsigned long spins;
+static uint64_t preempts;
+static struct timing late;
+
+/* No call, no yield: only preemption gets this off its M. */
+static void spinner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		spins++;
+}
+
+static void sleeper(void *arg)
+{
+	struct kgo_stats_user st0 = stats_now();
+	int64_t end;
+
+	(void)arg;
+	kgo_go(spinner, NULL);
+	kgo_yield();		/* the spinner starts, and is preempted */
+	end = now_ns() + RUN_NS;
+	while (now_ns() < end) {
+		int64_t deadline = now_ns() + 1000000, before = 0, t;
+
+		/* The window: from the last run before the deadline to the first after. */
+		while ((t = now_ns()) < deadline) {
+			before = t;
+			kgo_yield();
+		}
+		timing_add(&late, before, t, t - deadline);
+	}
+	preempts = stats_now().preempts - st0.preempts;
+	atomic_store(&stop, true);
+}
+
+static void run(uint64_t slice_ns, const char *name)
+{
+	struct kgo_config cfg = { .nprocs = 1, .slice_ns = slice_ns };
+	uint64_t slice = slice_ns ? slice_ns : KGO_SLICE_DEFAULT;
+	char what[128];
+	int rc;
+
+	atomic_store(&stop, false);
+	spins = 0;
+	preempts = 0;
+	timing_init(&late, (int64_t)slice + LATE_MAX_NS);
+	probes_start();
+	rc = kgo_main(sleeper, NULL, &cfg);
+	probes_stop();
+	tap_ok_fmt(rc == 0, "%s: kgo_main returned %d", name, rc);
+	tap_ok_fmt(spins > 0 && preempts > 0 && late.count > 0,
+		   "%s: the spinner ran and was preempted %llu times in %ld rounds",
+		   name, (unsigned long long)preempts, late.count);
+	snprintf(what, sizeof(what), "%s: lateness of a 1 ms sleeper (slice + 2 ms)", name);
+	timing_verdict(&late, what);
+}
+
+int main(void)
+{
+	need_sysmon(6);
+	watchdog(300);
+	tap_plan(6);
+	run(0, "default slice (10 ms)");
+	run(1000000, "1 ms slice");
+	return tap_done();
+}

@@ -1,0 +1,418 @@
+/*
+ * Time: kgo_nanotime, kgo_sleep and the kgo_timer calls, served by one
+ * min-heap of deadlines for the whole runtime and the poller thread
+ * (netpoll.c); there is no thread per sleeper.
+ *
+ * The heap is guarded by a pthread mutex (taken by goroutines and by the
+ * poller; never held across a goroutine switch, except that kgo_sleep
+ * parks with its release as the unlock function, which runs on the same
+ * thread).  A timerfd (CLOCK_MONOTONIC, absolute) in the poller's epoll set
+ * is armed for the earliest deadline: whoever adds a timer that becomes
+ * the earliest re-arms it, so the poller needs no wakeup message.  When it
+ * fires, the poller takes every timer whose deadline is <= the clock read
+ * then, so nothing fires early, and re-arms for the next.
+ *
+ * A sleeping goroutine's timer is a record on its own stack; it is readied
+ * after the heap lock is dropped (nothing else can wake it, so the record
+ * stays valid until then).  User timers (struct kgo_timer) fire under the
+ * lock, so that kgo_timer_stop/free, which take it too, never race with a
+ * firing.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "block.h"
+
+#define KGO_TMR_NONE	SIZE_MAX	/* not in the heap */
+
+enum {
+	KGO_TMR_SLEEP,		/* ready g */
+	KGO_TMR_FUNC,		/* kgo_go(fn, arg) */
+	KGO_TMR_CHAN,		/* send the time on c, if there is room */
+};
+
+struct kgo_tmr {
+	uint64_t when;
+	size_t idx;		/* position in the heap, or KGO_TMR_NONE */
+	int kind;
+	struct kgo_g *g;	/* KGO_TMR_SLEEP */
+	struct kgo_tmr *next;	/* the poller's list of sleepers to ready */
+};
+
+struct kgo_timer {
+	struct kgo_tmr t;
+	void (*fn)(void *);
+	void *arg;
+	struct kgo_chan *c;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct kgo_tmr **heap;
+	size_t n, cap;
+	int tfd;
+	uint64_t armed;		/* the timerfd's deadline; 0: not armed */
+	bool live;		/* between kgo_timers_init and _fini */
+} kgo_tm = { .lock = PTHREAD_MUTEX_INITIALIZER, .tfd = -1 };
+
+uint64_t kgo_nanotime(void)
+{
+	return kgo_now();
+}
+
+/* now + ns, saturating. */
+static uint64_t kgo_deadline(uint64_t ns)
+{
+	uint64_t now = kgo_now();
+
+	return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+}
+
+/* ---- the heap, lock held ---- */
+
+static void kgo_heap_set(size_t i, struct kgo_tmr *t)
+{
+	kgo_tm.heap[i] = t;
+	t->idx = i;
+}
+
+static void kgo_heap_up(size_t i)
+{
+	struct kgo_tmr *t = kgo_tm.heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (kgo_tm.heap[parent]->when <= t->when)
+			break;
+		kgo_heap_set(i, kgo_tm.heap[parent]);
+		i = parent;
+	}
+	kgo_heap_set(i, t);
+}
+
+static void kgo_heap_down(size_t i)
+{
+	struct kgo_tmr *t = kgo_tm.heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= kgo_tm.n)
+			break;
+		if (c + 1 < kgo_tm.n && kgo_tm.heap[c + 1]->when < kgo_tm.heap[c]->when)
+			c++;
+		if (t->when <= kgo_tm.heap[c]->when)
+			break;
+		kgo_heap_set(i, kgo_tm.heap[c]);
+		i = c;
+	}
+	kgo_heap_set(i, t);
+}
+
+static void kgo_heap_push(struct kgo_tmr *t)
+{
+	if (kgo_tm.n == kgo_tm.cap) {
+		size_t cap = kgo_tm.cap ? 2 * kgo_tm.cap : 64;
+		struct kgo_tmr **h = realloc(kgo_tm.heap, cap * sizeof(*h));
+
+		if (!h)
+			kgo_fatal("out of memory for %zu timers", cap);
+		kgo_tm.heap = h;
+		kgo_tm.cap = cap;
+	}
+	kgo_heap_set(kgo_tm.n++, t);
+	kgo_heap_up(t->idx);
+}
+
+static void kgo_heap_remove(struct kgo_tmr *t)
+{
+	size_t i = t->idx, last = --kgo_tm.n;
+	struct kgo_tmr *moved;
+
+	t->idx = KGO_TMR_NONE;
+	if (i == last)
+		return;
+	/* The last one fills the hole, then moves down or up into place. */
+	moved = kgo_tm.heap[last];
+	kgo_heap_set(i, moved);
+	kgo_heap_down(i);
+	kgo_heap_up(moved->idx);
+}
+
+/*
+ * Arm the timerfd for the earliest deadline if it is not armed as early.
+ * A later deadline than the armed one never re-arms: the poller then only
+ * wakes a little early, finds nothing due, and arms for the real one.
+ */
+static void kgo_timers_arm_locked(void)
+{
+	struct itimerspec its;
+	uint64_t when;
+
+	if (!kgo_tm.n)
+		return;
+	when = kgo_tm.heap[0]->when;
+	if (kgo_tm.armed && kgo_tm.armed <= when)
+		return;
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(when / 1000000000u);
+	its.it_value.tv_nsec = (long)(when % 1000000000u);
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1;	/* all zero would disarm */
+	if (timerfd_settime(kgo_tm.tfd, TFD_TIMER_ABSTIME, &its, NULL))
+		kgo_fatal("timerfd_settime failed: %s", strerror(errno));
+	kgo_tm.armed = when;
+}
+
+static void kgo_timer_add_locked(struct kgo_tmr *t)
+{
+	kgo_heap_push(t);
+	if (t->idx == 0)
+		kgo_timers_arm_locked();
+}
+
+static bool kgo_tm_parkunlock(void *arg)
+{
+	pthread_mutex_unlock(arg);
+	return true;
+}
+
+/* ---- the poller's side ---- */
+
+int kgo_timers_init(int epfd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	pthread_mutex_lock(&kgo_tm.lock);
+	kgo_tm.tfd = fd;
+	kgo_tm.armed = 0;
+	kgo_tm.live = true;
+	pthread_mutex_unlock(&kgo_tm.lock);
+	return 0;
+}
+
+/* The timerfd fired: run every timer that is due.  Poller thread. */
+void kgo_timers_run(void)
+{
+	struct kgo_tmr *sleepers = NULL;
+	uint64_t now, expirations;
+
+	pthread_mutex_lock(&kgo_tm.lock);
+	/* Clears the timerfd's readiness; EAGAIN if it fired for no one. */
+	if (read(kgo_tm.tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		kgo_fatal("read of the timerfd failed: %s", strerror(errno));
+	kgo_tm.armed = 0;
+	now = kgo_now();
+	while (kgo_tm.n && kgo_tm.heap[0]->when <= now) {
+		struct kgo_tmr *t = kgo_tm.heap[0];
+		struct kgo_timer *ut = (struct kgo_timer *)t;
+
+		kgo_heap_remove(t);
+		switch (t->kind) {
+		case KGO_TMR_SLEEP:
+			t->next = sleepers;
+			sleepers = t;
+			break;
+		case KGO_TMR_FUNC: {
+			int err = kgo_go(ut->fn, ut->arg);
+
+			if (err && err != -ESRCH)
+				kgo_warn("a timer's goroutine could not start: %s", strerror(-err));
+			break;
+		}
+		case KGO_TMR_CHAN:
+			/* Buffer of one: a value still unread makes this one drop. */
+			kgo_chan_trysend(ut->c, &now);
+			break;
+		}
+	}
+	kgo_timers_arm_locked();
+	pthread_mutex_unlock(&kgo_tm.lock);
+	while (sleepers) {
+		/* Both read before kgo_ready: then the record may be gone. */
+		struct kgo_tmr *next = sleepers->next;
+		struct kgo_g *g = sleepers->g;
+
+		kgo_ready(g);
+		sleepers = next;
+	}
+}
+
+/*
+ * Teardown, after every M stopped: forget the timers still pending (their
+ * goroutines are abandoned; user timers may still be freed), close the
+ * timerfd.
+ */
+void kgo_timers_fini(void)
+{
+	pthread_mutex_lock(&kgo_tm.lock);
+	for (size_t i = 0; i < kgo_tm.n; i++)
+		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
+	free(kgo_tm.heap);
+	kgo_tm.heap = NULL;
+	kgo_tm.n = kgo_tm.cap = 0;
+	if (kgo_tm.tfd >= 0)
+		close(kgo_tm.tfd);
+	kgo_tm.tfd = -1;
+	kgo_tm.armed = 0;
+	kgo_tm.live = false;
+	pthread_mutex_unlock(&kgo_tm.lock);
+}
+
+/* ---- the public calls ---- */
+
+static void sleep_in_library(uint64_t ns)
+{
+	struct kgo_tmr t;
+
+	if (ns == 0) {
+		kgo_yield();
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	t.kind = KGO_TMR_SLEEP;
+	t.g = kgo_self_or_die("kgo_sleep");
+	t.when = kgo_deadline(ns);
+	pthread_mutex_lock(&kgo_tm.lock);
+	if (!kgo_tm.live)
+		kgo_fatal("kgo_sleep: the runtime's timers are not running");
+	kgo_timer_add_locked(&t);
+	kgo_park(kgo_tm_parkunlock, &kgo_tm.lock);
+}
+
+void kgo_sleep(uint64_t ns)
+{
+	bool entered = kgo_enter(true);
+
+	sleep_in_library(ns);
+	kgo_leave(entered);
+}
+
+struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
+{
+	struct kgo_timer *ut = calloc(1, sizeof(*ut));
+
+	if (!ut) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ut->t.idx = KGO_TMR_NONE;
+	ut->fn = fn;
+	ut->arg = arg;
+	if (fn) {
+		ut->t.kind = KGO_TMR_FUNC;
+	} else {
+		ut->t.kind = KGO_TMR_CHAN;
+		ut->c = kgo_chan_new(sizeof(uint64_t), 1);
+		if (!ut->c) {
+			free(ut);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	pthread_mutex_lock(&kgo_tm.lock);
+	if (!kgo_tm.live) {
+		pthread_mutex_unlock(&kgo_tm.lock);
+		kgo_chan_free(ut->c);
+		free(ut);
+		errno = ESRCH;
+		return NULL;
+	}
+	ut->t.when = kgo_deadline(ns);
+	kgo_timer_add_locked(&ut->t);
+	pthread_mutex_unlock(&kgo_tm.lock);
+	return ut;
+}
+
+struct kgo_chan *kgo_timer_chan(struct kgo_timer *t)
+{
+	return t->c;
+}
+
+/* Take @ut out of the heap, and its channel's stale value.  Lock held. */
+static bool kgo_timer_stop_locked(struct kgo_timer *ut)
+{
+	bool was = ut->t.idx != KGO_TMR_NONE;
+
+	if (was)
+		kgo_heap_remove(&ut->t);
+	if (ut->c)
+		kgo_chan_drain(ut->c);
+	return was;
+}
+
+static bool timer_stop_in_library(struct kgo_timer *ut)
+{
+	bool was;
+
+	pthread_mutex_lock(&kgo_tm.lock);
+	was = kgo_timer_stop_locked(ut);
+	pthread_mutex_unlock(&kgo_tm.lock);
+	return was;
+}
+
+bool kgo_timer_stop(struct kgo_timer *ut)
+{
+	bool entered = kgo_enter(true);
+	bool r = timer_stop_in_library(ut);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static bool timer_reset_in_library(struct kgo_timer *ut, uint64_t ns)
+{
+	bool was;
+
+	pthread_mutex_lock(&kgo_tm.lock);
+	was = kgo_timer_stop_locked(ut);
+	if (kgo_tm.live) {
+		ut->t.when = kgo_deadline(ns);
+		kgo_timer_add_locked(&ut->t);
+	}
+	pthread_mutex_unlock(&kgo_tm.lock);
+	return was;
+}
+
+bool kgo_timer_reset(struct kgo_timer *ut, uint64_t ns)
+{
+	bool entered = kgo_enter(true);
+	bool r = timer_reset_in_library(ut, ns);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static void timer_free_in_library(struct kgo_timer *ut)
+{
+	if (!ut)
+		return;
+	pthread_mutex_lock(&kgo_tm.lock);
+	if (ut->t.idx != KGO_TMR_NONE)
+		kgo_heap_remove(&ut->t);
+	pthread_mutex_unlock(&kgo_tm.lock);
+	kgo_chan_free(ut->c);
+	free(ut);
+}
+
+void kgo_timer_free(struct kgo_timer *ut)
+{
+	bool entered = kgo_enter(true);
+
+	timer_free_in_library(ut);
+	kgo_leave(entered);
+}
