@@ -72,7 +72,8 @@ def parse(path):
             elif w[0] == "INFO" and len(w) >= 2:
                 info[w[1]] = " ".join(w[2:])
             elif w[0] == "SKIP":
-                skips.append(" ".join(w[1:]))
+                if " ".join(w[1:]) not in skips:
+                    skips.append(" ".join(w[1:]))
             elif w[0] == "FAIL":
                 fails.append(" ".join(w[1:]))
     return samples, units, info, skips, fails
