@@ -55,15 +55,26 @@ procs_of() {
 }
 
 T=/sys/kernel/tracing
+E=$T/events/raw_syscalls/sys_enter
+# Enabling or disabling a tracepoint patches the kernel's code (int3 and
+# IPIs); under TCG doing that hundreds of times once ended in an int3 Oops.
+# So each implementation's trigger is set once for the whole phase, and
+# cleared (":clear") between runs instead of being removed.  Always ">>":
+# opening the trigger file with O_TRUNC removes every trigger.
+trig() { # impl
+	echo "hist:keys=id.syscall:vals=hitcount:sort=hitcount.descending if comm == \"$1-bench\""
+}
 count_syscalls() { # impl workload nprocs scale -> "<count> <ops>"
-	trig="hist:keys=id.syscall:vals=hitcount:sort=hitcount.descending if comm == \"$1-bench\""
-	echo "$trig" > $T/events/raw_syscalls/sys_enter/trigger || return 1
+	t=$(trig "$1")
+	echo "${t%% if*}:clear if ${t#* if }" >> $E/trigger || return 1
 	ops=$(timeout -s KILL $limit "$1-bench" "$2" "$3" 0 "$4" | awk '$1 == "OPS" { print $3 }')
-	n=$(awk '/^ *Hits:/ { print $2 }' $T/events/raw_syscalls/sys_enter/hist)
+	# Totals for this implementation's histogram only: the part of the
+	# hist file after its "trigger info" line.
+	c="comm == \"$1-bench\""
+	n=$(awk -v c="$c" '/trigger info/ { on = index($0, c) > 0 } on && /^ *Hits:/ { print $2; exit }' $E/hist)
 	# The busiest system calls, to say where they come from.
-	grep -m4 'id: ' $T/events/raw_syscalls/sys_enter/hist |
+	awk -v c="$c" '/trigger info/ { on = index($0, c) > 0 } on && /id: / { print; if (++k == 4) exit }' $E/hist |
 		sed "s/^/# $1 $2 $3 x$4: /; s/  */ /g"
-	echo "!$trig" > $T/events/raw_syscalls/sys_enter/trigger
 	echo "${n:-0} ${ops:-0}"
 }
 
@@ -84,6 +95,9 @@ for w in $list; do
 			echo "SKIP syscalls all no raw_syscalls tracepoint in this kernel"
 			continue
 		fi
+		for impl in kgo go; do
+			trig $impl >> $E/trigger
+		done
 		for sw in yield spawn pingpong; do
 			for n in $(procs_of $sw); do
 				for impl in kgo go; do
@@ -98,6 +112,9 @@ for w in $list; do
 					done
 				done
 			done
+		done
+		for impl in kgo go; do
+			echo "!$(trig $impl)" >> $E/trigger
 		done
 		;;
 	*)
