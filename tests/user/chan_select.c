@@ -381,23 +381,12 @@ static void main_g(void *arg)
 	tap_ok(many_to_many(), "6 producers x 3000 to 6 consumers via 3 channels: none lost or doubled");
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "not ok - timed out: a lost wakeup?\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 4 };
 	int rc;
 
-	signal(SIGALRM, on_alarm);
-	alarm(300);
+	tap_watchdog(300);
 	tap_plan(8);
 	rc = kgo_main(main_g, NULL, &cfg);
 	tap_ok_fmt(rc == 0, "kgo_main returned %d", rc);

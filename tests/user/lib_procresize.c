@@ -69,23 +69,12 @@ static void main_fn(void *arg)
 		kgo_sema_acquire(&done);
 }
 
-static void timeout(int sig)
-{
-	static const char msg[] = "not ok - timed out: goroutines lost?\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 3 };
 	int rc;
 
-	signal(SIGALRM, timeout);
-	alarm(300);
+	tap_watchdog(300);
 	tap_plan(5);
 	kgo_sema_init(&done, 0);
 	rc = kgo_main(main_fn, NULL, &cfg);

@@ -83,20 +83,9 @@ static void run(int nprocs)
 	       nprocs, ns_per_spawn);
 }
 
-static void timeout(int sig)
-{
-	static const char msg[] = "not ok - timed out: a lost wakeup?\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
-	signal(SIGALRM, timeout);
-	alarm(300);
+	tap_watchdog(300);
 	tap_plan(4);
 	run(1);
 	run(4);

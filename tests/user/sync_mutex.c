@@ -227,23 +227,12 @@ static void misc_main(void *arg)
 		   order[0], order[1], order[2], order[3]);
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "not ok - timed out: a lost wakeup?\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 2 };
 	int rc;
 
-	signal(SIGALRM, on_alarm);
-	alarm(300);
+	tap_watchdog(300);
 	tap_plan(7);
 	stress(2);
 	stress(4);

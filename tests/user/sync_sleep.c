@@ -232,23 +232,12 @@ static void timers_main(void *arg)
 		   NT, runs, earlies);
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "not ok - timed out: a lost wakeup?\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 2 };
 	int rc;
 
-	signal(SIGALRM, on_alarm);
-	alarm(300);
+	tap_watchdog(300);
 	tap_plan(9);
 	sleepers(2);
 	sleepers(4);

@@ -82,23 +82,12 @@ static void main_g(void *arg)
 	pthread_join(th, NULL);
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "not ok - timed out: a lost wakeup?\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 2 };
 	int rc;
 
-	signal(SIGALRM, on_alarm);
-	alarm(300);
+	tap_watchdog(300);
 	tap_plan(4);
 	rc = kgo_main(main_g, NULL, &cfg);
 	tap_ok_fmt(rc == 0, "kgo_main returned %d", rc);
