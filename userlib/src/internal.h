@@ -198,8 +198,6 @@ struct kgo_pframe {
 
 /* preempt.c */
 KGO_HIDDEN bool kgo_enter(bool safepoint);
-KGO_HIDDEN bool kgo_preempt_pending(struct kgo_m *m);
-KGO_HIDDEN void kgo_leave(bool entered);
 KGO_HIDDEN void kgo_leave_g(void);
 KGO_HIDDEN void kgo_preempted(struct kgo_pframe *f);
 KGO_HIDDEN void kgo_cpu_init(void);
@@ -208,6 +206,29 @@ KGO_HIDDEN int kgo_preempt_setup(void);
 KGO_HIDDEN int kgo_spawner_start(void);
 KGO_HIDDEN void kgo_spawner_join(void);
 KGO_HIDDEN void kgo_bind_slot(struct kgo_m *m);
+
+/*
+ * kgo_leave - end what kgo_enter(@entered) began.  Inline, as is
+ * kgo_preempt_pending: both are on every switch's path.
+ */
+static inline void kgo_leave(bool entered)
+{
+	if (entered)
+		kgo_leave_g();
+}
+
+/*
+ * kgo_preempt_pending - whether a preemption found @m in the library
+ * since its G was switched in; clears the request.  @m's own thread.
+ */
+static inline bool kgo_preempt_pending(struct kgo_m *m)
+{
+	/* Relaxed: the module writes it from a task_work on this very thread. */
+	if (!__atomic_load_n(&m->slot->preempt_req, __ATOMIC_RELAXED))
+		return false;
+	__atomic_store_n(&m->slot->preempt_req, 0, __ATOMIC_RELAXED);
+	return true;
+}
 
 /* runq.c: the shared ring, owner side */
 KGO_HIDDEN bool kgo_runqput(struct kgo_shared_p *p, uint64_t g, bool next, uint64_t *leftover);

@@ -145,19 +145,6 @@ void kgo_bind_slot(struct kgo_m *m)
 }
 
 /*
- * kgo_preempt_pending - whether a preemption found @m in the library
- * since its G was switched in; clears the request.  @m's own thread.
- */
-bool kgo_preempt_pending(struct kgo_m *m)
-{
-	/* Relaxed: the module writes it from a task_work on this very thread. */
-	if (!__atomic_load_n(&m->slot->preempt_req, __ATOMIC_RELAXED))
-		return false;
-	__atomic_store_n(&m->slot->preempt_req, 0, __ATOMIC_RELAXED);
-	return true;
-}
-
-/*
  * kgo_enter - a G enters the library (the slot protocol, internal.h).
  * Returns true if this call moved the state out of G, and so must be
  * matched by kgo_leave(true); false on g0, outside an M, or when already
@@ -209,12 +196,6 @@ void kgo_leave_g(void)
 	 * the P is handed to.
 	 */
 	__atomic_store_n(&m->slot->state, KGO_MS_G, __ATOMIC_RELEASE);
-}
-
-void kgo_leave(bool entered)
-{
-	if (entered)
-		kgo_leave_g();
 }
 
 /*

@@ -321,6 +321,11 @@ static struct kgo_g *kgo_execute(struct kgo_m *m, struct kgo_g *g)
 		return kgo_exitsyscall(m, g);
 	case KGO_ACT_YIELD:
 		atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
+		/* A preemption pending makes it a yield to the global queue. */
+		if (kgo_preempt_pending(m)) {
+			kgo_globrunqput(m, g);
+			return NULL;
+		}
 		/* The tail, not runnext, so that others run first. */
 		kgo_runqput_or_die(m, g, false);
 		return NULL;
@@ -441,11 +446,9 @@ out:
 void kgo_yield(void)
 {
 	bool entered = kgo_enter(false);
-	struct kgo_m *m = kgo_getm();
 
-	/* A preemption pending makes it a yield to the global queue. */
-	kgo_mcall(m && m->curg && kgo_preempt_pending(m) ? KGO_ACT_PREEMPT : KGO_ACT_YIELD,
-		  NULL, NULL);
+	/* g0 turns it into a preemption if one is pending (kgo_execute). */
+	kgo_mcall(KGO_ACT_YIELD, NULL, NULL);
 	kgo_leave(entered);
 }
 
