@@ -31,7 +31,13 @@
 /* The most Ms (threads) an instance asks for; kgo.ko's max_ms may say fewer. */
 #define KGO_MAX_MS	1024
 
-struct kgo_rt kgo_rt = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
+/*
+ * kgo_rt.lock guards the global free list of Gs, which Ms on different Ps
+ * take from and give to in batches of 32 while goroutines are created and
+ * end: held for a few dozen instructions, often contended.  An adaptive
+ * mutex spins briefly before sleeping in futex(2).
+ */
+struct kgo_rt kgo_rt = { .fd = -1, .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP };
 
 /* Only one kgo_main at a time in a process. */
 static pthread_mutex_t kgo_main_lock = PTHREAD_MUTEX_INITIALIZER;
