@@ -1,0 +1,3 @@
+module kgo/bench
+
+go 1.23
