@@ -30,6 +30,7 @@
  * that found an idle P but no idle M (wakep_pending).  In both cases the
  * M takes an idle P instead of sleeping.
  */
+#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/random.h>
 #include <linux/sched/signal.h>
@@ -280,15 +281,45 @@ int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n)
 }
 
 /*
+ * How long a stealer leaves a running P's runnext alone before taking it
+ * (Go's 3us): a G that was just readied there, typically the partner of a
+ * channel handoff, is about to run on its own P when the current G blocks,
+ * with its caches warm and without waking anyone.  Taking it at once made
+ * every round trip of a two-P ping-pong cross Ms (a park, a wakeup and a
+ * steal per exchange).
+ */
+#define KGO_RUNNEXT_GRACE_US	3
+
+/*
+ * kgo_runnext_grace - on the last stealing pass, wait once before taking
+ * runnext from @victim if that looks worth it: the victim's P is running
+ * (a racy read of a status written under inst->lock: only a hint), its
+ * ring is empty and its runnext holds a G.  Sleeps (an hrtimer, not a
+ * busy wait).  The M's own thread, no lock held.  Returns whether it
+ * waited, so that a stealing run waits at most once.
+ */
+static bool kgo_runnext_grace(struct kgo_p *victim)
+{
+	if (READ_ONCE(victim->status) != KGO_P_RUNNING ||
+	    kgo_runqlen(victim->sh) || !READ_ONCE(victim->sh->runnext))
+		return false;
+	usleep_range(KGO_RUNNEXT_GRACE_US, 2 * KGO_RUNNEXT_GRACE_US);
+	return true;
+}
+
+/*
  * kgo_stealwork - up to four passes over the other Ps in random order,
- * stealing half of a ring; the last pass may take a runnext.
- * The M holding @p, no lock held.  Returns a G, or 0.
+ * stealing half of a ring; the last pass may take a runnext, after a
+ * grace period (kgo_runnext_grace).
+ * The M holding @p, no lock held; may sleep.  Returns a G, or 0.
  */
 static u64 kgo_stealwork(struct kgo_inst *inst, struct kgo_p *p)
 {
 	u32 nprocs = READ_ONCE(inst->nprocs);
+	bool waited = false;
 	int pass;
 
+	might_sleep();
 	for (pass = 0; pass < 4; pass++) {
 		u32 start = get_random_u32() % nprocs, i;
 
@@ -298,11 +329,8 @@ static u64 kgo_stealwork(struct kgo_inst *inst, struct kgo_p *p)
 
 			if (victim == p)
 				continue;
-			/*
-			 * Go sleeps 3us before taking a running P's runnext;
-			 * in the kernel that would be a busy wait, so the
-			 * last pass takes it at once.
-			 */
+			if (pass == 3 && !waited)
+				waited = kgo_runnext_grace(victim);
 			g = kgo_runqsteal(p->sh, victim->sh, pass == 3);
 			if (g) {
 				u32 n = kgo_runqlen(p->sh) + 1;
