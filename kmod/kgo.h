@@ -182,7 +182,6 @@ struct kgo_inst {
 	wait_queue_head_t wantm_wq;	/* the library's spawner waits here */
 
 	struct kgo_preempt_cfg preempt;	/* written under setup_lock */
-	bool sysmon_busy;		/* a P was running at the last scan */
 
 	struct kgo_gq gq;		/* under lock */
 	u32 steal_seed;

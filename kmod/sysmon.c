@@ -22,9 +22,11 @@
  * Backoff, after Go: 20us between passes, doubling after 50 passes in a
  * row with nothing to do, up to 500us while any P is running and 10ms when
  * every P is idle.  Acting takes two passes (a G's run is timed from the
- * pass that first sees it; a block must be seen twice), so a blocked M's
- * P is handed off, and a G is preempted past its slice, within about two
- * busy periods: 1.1 ms, under the library's 2 ms.  sysmon is a real-time
+ * pass that first sees it; a block must be seen twice).  A block that
+ * could be acted on is looked at again after the minimum delay, so a
+ * blocked M's P with work waiting is handed off within one busy period
+ * and a bit (about 0.6 ms); a G is preempted within a busy period of the
+ * end of its slice.  sysmon is a real-time
  * thread (it must not queue behind the CPU hogs it is there to stop), so
  * it also sleeps at least KGO_SYSMON_DUTY times as long as its passes
  * take: never more than a fifth of a CPU, on however slow a machine.
@@ -141,11 +143,21 @@ static bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p
 	return true;
 }
 
+/*
+ * What one pass saw, beyond what it did: whether any P was held (sysmon
+ * then backs off to the busy maximum, not the idle one), and whether an M
+ * was seen blocked for the first time with work waiting for its P (the
+ * next pass, which may hand the P off, then comes at the minimum delay).
+ */
+struct kgo_retake_seen {
+	bool busy;
+	bool recheck;
+};
+
 /* One pass over one instance; returns how many Ms it acted on. */
-static int kgo_retake(struct kgo_inst *inst, u64 now)
+static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *seen)
 {
 	u64 slice = READ_ONCE(inst->preempt.slice_ns);
-	bool busy = false;
 	unsigned long id;
 	struct kgo_m *m;
 	int acted = 0;
@@ -159,7 +171,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now)
 
 		if (!p || READ_ONCE(m->detached))
 			continue;
-		busy = true;
+		seen->busy = true;
 		switches = READ_ONCE(m->sh->switches);
 		if (switches != m->last_switches) {
 			m->last_switches = switches;
@@ -182,6 +194,11 @@ static int kgo_retake(struct kgo_inst *inst, u64 now)
 		s.g_ran_ns = now - m->g_since_ns;
 		s.slice_ns = slice;
 
+		/* First sight of a block that the second may act on. */
+		if (s.blocked && !s.same_block && s.m_state == KGO_MS_G &&
+		    (s.p_has_work || s.no_spare))
+			seen->recheck = true;
+
 		switch (kgo_retake_decide(&s)) {
 		case KGO_RETAKE_HANDOFF:
 			if (kgo_handoffp(inst, m, p)) {
@@ -203,7 +220,6 @@ static int kgo_retake(struct kgo_inst *inst, u64 now)
 		}
 	}
 	rcu_read_unlock();
-	WRITE_ONCE(inst->sysmon_busy, busy);
 
 	/* Work in the global queue, an idle P, and nobody looking: wake one. */
 	if (READ_ONCE(inst->gq.len) && READ_ONCE(inst->npidle) &&
@@ -222,21 +238,24 @@ static int kgo_sysmon(void *unused)
 
 	while (!kthread_should_stop()) {
 		u64 start = ktime_get_ns(), sleep;
+		struct kgo_retake_seen seen = {};
 		struct kgo_inst *inst;
-		bool busy = false;
 		int acted = 0;
 		ktime_t t;
 
 		mutex_lock(&kgo_sysmon_lock);
-		list_for_each_entry(inst, &kgo_sysmon_list, sysmon_link) {
-			acted += kgo_retake(inst, ktime_get_ns());
-			busy |= READ_ONCE(inst->sysmon_busy);
-		}
+		list_for_each_entry(inst, &kgo_sysmon_list, sysmon_link)
+			acted += kgo_retake(inst, ktime_get_ns(), &seen);
 		mutex_unlock(&kgo_sysmon_lock);
 		idle = acted ? 0 : idle + 1;
-		delay = kgo_sysmon_next_delay(delay, idle, busy);
+		delay = kgo_sysmon_next_delay(delay, idle, seen.busy);
 		cost = kgo_sysmon_cost_est(cost, ktime_get_ns() - start);
-		sleep = kgo_sysmon_sleep_ns(delay, cost);
+		/*
+		 * A block seen once is looked at again soon, without
+		 * resetting the backoff: most blocks are short and the
+		 * second look finds the M running again.
+		 */
+		sleep = kgo_sysmon_sleep_ns(seen.recheck ? KGO_SYSMON_MIN_NS : delay, cost);
 
 		t = ns_to_ktime(sleep);
 		set_current_state(TASK_IDLE);
