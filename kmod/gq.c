@@ -76,6 +76,16 @@ int kgo_gq_prealloc_fill(struct kgo_gq_prealloc *pa, u32 want)
 	return 0;
 }
 
+/* How many chunks @pa holds.  No locks needed. */
+u32 kgo_gq_prealloc_count(const struct kgo_gq_prealloc *pa)
+{
+	u32 i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(pa->c); i++)
+		n += pa->c[i] ? 1 : 0;
+	return n;
+}
+
 /* Frees what kgo_gq_push did not use.  No locks needed. */
 void kgo_gq_prealloc_free(struct kgo_gq_prealloc *pa)
 {
@@ -117,12 +127,10 @@ static struct kgo_gq_chunk *kgo_gq_take_chunk(struct kgo_gq *q,
 int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *pa)
 {
 	struct kgo_gq_chunk *c;
-	u32 i, have = q->spare ? 1 : 0;
+	u32 i, have = (q->spare ? 1 : 0) + kgo_gq_prealloc_count(pa);
 
 	if (n > q->limit || q->len > q->limit - n)
 		return -ENOSPC;
-	for (i = 0; i < ARRAY_SIZE(pa->c); i++)
-		have += pa->c[i] ? 1 : 0;
 	if (kgo_gq_chunks_needed(q, n) + (q->spare ? 1 : 0) > have)
 		return -EAGAIN;
 

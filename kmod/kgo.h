@@ -18,6 +18,7 @@
 
 #include <linux/atomic.h>
 #include <linux/list.h>
+#include <linux/math.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
@@ -38,14 +39,19 @@ struct vm_area_struct;
  * the log that a hostile process could use to flood it).
  */
 #define KGO_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN)
-/* Gs moved by one overflow: half a ring plus the one being put. */
-#define KGO_BATCH_MAX		(KGO_RING_SIZE / 2 + 1)
+/*
+ * Gs moved by one overflow: the whole ring plus the one being put.  Go
+ * moves half, under a lock that costs tens of nanoseconds; here each move
+ * is a system call, so it moves as much as it can at once.
+ */
+#define KGO_BATCH_MAX		(KGO_RING_SIZE + 1)
 
 /* ---- runq.c: one P's ring, in shared memory; all inputs untrusted ---- */
 
 bool kgo_runqput(struct kgo_shared_p *p, u64 g, bool next, u64 *leftover);
 u64 kgo_runqget(struct kgo_shared_p *p);
 u32 kgo_runqgrab(struct kgo_shared_p *src, u64 *ring, u32 pos, bool steal_runnext);
+u32 kgo_runqgrab_all(struct kgo_shared_p *src, u64 *buf);
 u64 kgo_runqsteal(struct kgo_shared_p *dst, struct kgo_shared_p *src, bool steal_runnext);
 u32 kgo_runqlen(const struct kgo_shared_p *p);
 bool kgo_runqempty(const struct kgo_shared_p *p);
@@ -69,15 +75,19 @@ struct kgo_gq {
 	u32 limit;
 };
 
-/* Chunks a caller allocates, outside the lock, before kgo_gq_push(). */
+/*
+ * Chunks a caller allocates, outside the lock, before kgo_gq_push(): as
+ * many as the largest batch can need when the tail chunk is full.
+ */
 struct kgo_gq_prealloc {
-	struct kgo_gq_chunk *c[2];
+	struct kgo_gq_chunk *c[DIV_ROUND_UP(KGO_BATCH_MAX, KGO_GQ_CHUNK_SLOTS)];
 };
 
 void kgo_gq_init(struct kgo_gq *q, u32 limit);
 void kgo_gq_destroy(struct kgo_gq *q);
 u32 kgo_gq_chunks_needed(const struct kgo_gq *q, u32 n);
 int kgo_gq_prealloc_fill(struct kgo_gq_prealloc *pa, u32 want);
+u32 kgo_gq_prealloc_count(const struct kgo_gq_prealloc *pa);
 void kgo_gq_prealloc_free(struct kgo_gq_prealloc *pa);
 int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *pa);
 u64 kgo_gq_pop(struct kgo_gq *q);
@@ -126,7 +136,7 @@ struct kgo_m {
 	u64 blocked_since_ns;
 
 	struct rcu_head rcu;
-	u64 batch[KGO_RING_SIZE];	/* scratch for this M's own ioctls */
+	u64 batch[KGO_BATCH_MAX];	/* scratch for this M's own ioctls */
 };
 
 struct kgo_inst_stats {

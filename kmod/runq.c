@@ -152,16 +152,19 @@ u64 kgo_runqget(struct kgo_shared_p *p)
 }
 
 /*
- * kgo_runqgrab - take half of @src's Gs (rounded up) into @ring at
- * positions @pos, @pos + 1, ... (masked).  When the ring is empty and
- * @steal_runnext is set, take src's runnext instead: Go does that only on
- * a stealer's last pass, since runnext is about to run on its own P.
+ * kgo_runqgrab_some - take half of @src's Gs (rounded up), or all of them
+ * if @all, into @ring at positions @pos, @pos + 1, ... (masked).  When the
+ * ring is empty and @steal_runnext is set, take src's runnext instead: Go
+ * does that only on a stealer's last pass, since runnext is about to run
+ * on its own P.
  * Any thread.  @ring is either the destination P's ring, whose slots past
  * its tail are invisible to consumers until the owner publishes them, or a
  * private buffer of KGO_RING_SIZE slots.  Returns how many were taken.
  */
-u32 kgo_runqgrab(struct kgo_shared_p *src, u64 *ring, u32 pos, bool steal_runnext)
+static u32 kgo_runqgrab_some(struct kgo_shared_p *src, u64 *ring, u32 pos,
+			     bool steal_runnext, bool all)
 {
+	u32 most = all ? KGO_RING_SIZE : KGO_RING_SIZE / 2;
 	int tries;
 
 	for (tries = 0; tries < KGO_RUNQ_TRIES; tries++) {
@@ -169,7 +172,8 @@ u32 kgo_runqgrab(struct kgo_shared_p *src, u64 *ring, u32 pos, bool steal_runnex
 		u32 t = smp_load_acquire(&src->tail);	/* pairs with the producer */
 		u32 n = t - h, i;
 
-		n -= n / 2;
+		if (!all)
+			n -= n / 2;
 		if (n == 0) {
 			u64 next;
 
@@ -183,7 +187,7 @@ u32 kgo_runqgrab(struct kgo_shared_p *src, u64 *ring, u32 pos, bool steal_runnex
 			return 1;
 		}
 		/* Head and tail read at different moments, or corrupt. */
-		if (n > KGO_RING_SIZE / 2)
+		if (n > most)
 			continue;
 		for (i = 0; i < n; i++)
 			WRITE_ONCE(ring[(pos + i) & KGO_RING_MASK],
@@ -193,6 +197,21 @@ u32 kgo_runqgrab(struct kgo_shared_p *src, u64 *ring, u32 pos, bool steal_runnex
 			return n;
 	}
 	return 0;
+}
+
+/* kgo_runqgrab - half of @src's Gs (see kgo_runqgrab_some).  Any thread. */
+u32 kgo_runqgrab(struct kgo_shared_p *src, u64 *ring, u32 pos, bool steal_runnext)
+{
+	return kgo_runqgrab_some(src, ring, pos, steal_runnext, false);
+}
+
+/*
+ * kgo_runqgrab_all - every G in @src's ring (not runnext) into @buf, a
+ * buffer of KGO_RING_SIZE slots.  Any thread.  Returns how many.
+ */
+u32 kgo_runqgrab_all(struct kgo_shared_p *src, u64 *buf)
+{
+	return kgo_runqgrab_some(src, buf, 0, false, true);
 }
 
 /*

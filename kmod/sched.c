@@ -215,8 +215,9 @@ void kgo_wakep(struct kgo_inst *inst)
 /*
  * kgo_globrunqget_locked - take a batch from the global queue for @m's P:
  * one G to return and up to the rest of the batch into the P's ring.  The
- * batch is Go's: at most len/nprocs + 1, at most @max if non-zero, at most
- * half a ring, and no more than the ring has room for.
+ * batch is Go's, at most len/nprocs + 1 and at most @max if non-zero, but
+ * up to as much as the ring has room for, not half a ring: each batch is
+ * a system call (KGO_BATCH_MAX).
  * Lock held; @m holds @p and is the calling thread.
  */
 static u64 kgo_globrunqget_locked(struct kgo_inst *inst, struct kgo_m *m,
@@ -231,7 +232,6 @@ static u64 kgo_globrunqget_locked(struct kgo_inst *inst, struct kgo_m *m,
 	n = min(n, n / inst->nprocs + 1);
 	if (max)
 		n = min(n, max);
-	n = min_t(u32, n, KGO_RING_SIZE / 2);
 	g = kgo_gq_pop(&inst->gq);
 	room = KGO_RING_SIZE - kgo_runqlen(p->sh);
 	n = min(n - 1, room);
@@ -262,8 +262,7 @@ int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n)
 
 		spin_lock(&inst->lock);
 		need = kgo_gq_chunks_needed(&inst->gq, n);
-		if (need <= ARRAY_SIZE(pa.c) &&
-		    (need == 0 || (pa.c[0] && (need == 1 || pa.c[1])))) {
+		if (need <= kgo_gq_prealloc_count(&pa)) {
 			err = kgo_gq_push(&inst->gq, gs, n, &pa);
 			kgo_publish_locked(inst);
 			spin_unlock(&inst->lock);
@@ -595,10 +594,10 @@ int kgo_ready(struct kgo_inst *inst, u64 g)
 }
 
 /*
- * kgo_runqputslow - the RUNQPUTSLOW ioctl: @m's ring is full, so move
- * half of it plus @g to the global queue in one batch (Go's runqputslow).
- * The M's own thread.  If the global queue is full the half is put back
- * and -ENOSPC returned: @g was not queued.
+ * kgo_runqputslow - the RUNQPUTSLOW ioctl: @m's ring is full, so move it
+ * plus @g to the global queue in one batch (Go's runqputslow, which moves
+ * half: see KGO_BATCH_MAX).  The M's own thread.  If the global queue is
+ * full the Gs are put back and -ENOSPC returned: @g was not queued.
  */
 int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 {
@@ -616,7 +615,7 @@ int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 		/* Stealers may have made room since the library looked. */
 		if (kgo_runqput(sh, g, false, &left))
 			return 0;
-		n = kgo_runqgrab(sh, m->batch, 0, false);
+		n = kgo_runqgrab_all(sh, m->batch);
 		if (n)
 			break;
 	}

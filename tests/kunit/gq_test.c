@@ -10,10 +10,12 @@
 static int push_n(struct kgo_gq *q, u64 first, u32 n)
 {
 	struct kgo_gq_prealloc pa = {};
-	u64 gs[KGO_BATCH_MAX];
+	u64 gs[KGO_RING_SIZE / 2 + 1];	/* what these tests push at most */
 	int err;
 	u32 i;
 
+	if (n > ARRAY_SIZE(gs))
+		return -E2BIG;
 	for (i = 0; i < n; i++)
 		gs[i] = first + i;
 	err = kgo_gq_prealloc_fill(&pa, kgo_gq_chunks_needed(q, n));
@@ -66,7 +68,11 @@ static void gq_push_without_chunks_is_refused(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, q.len, 0);
 	/* A batch spanning a chunk boundary needs two. */
 	KUNIT_EXPECT_EQ(test, kgo_gq_chunks_needed(&q, KGO_GQ_CHUNK_SLOTS + 1), 2);
-	KUNIT_EXPECT_EQ(test, kgo_gq_prealloc_fill(&pa, 3), -EINVAL);
+	/* The largest batch, a whole ring and a G, needs three at most. */
+	KUNIT_EXPECT_EQ(test, kgo_gq_chunks_needed(&q, KGO_BATCH_MAX), 3);
+	KUNIT_EXPECT_EQ(test, kgo_gq_prealloc_fill(&pa, 3), 0);
+	KUNIT_EXPECT_EQ(test, kgo_gq_prealloc_count(&pa), 3);
+	KUNIT_EXPECT_EQ(test, kgo_gq_prealloc_fill(&pa, 4), -EINVAL);
 	kgo_gq_prealloc_free(&pa);
 	kgo_gq_destroy(&q);
 }

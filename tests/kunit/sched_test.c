@@ -138,15 +138,19 @@ static void sched_globrunqget_batch_sizes(struct kunit *test)
 	m = attach(test, inst, true);
 	for (i = 1; i <= 1000; i++)
 		KUNIT_ASSERT_EQ(test, kgo_ready(inst, i), 0);
-	/* 1000 / 1 + 1, capped at half a ring. */
-	KUNIT_EXPECT_EQ(test, kgo_globrunqget_ioctl(inst, m, &g), 0);
-	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), KGO_RING_SIZE / 2 - 1);
-	KUNIT_EXPECT_EQ(test, inst->gq.len, 1000 - KGO_RING_SIZE / 2);
-	/* Capped by the room left in the ring as well. */
-	fill_ring(m->p->sh, 5000, KGO_RING_SIZE - kgo_runqlen(m->p->sh) - 3);
+	/*
+	 * 1000 / 1 + 1, capped by the room in the ring: one returned and a
+	 * whole ring queued (not half a ring as in Go: KGO_BATCH_MAX).
+	 */
 	KUNIT_EXPECT_EQ(test, kgo_globrunqget_ioctl(inst, m, &g), 0);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), KGO_RING_SIZE);
-	KUNIT_EXPECT_EQ(test, inst->gq.len, 1000 - KGO_RING_SIZE / 2 - 4);
+	KUNIT_EXPECT_EQ(test, inst->gq.len, 1000 - KGO_RING_SIZE - 1);
+	/* With 3 places left, one returned and 3 queued. */
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_NE(test, kgo_runqget(m->p->sh), 0);
+	KUNIT_EXPECT_EQ(test, kgo_globrunqget_ioctl(inst, m, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), KGO_RING_SIZE);
+	KUNIT_EXPECT_EQ(test, inst->gq.len, 1000 - KGO_RING_SIZE - 1 - 4);
 	free_inst(inst);
 }
 
@@ -158,15 +162,21 @@ static void sched_runqputslow_exact(struct kunit *test)
 
 	fill_ring(m->p->sh, 1, KGO_RING_SIZE);
 	KUNIT_EXPECT_EQ(test, kgo_runqputslow(inst, m, 999), 0);
-	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), KGO_RING_SIZE / 2);
-	KUNIT_EXPECT_EQ(test, inst->gq.len, KGO_RING_SIZE / 2 + 1);
-	/* The oldest half went first, in order, then the new G. */
+	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), 0);
+	KUNIT_EXPECT_EQ(test, inst->gq.len, KGO_RING_SIZE + 1);
+	/* The whole ring went, in order, then the new G: three chunks. */
 	spin_lock(&inst->lock);
-	for (g = 1; g <= KGO_RING_SIZE / 2; g++)
+	for (g = 1; g <= KGO_RING_SIZE; g++)
 		KUNIT_EXPECT_EQ(test, kgo_gq_pop(&inst->gq), g);
 	KUNIT_EXPECT_EQ(test, kgo_gq_pop(&inst->gq), 999);
+	KUNIT_EXPECT_EQ(test, kgo_gq_pop(&inst->gq), 0);
 	spin_unlock(&inst->lock);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(m->p->sh), KGO_RING_SIZE / 2 + 1);
+	/* Again with the global queue's tail chunk full. */
+	for (g = 1; g <= KGO_GQ_CHUNK_SLOTS; g++)
+		KUNIT_ASSERT_EQ(test, kgo_ready(inst, 5000 + g), 0);
+	fill_ring(m->p->sh, 1, KGO_RING_SIZE);
+	KUNIT_EXPECT_EQ(test, kgo_runqputslow(inst, m, 999), 0);
+	KUNIT_EXPECT_EQ(test, inst->gq.len, KGO_GQ_CHUNK_SLOTS + KGO_RING_SIZE + 1);
 	KUNIT_EXPECT_EQ(test, kgo_runqputslow(inst, m, 0), -EINVAL);
 	free_inst(inst);
 }
@@ -180,7 +190,7 @@ static void sched_gq_limit_enospc(struct kunit *test)
 	for (i = 1; i <= 100; i++)
 		KUNIT_ASSERT_EQ(test, kgo_ready(inst, i), 0);
 	fill_ring(m->p->sh, 1000, KGO_RING_SIZE);
-	/* 129 more would pass 200: refused, and the ring is left whole. */
+	/* 257 more would pass 200: refused, and the ring is left whole. */
 	KUNIT_EXPECT_EQ(test, kgo_runqputslow(inst, m, 7), -ENOSPC);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), KGO_RING_SIZE);
 	KUNIT_EXPECT_EQ(test, inst->gq.len, 100);

@@ -126,19 +126,19 @@ static void t_runqputslow_and_batches(void)
 	for (g = 1; g <= KGO_RING_SIZE; g++)
 		ring_put(p0, g);
 	ok &= TAP_CHECK(ring_put(p0, 999) == 0);
-	/* Half the ring plus the new G go to the global queue in one batch. */
+	/* The whole ring plus the new G go to the global queue in one batch. */
 	ok &= TAP_CHECK(ready(&in, KGO_IOC_RUNQPUTSLOW, a.m, 999) == 0);
-	ok &= TAP_CHECK(ring_len(p0) == KGO_RING_SIZE / 2);
-	ok &= TAP_CHECK(in.ss->gq_len == KGO_RING_SIZE / 2 + 1);
-	ok &= TAP_CHECK(p0->ring[ld(&p0->head) % KGO_RING_SIZE] == KGO_RING_SIZE / 2 + 1);
-	tap_ok_fmt(ok, "RUNQPUTSLOW moves %d Gs to the global queue", KGO_RING_SIZE / 2 + 1);
+	ok &= TAP_CHECK(ring_len(p0) == 0);
+	ok &= TAP_CHECK(in.ss->gq_len == KGO_RING_SIZE + 1);
+	tap_ok_fmt(ok, "RUNQPUTSLOW moves %d Gs to the global queue", KGO_RING_SIZE + 1);
 
-	/* Go's batch: min(len / nprocs + 1, half a ring, room in the ring). */
+	/* The batch: min(len / nprocs + 1, room in the ring), in order. */
 	ok = TAP_CHECK(park(&in, KGO_IOC_GLOBRUNQGET, a.m, 0, 0, &pk) == 0);
 	ok &= TAP_CHECK(pk.g == 1);
-	ok &= TAP_CHECK(in.ss->gq_len == 129 - 65);
-	ok &= TAP_CHECK(ring_len(p0) == 128 + 64);
-	tap_ok_fmt(ok, "GLOBRUNQGET takes len/nprocs+1 = 65 (gq now %u)", in.ss->gq_len);
+	ok &= TAP_CHECK(in.ss->gq_len == 257 - 129);
+	ok &= TAP_CHECK(ring_len(p0) == 128);
+	ok &= TAP_CHECK(p0->ring[ld(&p0->head) % KGO_RING_SIZE] == 2);
+	tap_ok_fmt(ok, "GLOBRUNQGET takes len/nprocs+1 = 129 (gq now %u)", in.ss->gq_len);
 	inst_close(&in);
 }
 

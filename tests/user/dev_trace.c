@@ -99,7 +99,7 @@ static void t_tracepoints(void)
 		ok &= TAP_CHECK(strstr(trace, "kgo_park: ") && strstr(trace, want));
 		ok &= TAP_CHECK(strstr(trace, "kgo_unpark: ") != NULL);
 		snprintf(want, sizeof(want), "p=%u dir=put n=%d gq_len=%d", a.p,
-			 KGO_RING_SIZE / 2 + 1, KGO_RING_SIZE / 2 + 1);
+			 KGO_RING_SIZE + 1, KGO_RING_SIZE + 1);
 		ok &= TAP_CHECK(strstr(trace, want) != NULL);
 		snprintf(want, sizeof(want), "p=%u dir=get n=", a.p);
 		ok &= TAP_CHECK(strstr(trace, want) != NULL);

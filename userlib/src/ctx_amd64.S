@@ -40,11 +40,22 @@ kgo_ctx_switch:
 	.cfi_adjust_cfa_offset 8
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
+	movl	(%rsp), %eax		/* rax, rcx: caller-saved scratch */
+	movzwl	4(%rsp), %ecx
 	movq	%rsp, (%rdi)		/* the old context is complete */
 	movq	%rsi, %rsp		/* now on the new stack */
-	ldmxcsr	(%rsp)
+	/*
+	 * Loading MXCSR or the control word is skipped when it would not
+	 * change them (nearly always): both are slow to load on some CPUs,
+	 * and each is a helper call under an emulator.
+	 */
+	cmpl	(%rsp), %eax
+	jne	1f
+	cmpw	4(%rsp), %cx
+	je	2f
+1:	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
-	addq	$8, %rsp
+2:	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13

@@ -84,6 +84,9 @@ struct kgo_g {
 	_Atomic uint32_t status;	/* KGO_G_* */
 	uint64_t id;			/* goid; 0 while free */
 	struct kgo_g *schedlink;	/* free lists */
+	struct kgo_g *gfree_next;	/* the global free list's next batch
+					 * (kept by a batch's first G) */
+	uint32_t gfree_len;		/* that batch's length */
 	struct kgo_g *waitlink;		/* kgo_sema wait queues */
 	struct kgo_g *alllink;		/* every G of the instance */
 	char *map;			/* the mapping, guard included */
@@ -119,6 +122,8 @@ struct kgo_m {
 /* The user-space state of a P, touched only by the M that holds the P. */
 struct kgo_pstate {
 	uint32_t schedtick;		/* schedules on this P */
+	uint32_t globcheck;		/* the schedtick of the next fairness
+					 * look at the global queue */
 	uint32_t ngfree;
 	struct kgo_g *gfree;		/* free Gs with stacks */
 } __attribute__((aligned(64)));
@@ -153,8 +158,8 @@ struct kgo_rt {
 	struct kgo_g *main_g;
 
 	pthread_mutex_t lock;		/* the fields below */
-	struct kgo_g *gfree;		/* global free list */
-	_Atomic uint32_t ngfree;	/* read without the lock as a hint */
+	struct kgo_g *gfree;		/* global free list, in batches */
+	_Atomic uint32_t ngfree;	/* Gs in it; read without the lock as a hint */
 	struct kgo_g *allg;
 	struct kgo_m **ms;		/* every M, ms[0] the caller's thread */
 	uint32_t nms, ms_cap;
@@ -234,6 +239,7 @@ static inline bool kgo_preempt_pending(struct kgo_m *m)
 KGO_HIDDEN bool kgo_runqput(struct kgo_shared_p *p, uint64_t g, bool next, uint64_t *leftover);
 KGO_HIDDEN uint64_t kgo_runqget(struct kgo_shared_p *p);
 KGO_HIDDEN bool kgo_runqcas_next(struct kgo_shared_p *p, uint64_t old, uint64_t new);
+KGO_HIDDEN uint32_t kgo_runqlen(struct kgo_shared_p *p);
 
 /* sched.c */
 KGO_HIDDEN struct kgo_m *kgo_getm(void);

@@ -9,12 +9,16 @@
 
 #include "internal.h"
 
-/* Free Gs a P keeps before it gives half to the global list, and how many
- * it takes from there at once (Go's numbers). */
+/*
+ * Free Gs a P keeps before it gives them all to the global list.  Go keeps
+ * half; here a G's header sits on its own stack's top page, so walking a
+ * list touches a page per G.  The global list therefore holds whole
+ * batches, linked by their first G (gfree_next, gfree_len), and a P gives
+ * or takes a batch in O(1), touching one G.
+ */
 #define KGO_GFREE_LOCAL_MAX	64
-#define KGO_GFREE_BATCH		32
 
-/* MXCSR and x87 control word a new goroutine starts with (the ABI's
+/* The MXCSR and x87 control word a new goroutine starts with (the ABI's
  * defaults: all exceptions masked, round to nearest, double extended). */
 #define KGO_MXCSR_DEFAULT	0x1f80u
 #define KGO_FPUCW_DEFAULT	0x037fu
@@ -24,23 +28,39 @@ static struct kgo_pstate *kgo_mps(struct kgo_m *m)
 	return m && m->p ? &kgo_rt.ps[m->pid] : NULL;
 }
 
+/* Pushes the batch @g (@n Gs chained by schedlink).  kgo_rt.lock held. */
+static void kgo_gfree_push_locked(struct kgo_g *g, uint32_t n)
+{
+	g->gfree_next = kgo_rt.gfree;
+	g->gfree_len = n;
+	kgo_rt.gfree = g;
+	atomic_fetch_add_explicit(&kgo_rt.ngfree, n, memory_order_relaxed);
+}
+
+/* Pops a batch, or NULL; *@n is its length.  kgo_rt.lock held. */
+static struct kgo_g *kgo_gfree_pop_locked(uint32_t *n)
+{
+	struct kgo_g *g = kgo_rt.gfree;
+
+	if (!g)
+		return NULL;
+	kgo_rt.gfree = g->gfree_next;
+	*n = g->gfree_len;
+	atomic_fetch_sub_explicit(&kgo_rt.ngfree, *n, memory_order_relaxed);
+	return g;
+}
+
 /* kgo_gfget - a free G with a stack, or NULL.  @m may be NULL (not an M). */
 static struct kgo_g *kgo_gfget(struct kgo_m *m)
 {
 	struct kgo_pstate *ps = kgo_mps(m);
 	struct kgo_g *g;
+	uint32_t n;
 
 	if (ps && !ps->gfree &&
 	    atomic_load_explicit(&kgo_rt.ngfree, memory_order_relaxed)) {
 		pthread_mutex_lock(&kgo_rt.lock);
-		while (ps->ngfree < KGO_GFREE_BATCH && kgo_rt.gfree) {
-			g = kgo_rt.gfree;
-			kgo_rt.gfree = g->schedlink;
-			atomic_fetch_sub_explicit(&kgo_rt.ngfree, 1, memory_order_relaxed);
-			g->schedlink = ps->gfree;
-			ps->gfree = g;
-			ps->ngfree++;
-		}
+		ps->gfree = kgo_gfree_pop_locked(&ps->ngfree);
 		pthread_mutex_unlock(&kgo_rt.lock);
 	}
 	if (ps) {
@@ -51,12 +71,11 @@ static struct kgo_g *kgo_gfget(struct kgo_m *m)
 		}
 		return g;
 	}
+	/* Not an M: the first G of a batch; the rest goes back as one. */
 	pthread_mutex_lock(&kgo_rt.lock);
-	g = kgo_rt.gfree;
-	if (g) {
-		kgo_rt.gfree = g->schedlink;
-		atomic_fetch_sub_explicit(&kgo_rt.ngfree, 1, memory_order_relaxed);
-	}
+	g = kgo_gfree_pop_locked(&n);
+	if (g && n > 1)
+		kgo_gfree_push_locked(g->schedlink, n - 1);
 	pthread_mutex_unlock(&kgo_rt.lock);
 	return g;
 }
@@ -74,21 +93,15 @@ static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 		if (++ps->ngfree < KGO_GFREE_LOCAL_MAX)
 			return;
 		pthread_mutex_lock(&kgo_rt.lock);
-		while (ps->ngfree > KGO_GFREE_BATCH) {
-			g = ps->gfree;
-			ps->gfree = g->schedlink;
-			ps->ngfree--;
-			g->schedlink = kgo_rt.gfree;
-			kgo_rt.gfree = g;
-			atomic_fetch_add_explicit(&kgo_rt.ngfree, 1, memory_order_relaxed);
-		}
+		kgo_gfree_push_locked(ps->gfree, ps->ngfree);
 		pthread_mutex_unlock(&kgo_rt.lock);
+		ps->gfree = NULL;
+		ps->ngfree = 0;
 		return;
 	}
+	g->schedlink = NULL;
 	pthread_mutex_lock(&kgo_rt.lock);
-	g->schedlink = kgo_rt.gfree;
-	kgo_rt.gfree = g;
-	atomic_fetch_add_explicit(&kgo_rt.ngfree, 1, memory_order_relaxed);
+	kgo_gfree_push_locked(g, 1);
 	pthread_mutex_unlock(&kgo_rt.lock);
 }
 

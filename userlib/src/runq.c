@@ -102,6 +102,21 @@ uint64_t kgo_runqget(struct kgo_shared_p *p)
 }
 
 /*
+ * kgo_runqlen - how many Gs the ring holds (runnext not counted).  Owner
+ * only: a hint, as consumers may take some at any time.  Corrupt indices
+ * read as 0.
+ */
+uint32_t kgo_runqlen(struct kgo_shared_p *p)
+{
+	/* Acquire: pairs with consumers' cmpxchg of head. */
+	uint32_t h = __atomic_load_n(&p->head, __ATOMIC_ACQUIRE);
+	/* Only the owner (us, or the module inside our ioctl) writes tail. */
+	uint32_t t = __atomic_load_n(&p->tail, __ATOMIC_RELAXED);
+
+	return t - h > KGO_RING_SIZE ? 0 : t - h;
+}
+
+/*
  * kgo_runqcas_next - put @old back into runnext if it still holds @new.
  * Owner only; used to undo a kgo_runqput(next) whose kicked G found no
  * room anywhere.  Fully ordered, pairing as kgo_runqget's cmpxchg.

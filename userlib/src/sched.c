@@ -7,7 +7,9 @@
  * Where a G is found (schedule):
  *   1. every 61st schedule on a P, the global queue, if the shared gq_len
  *      says it is not empty (KGO_IOC_GLOBRUNQGET), so that it cannot
- *      starve behind a busy local queue;
+ *      starve behind a busy local queue.  A look that brought a batch
+ *      puts the next one off until the ring's Gs have run: a system call
+ *      per 61 schedules would be most of the cost of a busy P;
  *   2. the P's runnext, then its ring (user space, no system call);
  *   3. KGO_IOC_PARK: the module looks at the global queue, steals, or puts
  *      the M to sleep until there is work; it may hand back another P.
@@ -268,12 +270,16 @@ static struct kgo_g *kgo_schedule(struct kgo_m *m)
 			 * Every schedule is a tick: with no preemption there is
 			 * no time slice for a runnext G to inherit.
 			 */
-			if (++ps->schedtick % 61 == 0 &&
-			    __atomic_load_n(&kgo_rt.ss->gq_len, __ATOMIC_RELAXED)) {
-				struct kgo_g *g = kgo_globrunqget(m);
+			if ((int32_t)(++ps->schedtick - ps->globcheck) >= 0) {
+				struct kgo_g *g = NULL;
 
-				if (g)
+				ps->globcheck = ps->schedtick + 61;
+				if (__atomic_load_n(&kgo_rt.ss->gq_len, __ATOMIC_RELAXED))
+					g = kgo_globrunqget(m);
+				if (g) {
+					ps->globcheck += kgo_runqlen(m->p);
 					return g;
+				}
 			}
 			tok = kgo_runqget(m->p);
 			if (tok)
