@@ -260,7 +260,7 @@ int main(void)
 	int rc;
 
 	need_sysmon(2 + NV);
-	watchdog(600);
+	tap_watchdog(600);
 	tap_plan(2 + NV);
 	__builtin_cpu_init();
 	vs[2].skip = !__builtin_cpu_supports("avx2");
