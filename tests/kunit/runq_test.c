@@ -29,6 +29,20 @@ static void put(struct kunit *test, struct kgo_shared_p *p, u64 g, bool next)
 	KUNIT_ASSERT_EQ(test, left, 0);
 }
 
+/* Takes from @p in turn and expects @want's Gs, in order (0: empty). */
+static void expect_gets(struct kunit *test, struct kgo_shared_p *p, const u64 *want,
+			size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_EQ_MSG(test, kgo_runqget(p), want[i], "get #%zu", i);
+}
+
+#define EXPECT_GETS(test, p, ...)					\
+	expect_gets(test, p, (const u64[]){ __VA_ARGS__ },		\
+		    ARRAY_SIZE(((const u64[]){ __VA_ARGS__ })))
+
 static void runq_runnext_first_then_fifo(struct kunit *test)
 {
 	struct kgo_shared_p *p = new_p(test);
@@ -37,11 +51,7 @@ static void runq_runnext_first_then_fifo(struct kunit *test)
 	put(test, p, 2, false);
 	put(test, p, 3, false);
 	put(test, p, 4, true);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(p), 4);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(p), 1);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(p), 2);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(p), 3);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(p), 0);
+	EXPECT_GETS(test, p, 4, 1, 2, 3, 0);
 }
 
 static void runq_runnext_kicks_old_to_tail(struct kunit *test)
@@ -53,9 +63,7 @@ static void runq_runnext_kicks_old_to_tail(struct kunit *test)
 	put(test, p, 12, true);	/* 11 is kicked behind 10 */
 	KUNIT_EXPECT_EQ(test, p->runnext, 12);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(p), 2);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(p), 12);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(p), 10);
-	KUNIT_EXPECT_EQ(test, kgo_runqget(p), 11);
+	EXPECT_GETS(test, p, 12, 10, 11);
 }
 
 static void runq_full_ring_returns_leftover(struct kunit *test)
@@ -218,6 +226,16 @@ static void stress_take(struct stress *s, u64 g)
 	atomic_inc(&s->taken);
 }
 
+/* One G from @p's runq into the tally; false when it had none. */
+static bool stress_get(struct stress *s, struct kgo_shared_p *p)
+{
+	u64 g = kgo_runqget(p);
+
+	if (g)
+		stress_take(s, g);
+	return g;
+}
+
 struct stealer {
 	struct stress *s;
 	int me;
@@ -233,8 +251,8 @@ static int stress_stealer(void *arg)
 		g = kgo_runqsteal(s->thief[st->me], s->owner, true);
 		if (g) {
 			stress_take(s, g);
-			while ((g = kgo_runqget(s->thief[st->me])))
-				stress_take(s, g);
+			while (stress_get(s, s->thief[st->me]))
+				;
 		}
 		cond_resched();
 	}
@@ -268,27 +286,20 @@ static void runq_owner_vs_stealers_exactly_once(struct kunit *test)
 		bool next = g % 7 == 0;
 
 		while (!kgo_runqput(s->owner, pending, next, &left)) {
-			u64 mine = kgo_runqget(s->owner);
-
-			if (mine)
-				stress_take(s, mine);
+			stress_get(s, s->owner);
 			pending = left;
 			next = false;
 		}
-		if (g % 3 == 0) {
-			u64 mine = kgo_runqget(s->owner);
-
-			if (mine)
-				stress_take(s, mine);
-		}
+		if (g % 3 == 0)
+			stress_get(s, s->owner);
 		if (g % 1024 == 0)
 			cond_resched();
 	}
 	WRITE_ONCE(s->done, true);
 	for (i = 0; i < STRESS_STEALERS; i++)
 		wait_for_completion(&s->finished[i]);
-	while ((g = kgo_runqget(s->owner)))
-		stress_take(s, g);
+	while (stress_get(s, s->owner))
+		;
 	KUNIT_EXPECT_EQ(test, atomic_read(&s->dups), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&s->taken), STRESS_TOKENS);
 	KUNIT_EXPECT_EQ(test, bitmap_weight(s->seen, STRESS_TOKENS), STRESS_TOKENS);

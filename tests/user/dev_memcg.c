@@ -29,18 +29,6 @@ static long read_long(const char *path)
 	return n > 0 ? atol(buf) : -1;
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -errno;
-}
-
 /* In the child, inside the cgroup: open instances until SETUP fails. */
 static int charge_child(void)
 {
@@ -96,9 +84,9 @@ int main(void)
 		tap_skip_case("instances charged to the memory cgroup", "no cgroup2");
 		return tap_done();
 	}
-	write_str(CG "/cgroup.subtree_control", "+memory");
+	write_file(CG "/cgroup.subtree_control", "+memory");
 	mkdir(CG "/child", 0755);
-	if (write_str(CG "/child/memory.max", "4194304")) {
+	if (write_file(CG "/child/memory.max", "4194304")) {
 		tap_skip_case("instances charged to the memory cgroup", "no memory controller");
 		return tap_done();
 	}
@@ -107,7 +95,7 @@ int main(void)
 		char me[32];
 
 		snprintf(me, sizeof(me), "%d", getpid());
-		if (write_str(CG "/child/cgroup.procs", me))
+		if (write_file(CG "/child/cgroup.procs", me))
 			_exit(20);
 		_exit(charge_child());
 	}

@@ -2,7 +2,8 @@
 /*
  * Helpers for the tests that drive /dev/kgo directly, without libkgo:
  * open and set up an instance, map it, and act on a P's ring through the
- * shared memory with the same protocol the library uses.
+ * shared memory with the same protocol the library uses; and write the
+ * kernel's cgroup and tracefs files.
  */
 #ifndef KGO_TESTS_DEV_UTIL_H
 #define KGO_TESTS_DEV_UTIL_H
@@ -107,6 +108,25 @@ static inline int ready(struct inst *in, unsigned long cmd, uint32_t m, uint64_t
 	struct kgo_ready r = { .g = g, .m = m };
 
 	return xioctl(in->fd, cmd, &r);
+}
+
+/*
+ * Writes @s to the file at @path (a cgroup or tracefs knob), opened with
+ * O_TRUNC as a shell's ">" does (which is what clears tracefs's trace):
+ * 0, or -errno (-EIO for a short write).
+ */
+static inline int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
 }
 
 /* Exits with kselftest's skip status when the module is not loaded. */

@@ -37,6 +37,19 @@ struct result {
 	double ns;
 };
 
+/* A measurement begins: @r holds the counter and the clock until it ends. */
+static void measure_start(struct result *r)
+{
+	r->ioctls = ioctls();
+	r->ns = now_ns();
+}
+
+static void measure_end(struct result *r)
+{
+	r->ns = (now_ns() - r->ns) / N;
+	r->ioctls = ioctls() - r->ioctls - 1;
+}
+
 static struct result yield_alone, yield_pair, spawn, parkready;
 static atomic_int finished;
 
@@ -57,47 +70,44 @@ static void yield_half(void *arg)
 /* park/ready ping-pong on one P: the partner readies us into runnext. */
 static struct kgo_g *waiter;
 
+/* One turn: ready the partner, become the waiter, park until readied. */
+static void take_turn(void)
+{
+	struct kgo_g *g = waiter;
+
+	waiter = kgo_self();
+	kgo_ready(g);
+	kgo_park(NULL, NULL);
+}
+
 static void pong(void *arg)
 {
 	(void)arg;
-	for (int i = 0; i < N; i++) {
-		struct kgo_g *g = waiter;
-
-		waiter = kgo_self();
-		kgo_ready(g);
-		kgo_park(NULL, NULL);
-	}
+	for (int i = 0; i < N; i++)
+		take_turn();
 }
 
 static void bench(void *arg)
 {
-	uint64_t c0;
-	double t0;
-
 	(void)arg;
 	/* 1: one G yielding to itself. */
-	c0 = ioctls();
-	t0 = now_ns();
+	measure_start(&yield_alone);
 	for (int i = 0; i < N; i++)
 		kgo_yield();
-	yield_alone.ns = (now_ns() - t0) / N;
-	yield_alone.ioctls = ioctls() - c0 - 1;
+	measure_end(&yield_alone);
 
 	/* 2: two Gs taking turns, N yields in all. */
 	atomic_store(&finished, 0);
-	c0 = ioctls();
-	t0 = now_ns();
+	measure_start(&yield_pair);
 	kgo_go(yield_half, NULL);
 	kgo_go(yield_half, NULL);
 	while (atomic_load(&finished) < 2)
 		kgo_yield();
-	yield_pair.ns = (now_ns() - t0) / N;
-	yield_pair.ioctls = ioctls() - c0 - 1;
+	measure_end(&yield_pair);
 
 	/* 3: spawn, run and exit N goroutines, 100 at a time. */
 	atomic_store(&finished, 0);
-	c0 = ioctls();
-	t0 = now_ns();
+	measure_start(&spawn);
 	for (int i = 0; i < N; i += 100) {
 		for (int j = 0; j < 100; j++)
 			kgo_go(nop, NULL);
@@ -105,26 +115,18 @@ static void bench(void *arg)
 	}
 	while (atomic_load(&finished) < N)
 		kgo_yield();
-	spawn.ns = (now_ns() - t0) / N;
-	spawn.ioctls = ioctls() - c0 - 1;
+	measure_end(&spawn);
 
 	/* 4: N park/ready round trips between this G and pong. */
-	c0 = ioctls();
-	t0 = now_ns();
+	measure_start(&parkready);
 	waiter = kgo_self();
 	kgo_go(pong, NULL);
 	kgo_park(NULL, NULL);		/* pong readies us */
-	for (int i = 1; i < N; i++) {
-		struct kgo_g *g = waiter;
-
-		waiter = kgo_self();
-		kgo_ready(g);
-		kgo_park(NULL, NULL);
-	}
+	for (int i = 1; i < N; i++)
+		take_turn();
 	kgo_ready(waiter);		/* let pong finish */
 	kgo_yield();
-	parkready.ns = (now_ns() - t0) / N;
-	parkready.ioctls = ioctls() - c0 - 1;
+	measure_end(&parkready);
 }
 
 static void report(const char *what, const struct result *r)

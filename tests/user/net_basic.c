@@ -7,12 +7,10 @@
  * round trip on 127.0.0.1; a plain thread (no goroutine) waits in poll(2).
  * No call ever returns -EAGAIN.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,19 +151,6 @@ static bool close_wakes(void)
 	return ok;
 }
 
-static int tcp_socket(void)
-{
-	return socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-}
-
-static struct sockaddr_in loopback(uint16_t port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	return a;
-}
-
 static bool refused(void)
 {
 	struct sockaddr_in a = loopback(0);
@@ -181,23 +166,6 @@ static bool refused(void)
 	r = kgo_connect(s, (struct sockaddr *)&a, sizeof(a));
 	close(s);
 	return TAP_CHECK(r == -ECONNREFUSED);
-}
-
-static int listener(struct sockaddr_in *a)
-{
-	socklen_t len = sizeof(*a);
-	int s = tcp_socket(), one = 1;
-
-	*a = loopback(0);
-	if (s < 0)
-		return -1;
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s, (struct sockaddr *)a, sizeof(*a)) || listen(s, 16) ||
-	    getsockname(s, (struct sockaddr *)a, &len)) {
-		close(s);
-		return -1;
-	}
-	return s;
 }
 
 static void accepter(void *arg)
@@ -218,7 +186,7 @@ static void accepter(void *arg)
 static bool round_trip(void)
 {
 	struct sockaddr_in a;
-	int l = listener(&a), s, c, fl;
+	int l = loopback_listener(&a, 16), s, c, fl;
 	char buf[64] = { 0 };
 	bool ok = true;
 
@@ -291,29 +259,12 @@ static void main_g(void *arg)
 	tap_ok(outside_goroutine(), "a plain thread's kgo_read waits in poll(2)");
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "not ok - timed out: a lost wakeup?\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 2 };
 	int rc;
 
-	signal(SIGALRM, on_alarm);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(300);
-	tap_plan(7);
-	if (loopback_up()) {
-		tap_skip_case("loopback", "the loopback interface is down and cannot be brought up");
-		return tap_done();
-	}
+	net_test_start(7);
 	rc = kgo_main(main_g, NULL, &cfg);
 	tap_ok_fmt(rc == 0, "kgo_main returned %d", rc);
 	return tap_done();

@@ -8,10 +8,8 @@
  * RLIMIT_NOFILE's soft limit is raised to the hard one (and the hard one,
  * if too low, as far as the guest's root may).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +131,7 @@ static void client(void *arg)
 {
 	int id = (int)(intptr_t)arg, s, err;
 
-	s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s = tcp_socket();
 	err = s < 0 ? -errno : kgo_connect(s, (struct sockaddr *)&addr, sizeof(addr));
 	kgo_waitgroup_done(&connected);
 	/* Everyone starts exchanging together, once all are connected. */
@@ -200,45 +198,23 @@ static bool enough_fds(int need, char *why, size_t len)
 	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "not ok - timed out: a lost wakeup?\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 2 };
 	const char *env = getenv("KGO_ECHO_CONNS");
-	socklen_t len = sizeof(addr);
 	long total = 0;
 	char why[128] = "cannot raise RLIMIT_NOFILE";
-	int rc, one = 1;
+	int rc;
 
 	if (env && atoi(env) > 0)
 		nconns = atoi(env);
-	signal(SIGALRM, on_alarm);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(300);
-	tap_plan(4);
-	if (loopback_up()) {
-		tap_skip_case("loopback", "the loopback interface is down and cannot be brought up");
-		return tap_done();
-	}
+	net_test_start(4);
 	if (!enough_fds(2 * nconns + 64, why, sizeof(why))) {
 		tap_skip_case("echo", why);
 		return tap_done();
 	}
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);	/* loopback only */
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    listen(lfd, nconns + 64) || getsockname(lfd, (struct sockaddr *)&addr, &len)) {
+	lfd = loopback_listener(&addr, nconns + 64);
+	if (lfd < 0) {
 		tap_ok(false, "listen on 127.0.0.1");
 		return tap_done();
 	}

@@ -103,7 +103,7 @@ int main(void)
 	int rc;
 
 	need_sysmon(5);
-	watchdog(300);
+	tap_watchdog(300);
 	tap_plan(5);
 	if (pipe(pipefd))
 		return 1;

@@ -75,7 +75,7 @@ int main(void)
 	int rc;
 
 	need_sysmon(3);
-	watchdog(120);
+	tap_watchdog(120);
 	tap_plan(3);
 	t0 = now_ns();
 	rc = kgo_main(main_spin, NULL, &cfg);

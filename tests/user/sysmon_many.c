@@ -148,7 +148,7 @@ int main(void)
 	int rc;
 
 	need_sysmon(4);
-	watchdog(600);
+	tap_watchdog(600);
 	tap_plan(4);
 	for (int i = 0; i < NPIPES; i++)
 		if (pipe(pipes[i]))

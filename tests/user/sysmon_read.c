@@ -162,7 +162,7 @@ int main(void)
 	int rc;
 
 	need_sysmon(7);
-	watchdog(300);
+	tap_watchdog(300);
 	tap_plan(7);
 	if (pipe(rpipe) || pipe(wpipe) || fill_pipe())
 		return 1;

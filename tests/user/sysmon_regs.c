@@ -22,17 +22,22 @@
 
 #include "sysmon_util.h"
 
+/* An assembly function: the symbol's directives around @body. */
+#define ASM_FUNC(name, body)						\
+	"	.text\n"						\
+	"	.globl " #name "\n"					\
+	"	.type " #name ", @function\n"				\
+	#name ":\n"							\
+	body								\
+	"	.size " #name ", .-" #name "\n"
+
 /*
  * void torture_gpr(uint64_t st[17], uint64_t n): st[0..13] in rax, rbx,
  * rdx, rsi, rbp, r8-r15, rdi; st[14..15] in the red zone; st[16] the
  * carry.  The loop counter is rcx, driven by `loop`, which leaves the
  * flags alone.
  */
-__asm__(
-	"	.text\n"
-	"	.globl torture_gpr\n"
-	"	.type torture_gpr, @function\n"
-	"torture_gpr:\n"
+__asm__(ASM_FUNC(torture_gpr,
 	"	pushq %rbx\n pushq %rbp\n pushq %r12\n pushq %r13\n pushq %r14\n pushq %r15\n"
 	"	movq %rdi, -8(%rsp)\n"
 	"	movq %rsi, %rcx\n"
@@ -79,8 +84,22 @@ __asm__(
 	"	movq -24(%rsp), %rax\n movq %rax, 120(%rdi)\n"
 	"	movzbq %cl, %rax\n movq %rax, 128(%rdi)\n"
 	"	popq %r15\n popq %r14\n popq %r13\n popq %r12\n popq %rbp\n popq %rbx\n"
-	"	ret\n"
-	"	.size torture_gpr, .-torture_gpr\n");
+	"	ret\n"));
+
+/*
+ * The two vector tortures share their shape: load st into the sixteen
+ * registers, run the same chain over them (ADD and XOR fold register a
+ * into b, PERM shuffles r's lanes by imm), store them back.
+ */
+#define EACH_VREG(op)							\
+	op(0) op(1) op(2) op(3) op(4) op(5) op(6) op(7)			\
+	op(8) op(9) op(10) op(11) op(12) op(13) op(14) op(15)
+#define VCHAIN(ADD, XOR, PERM)						\
+	ADD(0, 1) XOR(1, 2) ADD(2, 3) PERM(0x39, 3)			\
+	ADD(3, 4) XOR(4, 5) ADD(5, 6) PERM(0x93, 6)			\
+	ADD(6, 7) XOR(7, 8) ADD(8, 9) PERM(0x4e, 9)			\
+	ADD(9, 10) XOR(10, 11) ADD(11, 12) PERM(0x39, 12)		\
+	ADD(12, 13) XOR(13, 14) ADD(14, 15) ADD(15, 0) PERM(0x93, 0)
 
 /*
  * void torture_sse(uint64_t st[36], uint64_t n): st[0..31] in xmm0-15,
@@ -88,90 +107,37 @@ __asm__(
  */
 #define XMM_LOAD(i) "	movdqu " #i "*16(%rdi), %xmm" #i "\n"
 #define XMM_STORE(i) "	movdqu %xmm" #i ", " #i "*16(%rdi)\n"
-__asm__(
-	"	.text\n"
-	"	.globl torture_sse\n"
-	"	.type torture_sse, @function\n"
-	"torture_sse:\n"
-	XMM_LOAD(0) XMM_LOAD(1) XMM_LOAD(2) XMM_LOAD(3) XMM_LOAD(4) XMM_LOAD(5)
-	XMM_LOAD(6) XMM_LOAD(7) XMM_LOAD(8) XMM_LOAD(9) XMM_LOAD(10) XMM_LOAD(11)
-	XMM_LOAD(12) XMM_LOAD(13) XMM_LOAD(14) XMM_LOAD(15)
+#define XMM_ADD(a, b) "	paddq %xmm" #a ", %xmm" #b "\n"
+#define XMM_XOR(a, b) "	pxor %xmm" #a ", %xmm" #b "\n"
+#define XMM_PERM(imm, r) "	pshufd $" #imm ", %xmm" #r ", %xmm" #r "\n"
+__asm__(ASM_FUNC(torture_sse,
+	EACH_VREG(XMM_LOAD)
 	"	fldl 280(%rdi)\n fldl 272(%rdi)\n fldl 264(%rdi)\n fldl 256(%rdi)\n"
 	"	movq %rsi, %rcx\n"
-	"1:	paddq %xmm0, %xmm1\n"
-	"	pxor %xmm1, %xmm2\n"
-	"	paddq %xmm2, %xmm3\n"
-	"	pshufd $0x39, %xmm3, %xmm3\n"
-	"	paddq %xmm3, %xmm4\n"
-	"	pxor %xmm4, %xmm5\n"
-	"	paddq %xmm5, %xmm6\n"
-	"	pshufd $0x93, %xmm6, %xmm6\n"
-	"	paddq %xmm6, %xmm7\n"
-	"	pxor %xmm7, %xmm8\n"
-	"	paddq %xmm8, %xmm9\n"
-	"	pshufd $0x4e, %xmm9, %xmm9\n"
-	"	paddq %xmm9, %xmm10\n"
-	"	pxor %xmm10, %xmm11\n"
-	"	paddq %xmm11, %xmm12\n"
-	"	pshufd $0x39, %xmm12, %xmm12\n"
-	"	paddq %xmm12, %xmm13\n"
-	"	pxor %xmm13, %xmm14\n"
-	"	paddq %xmm14, %xmm15\n"
-	"	paddq %xmm15, %xmm0\n"
-	"	pshufd $0x93, %xmm0, %xmm0\n"
-	"	fadd %st(1), %st\n"
-	"	fsub %st(3), %st\n"
-	"	fxch %st(2)\n"
-	"	fadd %st(3), %st\n"
-	"	fxch %st(1)\n"
+	"1:\n"
+	VCHAIN(XMM_ADD, XMM_XOR, XMM_PERM)
+	"	fadd %st(1), %st\n fsub %st(3), %st\n fxch %st(2)\n"
+	"	fadd %st(3), %st\n fxch %st(1)\n"
 	"	loop 1b\n"
-	XMM_STORE(0) XMM_STORE(1) XMM_STORE(2) XMM_STORE(3) XMM_STORE(4) XMM_STORE(5)
-	XMM_STORE(6) XMM_STORE(7) XMM_STORE(8) XMM_STORE(9) XMM_STORE(10) XMM_STORE(11)
-	XMM_STORE(12) XMM_STORE(13) XMM_STORE(14) XMM_STORE(15)
+	EACH_VREG(XMM_STORE)
 	"	fstpl 256(%rdi)\n fstpl 264(%rdi)\n fstpl 272(%rdi)\n fstpl 280(%rdi)\n"
-	"	ret\n"
-	"	.size torture_sse, .-torture_sse\n");
+	"	ret\n"));
 
 /* void torture_avx2(uint64_t st[64], uint64_t n): st in ymm0-15. */
 #define YMM_LOAD(i) "	vmovdqu " #i "*32(%rdi), %ymm" #i "\n"
 #define YMM_STORE(i) "	vmovdqu %ymm" #i ", " #i "*32(%rdi)\n"
-__asm__(
-	"	.text\n"
-	"	.globl torture_avx2\n"
-	"	.type torture_avx2, @function\n"
-	"torture_avx2:\n"
-	YMM_LOAD(0) YMM_LOAD(1) YMM_LOAD(2) YMM_LOAD(3) YMM_LOAD(4) YMM_LOAD(5)
-	YMM_LOAD(6) YMM_LOAD(7) YMM_LOAD(8) YMM_LOAD(9) YMM_LOAD(10) YMM_LOAD(11)
-	YMM_LOAD(12) YMM_LOAD(13) YMM_LOAD(14) YMM_LOAD(15)
+#define YMM_ADD(a, b) "	vpaddq %ymm" #a ", %ymm" #b ", %ymm" #b "\n"
+#define YMM_XOR(a, b) "	vpxor %ymm" #a ", %ymm" #b ", %ymm" #b "\n"
+#define YMM_PERM(imm, r) "	vpermq $" #imm ", %ymm" #r ", %ymm" #r "\n"
+__asm__(ASM_FUNC(torture_avx2,
+	EACH_VREG(YMM_LOAD)
 	"	movq %rsi, %rcx\n"
-	"1:	vpaddq %ymm0, %ymm1, %ymm1\n"
-	"	vpxor %ymm1, %ymm2, %ymm2\n"
-	"	vpaddq %ymm2, %ymm3, %ymm3\n"
-	"	vpermq $0x39, %ymm3, %ymm3\n"
-	"	vpaddq %ymm3, %ymm4, %ymm4\n"
-	"	vpxor %ymm4, %ymm5, %ymm5\n"
-	"	vpaddq %ymm5, %ymm6, %ymm6\n"
-	"	vpermq $0x93, %ymm6, %ymm6\n"
-	"	vpaddq %ymm6, %ymm7, %ymm7\n"
-	"	vpxor %ymm7, %ymm8, %ymm8\n"
-	"	vpaddq %ymm8, %ymm9, %ymm9\n"
-	"	vpermq $0x4e, %ymm9, %ymm9\n"
-	"	vpaddq %ymm9, %ymm10, %ymm10\n"
-	"	vpxor %ymm10, %ymm11, %ymm11\n"
-	"	vpaddq %ymm11, %ymm12, %ymm12\n"
-	"	vpermq $0x39, %ymm12, %ymm12\n"
-	"	vpaddq %ymm12, %ymm13, %ymm13\n"
-	"	vpxor %ymm13, %ymm14, %ymm14\n"
-	"	vpaddq %ymm14, %ymm15, %ymm15\n"
-	"	vpaddq %ymm15, %ymm0, %ymm0\n"
-	"	vpermq $0x93, %ymm0, %ymm0\n"
+	"1:\n"
+	VCHAIN(YMM_ADD, YMM_XOR, YMM_PERM)
 	"	loop 1b\n"
-	YMM_STORE(0) YMM_STORE(1) YMM_STORE(2) YMM_STORE(3) YMM_STORE(4) YMM_STORE(5)
-	YMM_STORE(6) YMM_STORE(7) YMM_STORE(8) YMM_STORE(9) YMM_STORE(10) YMM_STORE(11)
-	YMM_STORE(12) YMM_STORE(13) YMM_STORE(14) YMM_STORE(15)
+	EACH_VREG(YMM_STORE)
 	"	vzeroupper\n"
-	"	ret\n"
-	"	.size torture_avx2, .-torture_avx2\n");
+	"	ret\n"));
 
 void torture_gpr(uint64_t *st, uint64_t n);
 void torture_sse(uint64_t *st, uint64_t n);
@@ -294,7 +260,7 @@ int main(void)
 	int rc;
 
 	need_sysmon(2 + NV);
-	watchdog(600);
+	tap_watchdog(600);
 	tap_plan(2 + NV);
 	__builtin_cpu_init();
 	vs[2].skip = !__builtin_cpu_supports("avx2");

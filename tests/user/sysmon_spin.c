@@ -77,7 +77,7 @@ static void run(uint64_t slice_ns, const char *name)
 int main(void)
 {
 	need_sysmon(6);
-	watchdog(300);
+	tap_watchdog(300);
 	tap_plan(6);
 	run(0, "default slice (10 ms)");
 	run(1000000, "1 ms slice");

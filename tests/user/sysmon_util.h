@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the sysmon_* tests: a monotonic clock in nanoseconds,
- * a watchdog that fails the test instead of hanging it, the module's
- * counters, whether kgo.ko has sysmon at all, and the judgement of timing
- * bounds against the machine's own noise.
+ * the module's counters, whether kgo.ko has sysmon at all, and the
+ * judgement of timing bounds against the machine's own noise.  (The
+ * watchdog that fails a test instead of hanging it is tap.h's.)
  *
  * The machine's noise.  Under TCG on a shared host a virtual CPU can stop
  * for tens of milliseconds; then a plain thread's 20 us sleep wakes up
@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -46,23 +45,6 @@ static inline int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sysmon_timeout(int sig)
-{
-	static const char msg[] = "not ok - timed out\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
-/* The test fails, rather than hangs, after @seconds. */
-static inline void watchdog(unsigned int seconds)
-{
-	signal(SIGALRM, sysmon_timeout);
-	alarm(seconds);
 }
 
 /* A snapshot of the module's counters (zeroes outside kgo_main). */

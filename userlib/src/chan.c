@@ -228,28 +228,47 @@ size_t kgo_chan_cap(struct kgo_chan *c)
 	return c->cap;
 }
 
-static int chan_send_in_library(struct kgo_chan *c, const void *elem)
+/* After a try under c->lock: unlock, and ready the G it woke, if any. */
+static void chan_unlock_ready(struct kgo_chan *c, struct kgo_g *wake)
+{
+	kgo_spin_unlock(&c->lock);
+	if (wake)
+		kgo_ready(wake);
+}
+
+/*
+ * chan_park - with c->lock held, the calling goroutine waits on @q: a
+ * record on its stack names @elem (the value to hand over, or where the
+ * one received goes), then it parks, unlocking.  Whether a partner
+ * dequeued the record (rather than close).  @who: the call, for the
+ * message when the caller is not a goroutine.
+ */
+static bool chan_park(struct kgo_chan *c, struct kgo_waitq *q, void *elem, const char *who)
 {
 	struct kgo_sudog sg;
+
+	memset(&sg, 0, sizeof(sg));
+	sg.g = kgo_self_or_die(who);
+	sg.c = c;
+	sg.elem = elem;
+	kgo_waitq_push(q, &sg);
+	kgo_park(kgo_spin_parkunlock, &c->lock);
+	return sg.success;
+}
+
+static int chan_send_in_library(struct kgo_chan *c, const void *elem)
+{
 	struct kgo_g *wake;
 	int r;
 
 	kgo_spin_lock(&c->lock);
 	r = kgo_chan_trysend_locked(c, elem, &wake);
 	if (r != KGO_CH_BLOCK) {
-		kgo_spin_unlock(&c->lock);
-		if (wake)
-			kgo_ready(wake);
+		chan_unlock_ready(c, wake);
 		return r == KGO_CH_DONE ? 0 : -EPIPE;
 	}
-	memset(&sg, 0, sizeof(sg));
-	sg.g = kgo_self_or_die("kgo_chan_send");
-	sg.c = c;
-	sg.elem = (void *)elem;	/* only read, by the receiver that takes it */
-	kgo_waitq_push(&c->sendq, &sg);
-	kgo_park(kgo_spin_parkunlock, &c->lock);
-	/* Dequeued by a receiver (success) or by close (not). */
-	return sg.success ? 0 : -EPIPE;
+	/* elem is only read, by the receiver that takes it. */
+	return chan_park(c, &c->sendq, (void *)elem, "kgo_chan_send") ? 0 : -EPIPE;
 }
 
 int kgo_chan_send(struct kgo_chan *c, const void *elem)
@@ -263,26 +282,17 @@ int kgo_chan_send(struct kgo_chan *c, const void *elem)
 
 static int chan_recv_in_library(struct kgo_chan *c, void *elem)
 {
-	struct kgo_sudog sg;
 	struct kgo_g *wake;
 	int r;
 
 	kgo_spin_lock(&c->lock);
 	r = kgo_chan_tryrecv_locked(c, elem, &wake);
 	if (r != KGO_CH_BLOCK) {
-		kgo_spin_unlock(&c->lock);
-		if (wake)
-			kgo_ready(wake);
+		chan_unlock_ready(c, wake);
 		return r == KGO_CH_DONE;
 	}
-	memset(&sg, 0, sizeof(sg));
-	sg.g = kgo_self_or_die("kgo_chan_recv");
-	sg.c = c;
-	sg.elem = elem;
-	kgo_waitq_push(&c->recvq, &sg);
-	kgo_park(kgo_spin_parkunlock, &c->lock);
 	/* A sender filled elem (success), or close zeroed it. */
-	return sg.success;
+	return chan_park(c, &c->recvq, elem, "kgo_chan_recv");
 }
 
 int kgo_chan_recv(struct kgo_chan *c, void *elem)
@@ -301,9 +311,7 @@ static bool chan_trysend_in_library(struct kgo_chan *c, const void *elem)
 
 	kgo_spin_lock(&c->lock);
 	r = kgo_chan_trysend_locked(c, elem, &wake);
-	kgo_spin_unlock(&c->lock);
-	if (wake)
-		kgo_ready(wake);
+	chan_unlock_ready(c, wake);
 	return r == KGO_CH_DONE;
 }
 

@@ -153,30 +153,53 @@ static void kgo_setp(struct kgo_m *m, uint32_t pid)
 }
 
 /*
- * kgo_stopm - KGO_IOC_PARK: findrunnable's slow half and stopm.  Returns a
- * G to run (m then holds a P, maybe another one), or NULL when the
- * instance is shutting down.
+ * kgo_park_ioctl - KGO_IOC_PARK for @m, again after a signal, until the
+ * module gives it a G (and a P) or says the instance is shutting down
+ * (then NULL).  With @g, the EXITSYSCALL form for @g; once the module has
+ * queued @g, the plain form.
  */
-static struct kgo_g *kgo_stopm(struct kgo_m *m)
+static struct kgo_g *kgo_park_ioctl(struct kgo_m *m, struct kgo_g *g)
 {
 	for (;;) {
-		struct kgo_park a = { .m = m->id };
+		const char *what = g ? "exitsyscall" : "PARK";
+		struct kgo_park a = {
+			.m = m->id, .flags = g ? KGO_PARK_EXITSYSCALL : 0, .g = kgo_gtok(g),
+		};
 		int err = kgo_ioctl(KGO_IOC_PARK, &a);
 
 		/* The P is reported even on failure: the M may have lost it. */
 		kgo_setp(m, a.p);
 		if (!err) {
 			if (!a.g || a.p == KGO_NO_P)
-				kgo_fatal("PARK returned G %#llx on P %u",
+				kgo_fatal("%s returned G %#llx on P %u", what,
 					  (unsigned long long)a.g, a.p);
 			return kgo_tokg(a.g);
+		}
+		/*
+		 * The module zeroes g once it has queued it; whatever went
+		 * wrong after that (a signal, or a restart of the call that
+		 * no longer names a G) leaves an M without a G: park.
+		 */
+		if (g && !a.g) {
+			g = NULL;
+			continue;
 		}
 		if (err == -EINTR || err == -ERESTART)
 			continue;
 		if (err == -ESHUTDOWN)
 			return NULL;
-		kgo_fatal("PARK failed: %s", strerror(-err));
+		kgo_fatal("%s failed: %s", what, strerror(-err));
 	}
+}
+
+/*
+ * kgo_stopm - KGO_IOC_PARK: findrunnable's slow half and stopm.  Returns a
+ * G to run (m then holds a P, maybe another one), or NULL when the
+ * instance is shutting down.
+ */
+static struct kgo_g *kgo_stopm(struct kgo_m *m)
+{
+	return kgo_park_ioctl(m, NULL);
 }
 
 /* The 61st-tick check: one batch from the global queue, or NULL. */
@@ -222,32 +245,7 @@ static void kgo_globrunqput(struct kgo_m *m, struct kgo_g *g)
  */
 static struct kgo_g *kgo_exitsyscall(struct kgo_m *m, struct kgo_g *g)
 {
-	for (;;) {
-		struct kgo_park a = {
-			.m = m->id, .flags = KGO_PARK_EXITSYSCALL, .g = kgo_gtok(g),
-		};
-		int err = kgo_ioctl(KGO_IOC_PARK, &a);
-
-		kgo_setp(m, a.p);
-		if (!err) {
-			if (!a.g || a.p == KGO_NO_P)
-				kgo_fatal("exitsyscall returned G %#llx on P %u",
-					  (unsigned long long)a.g, a.p);
-			return kgo_tokg(a.g);
-		}
-		/*
-		 * The module zeroes g once it has queued it; whatever went
-		 * wrong after that (a signal, or a restart of the call that
-		 * no longer names a G) leaves an M without a G: park.
-		 */
-		if (!a.g)
-			return kgo_stopm(m);
-		if (err == -EINTR || err == -ERESTART)
-			continue;
-		if (err == -ESHUTDOWN)
-			return NULL;
-		kgo_fatal("exitsyscall failed: %s", strerror(-err));
-	}
+	return kgo_park_ioctl(m, g);
 }
 
 /*

@@ -24,26 +24,33 @@ __attribute__((noinline)) int kgo_ioctl(unsigned long req, void *arg)
 	return r < 0 ? -errno : r;
 }
 
-void kgo_warn(const char *fmt, ...)
+/* One message on stderr: "kgo: ", @what, then @fmt's text. */
+static void kgo_vmessage(const char *what, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void kgo_vmessage(const char *what, const char *fmt, va_list ap)
 {
 	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	fprintf(stderr, "kgo: %s%s\n", what, buf);
+}
+
+void kgo_warn(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	kgo_vmessage("", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "kgo: %s\n", buf);
 }
 
 /* A broken invariant or an unrecoverable error: report and abort. */
 void kgo_fatal(const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	kgo_vmessage("fatal: ", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "kgo: fatal: %s\n", buf);
 	abort();
 }
