@@ -2,36 +2,10 @@
  * The benchmark workloads on kgo (bench/common.h has the command line and
  * the sizes; bench/go/main.go and bench/pthread.c are the same workloads
  * in Go and on plain threads).
- *
- * Two parts of libkgo were still on their way when this was written, and
- * the workloads that need them are compiled only when the header has them:
- *
- *   HAVE_KGO_CHAN     channels, kgo_waitgroup, kgo_sleep (issue 5),
- *                     detected by KGO_WAITGROUP_INIT
- *   HAVE_KGO_PREEMPT  time-slice preemption and the hand-off of a P from a
- *                     G blocked in a system call (issue 6), detected by
- *                     KGO_SLICE_DEFAULT
- *
- * Without HAVE_KGO_CHAN the wait group is a small one written here on
- * kgo_park/kgo_ready, and pingpong runs on two kgo_semas instead of an
- * unbuffered channel (it says so).  preempt needs both; blocked runs
- * either way (without HAVE_KGO_PREEMPT it shows the whole P stalled).
  */
-#include <errno.h>
-#include <stdatomic.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <kgo.h>
 
 #include "common.h"
-
-#ifdef KGO_WAITGROUP_INIT
-#define HAVE_KGO_CHAN 1
-#endif
-#ifdef KGO_SLICE_DEFAULT
-#define HAVE_KGO_PREEMPT 1
-#endif
 
 #define IMPL "kgo"
 
@@ -40,81 +14,6 @@ static void die(const char *what, int err)
 	fprintf(stderr, "kgo-bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
 	exit(1);
 }
-
-/* ---- a wait group: the library's, or a minimal one on park/ready ---- */
-
-#ifdef HAVE_KGO_CHAN
-typedef struct kgo_waitgroup wg_t;
-static void wg_init(wg_t *w) { *w = (wg_t)KGO_WAITGROUP_INIT; }
-static void wg_add(wg_t *w, long n) { kgo_waitgroup_add(w, n); }
-static void wg_done(wg_t *w) { kgo_waitgroup_done(w); }
-static void wg_wait(wg_t *w) { kgo_waitgroup_wait(w); }
-#else
-/*
- * The count changes under the lock, and wg_done's unlock is its last touch
- * of the wait group: a waiter that sees the count reach 0 may return at
- * once and free it (they live on the waiter's stack here).
- */
-typedef struct {
-	long n;
-	atomic_uint lock;
-	struct kgo_g *waiter;	/* one waiter at most, as used here */
-} wg_t;
-
-static void wg_lock(wg_t *w)
-{
-	while (atomic_exchange_explicit(&w->lock, 1, memory_order_acquire))
-		while (atomic_load_explicit(&w->lock, memory_order_relaxed))
-			__builtin_ia32_pause();
-}
-
-static bool wg_unlock(void *arg)
-{
-	wg_t *w = arg;
-
-	atomic_store_explicit(&w->lock, 0, memory_order_release);
-	return true;
-}
-
-static void wg_init(wg_t *w)
-{
-	w->n = 0;
-	atomic_init(&w->lock, 0);
-	w->waiter = NULL;
-}
-
-static void wg_add(wg_t *w, long n)
-{
-	wg_lock(w);
-	w->n += n;
-	wg_unlock(w);
-}
-
-static void wg_done(wg_t *w)
-{
-	struct kgo_g *g = NULL;
-
-	wg_lock(w);
-	if (--w->n == 0) {
-		g = w->waiter;
-		w->waiter = NULL;
-	}
-	wg_unlock(w);
-	if (g)
-		kgo_ready(g);
-}
-
-static void wg_wait(wg_t *w)
-{
-	wg_lock(w);
-	if (w->n == 0) {
-		wg_unlock(w);
-		return;
-	}
-	w->waiter = kgo_self();
-	kgo_park(wg_unlock, w);	/* the last wg_done readies us */
-}
-#endif
 
 static void go(void (*fn)(void *), void *arg)
 {
@@ -130,6 +29,11 @@ static void go_args(void (*fn)(void *), const void *args, size_t size)
 
 	if (err)
 		die("kgo_go_args", err);
+}
+
+static struct kgo_waitgroup wg_new(void)
+{
+	return (struct kgo_waitgroup)KGO_WAITGROUP_INIT;
 }
 
 static struct bench_args args;
@@ -158,58 +62,67 @@ static void print_stats(const struct kgo_stats_user *a, const struct kgo_stats_u
 	       (unsigned long long)(b->readies - a->readies));
 }
 
-/* ---- the workloads: each runs once with a count of operations and
- *      returns its figure (in the workload's unit) ---- */
+/* ---- the workloads (the table at the end) ---- */
 
-static wg_t wg;
+static struct kgo_waitgroup wg;
+static atomic_llong done;	/* what the Gs of a run did, to check */
 
-/* 1. yield: two Gs yielding to each other on one P. ns per switch. */
+/* 1. yield: two Gs yielding to each other on one P.  ns per switch. */
 static void yielder(void *arg)
 {
-	long n = (long)arg;
+	long n = (long)arg, i;
 
-	for (long i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 		kgo_yield();
-	wg_done(&wg);
+	atomic_fetch_add(&done, i);
+	kgo_waitgroup_done(&wg);
 }
 
 static double run_yield(long scale, long long *ops)
 {
-	long n = YIELD_SWITCHES / 2 * scale;
+	long n = bench_sz->yield_switches / 2 * scale;
 	int64_t t0 = bench_now();
 
-	wg_add(&wg, 2);
+	atomic_store(&done, 0);
+	kgo_waitgroup_add(&wg, 2);
 	go(yielder, (void *)n);
 	go(yielder, (void *)n);
-	wg_wait(&wg);
+	kgo_waitgroup_wait(&wg);
+	t0 = bench_now() - t0;
 	*ops = 2 * n;
-	return (double)(bench_now() - t0) / (double)*ops;
+	bench_check(atomic_load(&done) == *ops, "yield: %lld of %lld yields done",
+		    (long long)atomic_load(&done), *ops);
+	return (double)t0 / (double)*ops;
 }
 
 /* 2. spawn: create and finish Gs, in batches.  ns per G. */
 static void spawnee(void *arg)
 {
 	(void)arg;
-	wg_done(&wg);
+	atomic_fetch_add_explicit(&done, 1, memory_order_relaxed);
+	kgo_waitgroup_done(&wg);
 }
 
 static double run_spawn(long scale, long long *ops)
 {
-	long batches = SPAWN_BATCHES * scale;
+	long batches = bench_sz->spawn_batches * scale, batch = bench_sz->spawn_batch;
 	int64_t t0 = bench_now();
 
+	atomic_store(&done, 0);
 	for (long b = 0; b < batches; b++) {
-		wg_add(&wg, SPAWN_BATCH);
-		for (int i = 0; i < SPAWN_BATCH; i++)
+		kgo_waitgroup_add(&wg, batch);
+		for (long i = 0; i < batch; i++)
 			go(spawnee, NULL);
-		wg_wait(&wg);
+		kgo_waitgroup_wait(&wg);
 	}
-	*ops = (long long)batches * SPAWN_BATCH;
-	return (double)(bench_now() - t0) / (double)*ops;
+	t0 = bench_now() - t0;
+	*ops = (long long)batches * batch;
+	bench_check(atomic_load(&done) == *ops, "spawn: %lld of %lld Gs ran",
+		    (long long)atomic_load(&done), *ops);
+	return (double)t0 / (double)*ops;
 }
 
 /* 3. pingpong: a round trip over unbuffered channels.  ns per round trip. */
-#ifdef HAVE_KGO_CHAN
 static struct kgo_chan *ping_c, *pong_c;
 
 static void ponger(void *arg)
@@ -222,12 +135,12 @@ static void ponger(void *arg)
 		if (kgo_chan_send(pong_c, &v))
 			die("kgo_chan_send", EPIPE);
 	}
-	wg_done(&wg);
+	kgo_waitgroup_done(&wg);
 }
 
 static double run_pingpong(long scale, long long *ops)
 {
-	long n = PINGPONG_ROUNDS * scale, v;
+	long n = bench_sz->pingpong_rounds * scale, v;
 	int64_t t0;
 
 	ping_c = kgo_chan_new(sizeof(long), 0);
@@ -235,59 +148,28 @@ static double run_pingpong(long scale, long long *ops)
 	if (!ping_c || !pong_c)
 		die("kgo_chan_new", ENOMEM);
 	t0 = bench_now();
-	wg_add(&wg, 1);
+	kgo_waitgroup_add(&wg, 1);
 	go(ponger, (void *)n);
 	for (long i = 0; i < n; i++) {
 		if (kgo_chan_send(ping_c, &i))
 			die("kgo_chan_send", EPIPE);
-		if (kgo_chan_recv(pong_c, &v) != 1 || v != i)
-			die("kgo_chan_recv", EPROTO);
+		if (kgo_chan_recv(pong_c, &v) != 1)
+			die("kgo_chan_recv", EPIPE);
+		bench_check(v == i, "pingpong: round %ld came back as %ld", i, v);
 	}
-	wg_wait(&wg);
+	kgo_waitgroup_wait(&wg);
 	*ops = n;
 	t0 = bench_now() - t0;
 	kgo_chan_free(ping_c);
 	kgo_chan_free(pong_c);
 	return (double)t0 / (double)n;
 }
-#else
-static struct kgo_sema ping_s, pong_s;
-
-static void ponger(void *arg)
-{
-	long n = (long)arg;
-
-	for (long i = 0; i < n; i++) {
-		kgo_sema_acquire(&ping_s);
-		kgo_sema_release(&pong_s);
-	}
-	wg_done(&wg);
-}
-
-static double run_pingpong(long scale, long long *ops)
-{
-	long n = PINGPONG_ROUNDS * scale;
-	int64_t t0 = bench_now();
-
-	kgo_sema_init(&ping_s, 0);
-	kgo_sema_init(&pong_s, 0);
-	wg_add(&wg, 1);
-	go(ponger, (void *)n);
-	for (long i = 0; i < n; i++) {
-		kgo_sema_release(&ping_s);
-		kgo_sema_acquire(&pong_s);
-	}
-	wg_wait(&wg);
-	*ops = n;
-	return (double)(bench_now() - t0) / (double)n;
-}
-#endif
 
 /* 4. skynet: a tree of Gs, fan-out 10, 10^6 leaves, summing their
  *    numbers.  ms. */
 struct sky_node {
 	atomic_llong sum;
-	wg_t wg;
+	struct kgo_waitgroup wg;
 };
 
 struct sky_arg {
@@ -304,283 +186,176 @@ static void skynet(void *p)
 
 	if (a.size == 1) {
 		atomic_fetch_add_explicit(&a.parent->sum, a.num, memory_order_relaxed);
-		wg_done(&a.parent->wg);
+		kgo_waitgroup_done(&a.parent->wg);
 		return;
 	}
 	atomic_init(&me.sum, 0);
-	wg_init(&me.wg);
-	wg_add(&me.wg, SKYNET_FANOUT);
+	me.wg = wg_new();
+	kgo_waitgroup_add(&me.wg, SKYNET_FANOUT);
 	sub = a.size / SKYNET_FANOUT;
 	for (int i = 0; i < SKYNET_FANOUT; i++) {
 		struct sky_arg c = { a.num + i * sub, sub, &me };
 
 		go_args(skynet, &c, sizeof(c));
 	}
-	wg_wait(&me.wg);
+	kgo_waitgroup_wait(&me.wg);
 	atomic_fetch_add_explicit(&a.parent->sum, atomic_load(&me.sum), memory_order_relaxed);
-	wg_done(&a.parent->wg);
+	kgo_waitgroup_done(&a.parent->wg);
 }
 
 static double run_skynet(long scale, long long *ops)
 {
+	long n = bench_sz->skynet_size;
+	long long sum = (long long)n * (n - 1) / 2;	/* of the leaves' numbers */
 	struct sky_node root;
-	struct sky_arg a = { 0, SKYNET_SIZE, &root };
+	struct sky_arg a = { 0, n, &root };
 	int64_t t0;
 
 	(void)scale;
 	atomic_init(&root.sum, 0);
-	wg_init(&root.wg);
+	root.wg = wg_new();
 	t0 = bench_now();
-	wg_add(&root.wg, 1);
+	kgo_waitgroup_add(&root.wg, 1);
 	go_args(skynet, &a, sizeof(a));
-	wg_wait(&root.wg);
+	kgo_waitgroup_wait(&root.wg);
 	t0 = bench_now() - t0;
-	if (atomic_load(&root.sum) != SKYNET_SUM) {
-		fprintf(stderr, "kgo-bench: skynet summed %lld, not %lld\n",
-			(long long)atomic_load(&root.sum), SKYNET_SUM);
-		exit(1);
-	}
+	bench_check(atomic_load(&root.sum) == sum, "skynet: summed %lld, not %lld",
+		    (long long)atomic_load(&root.sum), sum);
 	*ops = 1;
 	return (double)t0 / 1e6;
 }
 
-/* 5. fib: fork-join fib(27), a G for fib(n-1) at each call above the
- *    cutoff.  ms. */
+/* 5. fib (run and checked by common.h's bench_run_fib): the fork-join,
+ *    a G for fib(n-1) at each call above the cutoff. */
 struct fib_arg {
 	int n;
 	long *out;
-	wg_t *wg;
+	struct kgo_waitgroup *wg;
 };
-
-static long fib_par(int n);
 
 static void fib_g(void *p)
 {
 	struct fib_arg a = *(struct fib_arg *)p;
 
 	*a.out = fib_par(a.n);
-	wg_done(a.wg);
+	kgo_waitgroup_done(a.wg);
 }
 
 static long fib_par(int n)
 {
+	struct kgo_waitgroup w;
 	struct fib_arg a;
 	long x, y;
-	wg_t w;
 
 	if (n <= FIB_CUTOFF)
 		return fib_serial(n);
-	wg_init(&w);
-	wg_add(&w, 1);
+	w = wg_new();
+	kgo_waitgroup_add(&w, 1);
 	a = (struct fib_arg){ n - 1, &x, &w };
 	go_args(fib_g, &a, sizeof(a));
 	y = fib_par(n - 2);
-	wg_wait(&w);
+	kgo_waitgroup_wait(&w);
 	return x + y;
 }
 
-static double run_fib(long scale, long long *ops)
-{
-	int64_t t0 = bench_now();
-	long r = fib_par(FIB_N);
-
-	(void)scale;
-	t0 = bench_now() - t0;
-	if (r != FIB_RESULT) {
-		fprintf(stderr, "kgo-bench: fib(%d) = %ld, not %d\n", FIB_N, r, FIB_RESULT);
-		exit(1);
-	}
-	*ops = 1;
-	return (double)t0 / 1e6;
-}
-
 /* 6. mem: resident bytes per parked G, 100,000 of them.  bytes. */
-static wg_t mem_started;
-#ifdef HAVE_KGO_CHAN
+static struct kgo_waitgroup mem_started;
 static struct kgo_chan *mem_gate;
+static atomic_llong released;
 
 static void parked(void *arg)
 {
 	(void)arg;
-	wg_done(&mem_started);
-	kgo_chan_recv(mem_gate, NULL);	/* until the gate closes */
+	atomic_fetch_add(&done, 1);
+	kgo_waitgroup_done(&mem_started);
+	if (kgo_chan_recv(mem_gate, NULL) == 0)	/* until the gate closes */
+		atomic_fetch_add(&released, 1);
+	kgo_waitgroup_done(&wg);
 }
-#else
-static struct kgo_sema mem_gate;
-
-static void parked(void *arg)
-{
-	(void)arg;
-	wg_done(&mem_started);
-	kgo_sema_acquire(&mem_gate);
-}
-#endif
 
 static double run_mem(long scale, long long *ops)
 {
-	long long before, after;
+	long long before, after, gs = bench_sz->mem_gs;
 
 	(void)scale;
-#ifdef HAVE_KGO_CHAN
 	mem_gate = kgo_chan_new(0, 0);
 	if (!mem_gate)
 		die("kgo_chan_new", ENOMEM);
-#else
-	kgo_sema_init(&mem_gate, 0);
-#endif
-	wg_init(&mem_started);
+	mem_started = wg_new();
+	atomic_store(&done, 0);
+	atomic_store(&released, 0);
 	before = bench_vmrss();
-	wg_add(&mem_started, MEM_GS);
-	for (int i = 0; i < MEM_GS; i++)
+	kgo_waitgroup_add(&mem_started, gs);
+	kgo_waitgroup_add(&wg, gs);
+	for (long long i = 0; i < gs; i++)
 		go(parked, NULL);
-	wg_wait(&mem_started);
+	kgo_waitgroup_wait(&mem_started);
 	after = bench_vmrss();
 	if (before < 0 || after < 0)
 		die("reading /proc/self/status", EIO);
-	/* Let them go, so that kgo_main ends with nothing blocked. */
-#ifdef HAVE_KGO_CHAN
+	bench_check(atomic_load(&done) == gs, "mem: %lld of %lld Gs started",
+		    (long long)atomic_load(&done), gs);
+	bench_check(after > before, "mem: VmRSS went from %lld to %lld bytes", before, after);
+	/* Let them go, and see that every one ends. */
 	kgo_chan_close(mem_gate);
-#else
-	for (int i = 0; i < MEM_GS; i++)
-		kgo_sema_release(&mem_gate);
-#endif
-	*ops = MEM_GS;
-	return (double)(after - before) / MEM_GS;
+	kgo_waitgroup_wait(&wg);
+	bench_check(atomic_load(&released) == gs, "mem: %lld of %lld parked Gs released",
+		    (long long)atomic_load(&released), gs);
+	kgo_chan_free(mem_gate);
+	*ops = gs;
+	return (double)(after - before) / (double)gs;
 }
 
-/* 7. preempt: worst lateness of a 1 ms sleeper next to a spinning G, on
- *    one P.  ms. */
-static atomic_int stop, ticks;
-static int64_t worst;
-
-#if defined(HAVE_KGO_CHAN) && defined(HAVE_KGO_PREEMPT)
-static void spinner(void *arg)
+/* 7. preempt and 8. blocked (in common.h): a pair of Gs on one P. */
+static void bench_yield(void)
 {
-	(void)arg;
-	while (!atomic_load_explicit(&stop, memory_order_relaxed))
-		;
-	wg_done(&wg);
+	kgo_yield();
 }
 
-static void sleeper(void *arg)
+static void bench_sleep(int64_t ns)
 {
-	(void)arg;
-	for (int i = 0; i < PREEMPT_SLEEPS; i++) {
-		int64_t t0 = bench_now(), late;
-
-		kgo_sleep(PREEMPT_SLEEP_NS);
-		late = bench_now() - t0 - PREEMPT_SLEEP_NS;
-		if (late > worst)
-			worst = late;
-	}
-	atomic_store(&stop, 1);
-	wg_done(&wg);
+	kgo_sleep(ns);
 }
 
-static double run_preempt(long scale, long long *ops)
+static void pair_g(void *p)
 {
-	(void)scale;
-	worst = 0;
-	atomic_store(&stop, 0);
-	wg_add(&wg, 2);
-	go(spinner, NULL);
-	go(sleeper, NULL);
-	wg_wait(&wg);
-	*ops = PREEMPT_SLEEPS;
-	return (double)worst / 1e6;
-}
-#endif
+	void (*fn)(void) = *(void (**)(void))p;
 
-/* 8. blocked: worst stall of a ticking G while another G sleeps 50 ms in
- *    a raw nanosleep system call, on one P.  ms. */
-static void raw_sleeper(void *arg)
-{
-	struct timespec ts = { 0, BLOCKED_SLEEP_NS };
-
-	(void)arg;
-	while (atomic_load(&ticks) < 10)	/* the ticker is ticking */
-		kgo_yield();
-	for (int i = 0; i < BLOCKED_SLEEPS; i++) {
-		syscall(SYS_nanosleep, &ts, NULL);
-		kgo_yield();
-	}
-	atomic_store(&stop, 1);
-	wg_done(&wg);
+	fn();
+	kgo_waitgroup_done(&wg);
 }
 
-static void ticker(void *arg)
+static void bench_run_pair(void (*a)(void), void (*b)(void))
 {
-	int64_t last = bench_now();
-
-	(void)arg;
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		int64_t t = bench_now();
-
-		if (t - last > worst)
-			worst = t - last;
-		last = t;
-		atomic_fetch_add_explicit(&ticks, 1, memory_order_relaxed);
-		kgo_yield();
-	}
-	wg_done(&wg);
-}
-
-static double run_blocked(long scale, long long *ops)
-{
-	(void)scale;
-	worst = 0;
-	atomic_store(&stop, 0);
-	atomic_store(&ticks, 0);
-	wg_add(&wg, 2);
-	go(raw_sleeper, NULL);
-	go(ticker, NULL);
-	wg_wait(&wg);
-	*ops = BLOCKED_SLEEPS;
-	return (double)worst / 1e6;
+	kgo_waitgroup_add(&wg, 2);
+	go_args(pair_g, &a, sizeof(a));
+	go_args(pair_g, &b, sizeof(b));
+	kgo_waitgroup_wait(&wg);
 }
 
 /* ---- the table of workloads ---- */
 
-struct workload {
-	const char *name;
-	const char *unit;
-	double (*run)(long scale, long long *ops);
-	bool fresh;		/* one measurement per process, no warm-up */
-	bool count_ioctls;	/* report the module's ioctls per operation */
-	const char *skip;	/* why this build cannot run it, or NULL */
-};
-
-static const struct workload workloads[] = {
+static const struct bench_workload workloads[] = {
 	{ "yield", "ns", run_yield, false, true, NULL },
 	{ "spawn", "ns", run_spawn, false, true, NULL },
 	{ "pingpong", "ns", run_pingpong, false, true, NULL },
 	{ "skynet", "ms", run_skynet, false, false, NULL },
-	{ "fib", "ms", run_fib, false, false, NULL },
+	{ "fib", "ms", bench_run_fib, false, false, NULL },
 	{ "mem", "bytes", run_mem, true, false, NULL },
-#if defined(HAVE_KGO_CHAN) && defined(HAVE_KGO_PREEMPT)
-	{ "preempt", "ms", run_preempt, false, false, NULL },
-#else
-	{ "preempt", "ms", NULL, false, false,
-	  "needs kgo_sleep (issue 5) and preemption (issue 6) in libkgo" },
-#endif
-	{ "blocked", "ms", run_blocked, false, false, NULL },
+	{ "preempt", "ms", bench_run_preempt, false, false, NULL },
+	{ "blocked", "ms", bench_run_blocked, false, false, NULL },
 };
 
-static const struct workload *wl;
+static const struct bench_workload *wl;
 
 static void bench_main(void *arg)
 {
 	long long ops;
 
 	(void)arg;
-	wg_init(&wg);
-	if (args.reps == 0) {
-		if (!wl->fresh)
-			wl->run(1, &ops);	/* the same warm-up as timed runs */
-		wl->run(args.scale, &ops);
-		bench_ops(wl->name, ops);
+	wg = wg_new();
+	if (bench_unmeasured(wl, &args, IMPL))
 		return;
-	}
 	if (!wl->fresh)
 		wl->run(1, &ops);	/* warm-up: stacks, free lists, caches */
 	for (int r = 0; r < args.reps; r++) {
@@ -603,17 +378,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	bench_parse(argc, argv, &args);
-	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
-		if (!strcmp(workloads[i].name, args.workload))
-			wl = &workloads[i];
-	if (!wl) {
-		fprintf(stderr, "kgo-bench: unknown workload %s\n", args.workload);
-		return 2;
-	}
-	if (wl->skip) {
-		bench_skip(wl->name, IMPL, wl->skip);
-		return 0;
-	}
+	wl = bench_lookup(workloads, sizeof(workloads) / sizeof(workloads[0]), &args, IMPL);
 	if (wl->fresh && args.reps > 1)
 		args.reps = 1;	/* the runner starts a process per repetition */
 	cfg.nprocs = args.nprocs;

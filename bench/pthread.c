@@ -47,61 +47,84 @@ static void join(pthread_t t)
 		die("pthread_join", err);
 }
 
+static atomic_llong done;	/* what the threads of a run did, to check */
+
 /* 1. yield: two threads on one CPU calling sched_yield.  ns per switch. */
 static void *yielder(void *arg)
 {
-	long n = (long)arg;
+	long n = (long)arg, i;
 
-	for (long i = 0; i < n; i++)
+	for (i = 0; i < n; i++)
 		sched_yield();
+	atomic_fetch_add(&done, i);
 	return NULL;
 }
 
 static double run_yield(long scale, long long *ops)
 {
-	long n = YIELD_SWITCHES / 2 * scale;
+	long n = bench_sz->yield_switches / 2 * scale;
 	int64_t t0 = bench_now();
-	pthread_t a = spawn(yielder, (void *)n), b = spawn(yielder, (void *)n);
+	pthread_t a, b;
 
+	atomic_store(&done, 0);
+	a = spawn(yielder, (void *)n);
+	b = spawn(yielder, (void *)n);
 	join(a);
 	join(b);
+	t0 = bench_now() - t0;
 	*ops = 2 * n;
-	return (double)(bench_now() - t0) / (double)*ops;
+	bench_check(atomic_load(&done) == *ops, "yield: %lld of %lld yields done",
+		    (long long)atomic_load(&done), *ops);
+	return (double)t0 / (double)*ops;
 }
 
 /* 2. spawn: create and join threads, in batches.  ns per thread. */
-static void *nothing(void *arg)
+static void *spawnee(void *arg)
 {
+	atomic_fetch_add_explicit(&done, 1, memory_order_relaxed);
 	return arg;
 }
 
 static double run_spawn(long scale, long long *ops)
 {
 	static pthread_t t[PTHREAD_SPAWN_BATCH];
-	long batches = PTHREAD_SPAWN_BATCHES * scale;
+	long batches = bench_sz->pthread_spawn_batches * scale;
+	long batch = bench_sz->pthread_spawn_batch;
 	int64_t t0 = bench_now();
 
+	atomic_store(&done, 0);
 	for (long b = 0; b < batches; b++) {
-		for (int i = 0; i < PTHREAD_SPAWN_BATCH; i++)
-			t[i] = spawn(nothing, NULL);
-		for (int i = 0; i < PTHREAD_SPAWN_BATCH; i++)
+		for (long i = 0; i < batch; i++)
+			t[i] = spawn(spawnee, NULL);
+		for (long i = 0; i < batch; i++)
 			join(t[i]);
 	}
-	*ops = (long long)batches * PTHREAD_SPAWN_BATCH;
-	return (double)(bench_now() - t0) / (double)*ops;
+	t0 = bench_now() - t0;
+	*ops = (long long)batches * batch;
+	bench_check(atomic_load(&done) == *ops, "spawn: %lld of %lld threads ran",
+		    (long long)atomic_load(&done), *ops);
+	return (double)t0 / (double)*ops;
 }
 
 /* 3. pingpong: a round trip between two threads over two semaphores (a
- *    futex each way).  ns per round trip. */
+ *    futex each way), a number going each way with it.  ns per round
+ *    trip. */
 static sem_t ping_s, pong_s;
+static long ping_v, pong_v;	/* written before the post, read after the wait */
+
+static void wait_sem(sem_t *s)
+{
+	while (sem_wait(s) && errno == EINTR)
+		;
+}
 
 static void *ponger(void *arg)
 {
 	long n = (long)arg;
 
 	for (long i = 0; i < n; i++) {
-		while (sem_wait(&ping_s) && errno == EINTR)
-			;
+		wait_sem(&ping_s);
+		pong_v = ping_v;
 		sem_post(&pong_s);
 	}
 	return NULL;
@@ -109,7 +132,7 @@ static void *ponger(void *arg)
 
 static double run_pingpong(long scale, long long *ops)
 {
-	long n = PINGPONG_ROUNDS * scale;
+	long n = bench_sz->pingpong_rounds * scale;
 	int64_t t0 = bench_now();
 	pthread_t t;
 
@@ -117,24 +140,25 @@ static double run_pingpong(long scale, long long *ops)
 	sem_init(&pong_s, 0, 0);
 	t = spawn(ponger, (void *)n);
 	for (long i = 0; i < n; i++) {
+		ping_v = i;
 		sem_post(&ping_s);
-		while (sem_wait(&pong_s) && errno == EINTR)
-			;
+		wait_sem(&pong_s);
+		bench_check(pong_v == i, "pingpong: round %ld came back as %ld", i, pong_v);
 	}
 	join(t);
+	t0 = bench_now() - t0;
 	sem_destroy(&ping_s);
 	sem_destroy(&pong_s);
 	*ops = n;
-	return (double)(bench_now() - t0) / (double)n;
+	return (double)t0 / (double)n;
 }
 
-/* 5. fib: fork-join fib(27), a thread for fib(n-1) above the cutoff.  ms. */
+/* 5. fib (run and checked by common.h's bench_run_fib): the fork-join, a
+ *    thread for fib(n-1) above the cutoff. */
 struct fib_arg {
 	int n;
 	long out;
 };
-
-static long fib_par(int n);
 
 static void *fib_t(void *p)
 {
@@ -159,152 +183,58 @@ static long fib_par(int n)
 	return a.out + y;
 }
 
-static double run_fib(long scale, long long *ops)
+/* 7. preempt and 8. blocked (in common.h): a pair of threads on one CPU. */
+static void bench_yield(void)
 {
-	int64_t t0 = bench_now();
-	long r = fib_par(FIB_N);
-
-	(void)scale;
-	t0 = bench_now() - t0;
-	if (r != FIB_RESULT) {
-		fprintf(stderr, "pthread-bench: fib(%d) = %ld\n", FIB_N, r);
-		exit(1);
-	}
-	*ops = 1;
-	return (double)t0 / 1e6;
+	sched_yield();
 }
 
-/* 7. preempt: worst lateness of a 1 ms sleeper next to a spinning thread
- *    on one CPU.  ms. */
-static atomic_int stop, ticks;
-static int64_t worst;
-
-static void *spinner(void *arg)
+static void bench_sleep(int64_t ns)
 {
-	(void)arg;
-	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
 		;
+}
+
+static void *pair_t(void *p)
+{
+	void (*fn)(void) = *(void (**)(void))p;
+
+	fn();
 	return NULL;
 }
 
-static void *sleeper(void *arg)
+static void bench_run_pair(void (*a)(void), void (*b)(void))
 {
-	struct timespec ts = { 0, PREEMPT_SLEEP_NS };
+	pthread_t ta, tb;
 
-	(void)arg;
-	for (int i = 0; i < PREEMPT_SLEEPS; i++) {
-		int64_t t0 = bench_now(), late;
-
-		clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
-		late = bench_now() - t0 - PREEMPT_SLEEP_NS;
-		if (late > worst)
-			worst = late;
-	}
-	atomic_store(&stop, 1);
-	return NULL;
+	ta = spawn(pair_t, &a);
+	tb = spawn(pair_t, &b);
+	join(tb);
+	join(ta);
 }
 
-static double run_preempt(long scale, long long *ops)
-{
-	pthread_t a, b;
-
-	(void)scale;
-	worst = 0;
-	atomic_store(&stop, 0);
-	a = spawn(spinner, NULL);
-	b = spawn(sleeper, NULL);
-	join(b);
-	join(a);
-	*ops = PREEMPT_SLEEPS;
-	return (double)worst / 1e6;
-}
-
-/* 8. blocked: worst stall of a ticking thread next to one in a raw 50 ms
- *    nanosleep, on one CPU.  ms. */
-static void *raw_sleeper(void *arg)
-{
-	struct timespec ts = { 0, BLOCKED_SLEEP_NS };
-
-	(void)arg;
-	while (atomic_load(&ticks) < 10)	/* the ticker is ticking */
-		sched_yield();
-	for (int i = 0; i < BLOCKED_SLEEPS; i++) {
-		syscall(SYS_nanosleep, &ts, NULL);
-		sched_yield();
-	}
-	atomic_store(&stop, 1);
-	return NULL;
-}
-
-static void *ticker(void *arg)
-{
-	int64_t last = bench_now();
-
-	(void)arg;
-	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		int64_t t = bench_now();
-
-		if (t - last > worst)
-			worst = t - last;
-		last = t;
-		atomic_fetch_add_explicit(&ticks, 1, memory_order_relaxed);
-		sched_yield();
-	}
-	return NULL;
-}
-
-static double run_blocked(long scale, long long *ops)
-{
-	pthread_t a, b;
-
-	(void)scale;
-	worst = 0;
-	atomic_store(&stop, 0);
-	atomic_store(&ticks, 0);
-	b = spawn(ticker, NULL);
-	a = spawn(raw_sleeper, NULL);
-	join(a);
-	join(b);
-	*ops = BLOCKED_SLEEPS;
-	return (double)worst / 1e6;
-}
-
-struct workload {
-	const char *name;
-	const char *unit;
-	double (*run)(long scale, long long *ops);
-	const char *skip;
-};
-
-static const struct workload workloads[] = {
-	{ "yield", "ns", run_yield, NULL },
-	{ "spawn", "ns", run_spawn, NULL },
-	{ "pingpong", "ns", run_pingpong, NULL },
-	{ "skynet", "ms", NULL, "1,111,111 threads do not fit" },
-	{ "fib", "ms", run_fib, NULL },
-	{ "mem", "bytes", NULL, "100,000 threads do not fit; a thread's kernel stack is not in VmRSS" },
-	{ "preempt", "ms", run_preempt, NULL },
-	{ "blocked", "ms", run_blocked, NULL },
+static const struct bench_workload workloads[] = {
+	{ "yield", "ns", run_yield, false, false, NULL },
+	{ "spawn", "ns", run_spawn, false, false, NULL },
+	{ "pingpong", "ns", run_pingpong, false, false, NULL },
+	{ "skynet", "ms", NULL, false, false, "1,111,111 threads do not fit" },
+	{ "fib", "ms", bench_run_fib, false, false, NULL },
+	{ "mem", "bytes", NULL, false, false,
+	  "100,000 threads do not fit; a thread's kernel stack is not in VmRSS" },
+	{ "preempt", "ms", bench_run_preempt, false, false, NULL },
+	{ "blocked", "ms", bench_run_blocked, false, false, NULL },
 };
 
 int main(int argc, char **argv)
 {
-	const struct workload *wl = NULL;
+	const struct bench_workload *wl;
 	long long ops;
 	cpu_set_t set;
 
 	bench_parse(argc, argv, &args);
-	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
-		if (!strcmp(workloads[i].name, args.workload))
-			wl = &workloads[i];
-	if (!wl) {
-		fprintf(stderr, "pthread-bench: unknown workload %s\n", args.workload);
-		return 2;
-	}
-	if (wl->skip) {
-		bench_skip(wl->name, IMPL, wl->skip);
-		return 0;
-	}
+	wl = bench_lookup(workloads, sizeof(workloads) / sizeof(workloads[0]), &args, IMPL);
 	CPU_ZERO(&set);
 	for (int c = 0; c < args.nprocs; c++)
 		CPU_SET(c, &set);
@@ -312,12 +242,8 @@ int main(int argc, char **argv)
 		die("sched_setaffinity", errno);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
-	if (args.reps == 0) {
-		wl->run(1, &ops);	/* the same warm-up as timed runs */
-		wl->run(args.scale, &ops);
-		bench_ops(wl->name, ops);
+	if (bench_unmeasured(wl, &args, IMPL))
 		return 0;
-	}
 	wl->run(1, &ops);	/* warm-up */
 	for (int r = 0; r < args.reps; r++)
 		bench_result(wl->name, args.nprocs, IMPL, wl->unit, wl->run(1, &ops));

@@ -3,6 +3,7 @@
 // the sizes are those of bench/common.h; keep them in step.
 //
 //	go-bench WORKLOAD NPROCS [REPS [SCALE]]
+//	go-bench WORKLOAD NPROCS smoke [SCALE]
 //
 // NPROCS is GOMAXPROCS.  Each workload is written as its C twin is: the
 // same tree shapes, the same counts, a sync.WaitGroup where kgo.c uses a
@@ -12,6 +13,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -23,71 +25,123 @@ import (
 	"unsafe"
 )
 
+// The workload sizes of bench/common.h, and its SMOKE_* sizes.
+type sizes struct {
+	yieldSwitches  int
+	spawnBatch     int
+	spawnBatches   int
+	pingpongRounds int
+	skynetSize     int64
+	fibN           int
+	fibResult      int
+	memGs          int
+	preemptSleeps  int
+	blockedSleeps  int
+}
+
+var fullSizes = sizes{
+	yieldSwitches:  200000,
+	spawnBatch:     10000,
+	spawnBatches:   10,
+	pingpongRounds: 50000,
+	skynetSize:     1000000, // leaves, numbered 0..n-1: sum n(n-1)/2
+	fibN:           27,
+	fibResult:      196418,
+	memGs:          100000,
+	preemptSleeps:  30,
+	blockedSleeps:  5,
+}
+
+var smokeSizes = sizes{
+	yieldSwitches:  2000,
+	spawnBatch:     500,
+	spawnBatches:   2,
+	pingpongRounds: 1000,
+	skynetSize:     1000, // sum 499500; 1,111 goroutines
+	fibN:           20,
+	fibResult:      6765,
+	memGs:          500,
+	preemptSleeps:  3,
+	blockedSleeps:  1,
+}
+
 const (
-	yieldSwitches  = 200000
-	spawnBatch     = 10000
-	spawnBatches   = 10
-	pingpongRounds = 50000
-	skynetSize     = 1000000
 	skynetFanout   = 10
-	skynetSum      = 499999500000
-	fibN           = 27
 	fibCutoff      = 12
-	fibResult      = 196418
-	memGs          = 100000
-	preemptSleeps  = 30
 	preemptSleepNs = 1000000
-	blockedSleeps  = 5
 	blockedSleepNs = 50000000
 )
 
 const impl = "go"
+
+var sz = &fullSizes
 
 var base = time.Now()
 
 // now is CLOCK_MONOTONIC-like nanoseconds (Go's monotonic clock reading).
 func now() int64 { return time.Since(base).Nanoseconds() }
 
+// check ends the program with a message on stderr when a workload did
+// not do what it should have.
+func check(ok bool, format string, a ...any) {
+	if !ok {
+		fmt.Fprintf(os.Stderr, "go-bench: wrong result: "+format+"\n", a...)
+		os.Exit(1)
+	}
+}
+
 var wg sync.WaitGroup
+var done atomic.Int64 // what the goroutines of a run did, to check
 
 // 1. yield: two goroutines calling runtime.Gosched on one P.  ns per switch.
 func runYield(scale int) (float64, int64) {
-	n := yieldSwitches / 2 * scale
+	n := sz.yieldSwitches / 2 * scale
+	done.Store(0)
 	t0 := now()
 	wg.Add(2)
 	for k := 0; k < 2; k++ {
 		go func() {
-			for i := 0; i < n; i++ {
+			i := 0
+			for ; i < n; i++ {
 				runtime.Gosched()
 			}
+			done.Add(int64(i))
 			wg.Done()
 		}()
 	}
 	wg.Wait()
+	t := now() - t0
 	ops := int64(2 * n)
-	return float64(now()-t0) / float64(ops), ops
+	check(done.Load() == ops, "yield: %d of %d yields done", done.Load(), ops)
+	return float64(t) / float64(ops), ops
 }
 
 // 2. spawn: create and finish goroutines in batches.  ns per goroutine.
-func spawnee() { wg.Done() }
+func spawnee() {
+	done.Add(1)
+	wg.Done()
+}
 
 func runSpawn(scale int) (float64, int64) {
-	batches := spawnBatches * scale
+	batches := sz.spawnBatches * scale
+	done.Store(0)
 	t0 := now()
 	for b := 0; b < batches; b++ {
-		wg.Add(spawnBatch)
-		for i := 0; i < spawnBatch; i++ {
+		wg.Add(sz.spawnBatch)
+		for i := 0; i < sz.spawnBatch; i++ {
 			go spawnee()
 		}
 		wg.Wait()
 	}
-	ops := int64(batches * spawnBatch)
-	return float64(now()-t0) / float64(ops), ops
+	t := now() - t0
+	ops := int64(batches * sz.spawnBatch)
+	check(done.Load() == ops, "spawn: %d of %d goroutines ran", done.Load(), ops)
+	return float64(t) / float64(ops), ops
 }
 
 // 3. pingpong: a round trip over two unbuffered channels.  ns per round trip.
 func runPingpong(scale int) (float64, int64) {
-	n := pingpongRounds * scale
+	n := sz.pingpongRounds * scale
 	ping, pong := make(chan int), make(chan int)
 	t0 := now()
 	wg.Add(1)
@@ -99,9 +153,8 @@ func runPingpong(scale int) (float64, int64) {
 	}()
 	for i := 0; i < n; i++ {
 		ping <- i
-		if <-pong != i {
-			panic("pingpong: wrong value")
-		}
+		v := <-pong
+		check(v == i, "pingpong: round %d came back as %d", i, v)
 	}
 	wg.Wait()
 	return float64(now()-t0) / float64(n), int64(n)
@@ -132,15 +185,13 @@ func skynet(num int64, size int64, parent *skyNode) {
 
 func runSkynet(scale int) (float64, int64) {
 	var root skyNode
+	n := sz.skynetSize
 	t0 := now()
 	root.wg.Add(1)
-	go skynet(0, skynetSize, &root)
+	go skynet(0, n, &root)
 	root.wg.Wait()
 	t := now() - t0
-	if root.sum.Load() != skynetSum {
-		fmt.Fprintf(os.Stderr, "go-bench: skynet summed %d, not %d\n", root.sum.Load(), skynetSum)
-		os.Exit(1)
-	}
+	check(root.sum.Load() == n*(n-1)/2, "skynet: summed %d, not %d", root.sum.Load(), n*(n-1)/2)
 	return float64(t) / 1e6, 1
 }
 
@@ -170,12 +221,9 @@ func fibPar(n int) int {
 
 func runFib(scale int) (float64, int64) {
 	t0 := now()
-	r := fibPar(fibN)
+	r := fibPar(sz.fibN)
 	t := now() - t0
-	if r != fibResult {
-		fmt.Fprintf(os.Stderr, "go-bench: fib(%d) = %d\n", fibN, r)
-		os.Exit(1)
-	}
+	check(r == sz.fibResult, "fib(%d) = %d, not %d", sz.fibN, r, sz.fibResult)
 	return float64(t) / 1e6, 1
 }
 
@@ -200,86 +248,115 @@ func vmRSS() int64 {
 }
 
 func runMem(scale int) (float64, int64) {
+	gs := sz.memGs
 	gate := make(chan struct{})
 	var started sync.WaitGroup
+	var released atomic.Int64
+	done.Store(0)
 	before := vmRSS()
-	started.Add(memGs)
-	for i := 0; i < memGs; i++ {
+	started.Add(gs)
+	wg.Add(gs)
+	for i := 0; i < gs; i++ {
 		go func() {
+			done.Add(1)
 			started.Done()
-			<-gate
+			if _, ok := <-gate; !ok { // until the gate closes
+				released.Add(1)
+			}
+			wg.Done()
 		}()
 	}
 	started.Wait()
 	after := vmRSS()
+	check(done.Load() == int64(gs), "mem: %d of %d goroutines started", done.Load(), gs)
+	check(after > before, "mem: VmRSS went from %d to %d bytes", before, after)
+	// Let them go, and see that every one ends.
 	close(gate)
-	return float64(after-before) / memGs, memGs
+	wg.Wait()
+	check(released.Load() == int64(gs), "mem: %d of %d parked goroutines released",
+		released.Load(), gs)
+	return float64(after-before) / float64(gs), int64(gs)
+}
+
+// 7 and 8: a pair of goroutines on one P, one of which sleeps and then
+// stops the other.
+var stop, ticks, slept atomic.Int32
+var worst, least int64
+
+func runPair(a, b func()) {
+	worst = 0
+	least = math.MaxInt64
+	stop.Store(0)
+	ticks.Store(0)
+	slept.Store(0)
+	wg.Add(2)
+	for _, f := range []func(){a, b} {
+		go func() {
+			f()
+			wg.Done()
+		}()
+	}
+	wg.Wait()
 }
 
 // 7. preempt: worst lateness of a 1 ms sleeper next to a spinning
 // goroutine on one P.  ms.
-var stop, ticks atomic.Int32
-var worst int64
-
 func runPreempt(scale int) (float64, int64) {
-	worst = 0
-	stop.Store(0)
-	wg.Add(2)
-	go func() {
+	runPair(func() {
 		for stop.Load() == 0 {
 		}
-		wg.Done()
-	}()
-	go func() {
-		for i := 0; i < preemptSleeps; i++ {
+	}, func() {
+		for i := 0; i < sz.preemptSleeps; i++ {
 			t0 := now()
 			time.Sleep(preemptSleepNs)
-			if late := now() - t0 - preemptSleepNs; late > worst {
-				worst = late
-			}
+			late := now() - t0 - preemptSleepNs
+			worst = max(worst, late)
+			least = min(least, late)
+			slept.Add(1)
 		}
 		stop.Store(1)
-		wg.Done()
-	}()
-	wg.Wait()
-	return float64(worst) / 1e6, preemptSleeps
+	})
+	check(slept.Load() == int32(sz.preemptSleeps), "preempt: %d of %d sleeps done",
+		slept.Load(), sz.preemptSleeps)
+	check(least >= 0, "preempt: a sleep ended %d ns early", -least)
+	return float64(worst) / 1e6, int64(sz.preemptSleeps)
 }
 
 // 8. blocked: worst stall of a ticking goroutine next to one in a 50 ms
 // nanosleep system call (syscall.Syscall, Go's ordinary path into the
 // kernel, which tells the scheduler), on one P.  ms.
 func runBlocked(scale int) (float64, int64) {
-	worst = 0
-	stop.Store(0)
-	ticks.Store(0)
-	wg.Add(2)
-	go func() {
+	runPair(func() {
 		ts := syscall.Timespec{Sec: 0, Nsec: blockedSleepNs}
 		for ticks.Load() < 10 { // the ticker is ticking
 			runtime.Gosched()
 		}
-		for i := 0; i < blockedSleeps; i++ {
-			syscall.Syscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+		for i := 0; i < sz.blockedSleeps; i++ {
+			left := ts
+			p := uintptr(unsafe.Pointer(&left))
+			_, _, e := syscall.Syscall(syscall.SYS_NANOSLEEP, p, p, 0)
+			for e == syscall.EINTR {
+				_, _, e = syscall.Syscall(syscall.SYS_NANOSLEEP, p, p, 0)
+			}
+			if e == 0 {
+				slept.Add(1)
+			}
 			runtime.Gosched()
 		}
 		stop.Store(1)
-		wg.Done()
-	}()
-	go func() {
+	}, func() {
 		last := now()
 		for stop.Load() == 0 {
 			t := now()
-			if t-last > worst {
-				worst = t - last
-			}
+			worst = max(worst, t-last)
 			last = t
 			ticks.Add(1)
 			runtime.Gosched()
 		}
-		wg.Done()
-	}()
-	wg.Wait()
-	return float64(worst) / 1e6, blockedSleeps
+	})
+	check(slept.Load() == int32(sz.blockedSleeps) && ticks.Load() > 10,
+		"blocked: %d of %d sleeps done, %d ticks", slept.Load(), sz.blockedSleeps, ticks.Load())
+	return float64(worst) / 1e6, int64(sz.blockedSleeps)
 }
 
 type workload struct {
@@ -301,8 +378,14 @@ var workloads = []workload{
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: go-bench WORKLOAD NPROCS [REPS [SCALE]]")
+	fmt.Fprintln(os.Stderr, "usage: go-bench WORKLOAD NPROCS [REPS [SCALE]]\n"+
+		"       go-bench WORKLOAD NPROCS smoke [SCALE]")
 	os.Exit(2)
+}
+
+func result(wl *workload, nprocs int, v float64) {
+	fmt.Printf("RESULT %s %d %s %s %s\n", wl.name, nprocs, impl, wl.unit,
+		strconv.FormatFloat(v, 'g', 6, 64))
 }
 
 func main() {
@@ -312,8 +395,15 @@ func main() {
 	}
 	nprocs, err1 := strconv.Atoi(a[2])
 	reps, scale := 5, 1
+	smoke := len(a) > 3 && a[3] == "smoke"
 	var err2, err3 error
-	if len(a) > 3 {
+	if smoke {
+		sz = &smokeSizes
+		reps = 1
+		if len(a) > 4 {
+			reps = 0 // with SCALE: the REPS 0 run
+		}
+	} else if len(a) > 3 {
 		reps, err2 = strconv.Atoi(a[3])
 	}
 	if len(a) > 4 {
@@ -333,12 +423,22 @@ func main() {
 		os.Exit(2)
 	}
 	runtime.GOMAXPROCS(nprocs)
-	if reps == 0 {
-		if !wl.fresh {
-			wl.run(1) // the same warm-up as timed runs
+	// The runs that measure nothing: REPS 0 and smoke (bench/common.h's
+	// bench_unmeasured).
+	if reps == 0 || smoke {
+		if reps == 0 {
+			if !wl.fresh {
+				wl.run(1) // the same warm-up as timed runs
+			}
+			_, ops := wl.run(scale)
+			fmt.Printf("OPS %s %d\n", wl.name, ops)
+		} else {
+			v, _ := wl.run(1)
+			result(wl, nprocs, v)
 		}
-		_, ops := wl.run(scale)
-		fmt.Printf("OPS %s %d\n", wl.name, ops)
+		if smoke {
+			fmt.Printf("SMOKE %s %d %s ok\n", wl.name, nprocs, impl)
+		}
 		return
 	}
 	if wl.fresh {
@@ -348,7 +448,6 @@ func main() {
 	}
 	for r := 0; r < reps; r++ {
 		v, _ := wl.run(1)
-		fmt.Printf("RESULT %s %d %s %s %s\n", wl.name, nprocs, impl, wl.unit,
-			strconv.FormatFloat(v, 'g', 6, 64))
+		result(wl, nprocs, v)
 	}
 }
