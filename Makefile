@@ -1,7 +1,8 @@
 # kgo: Go's G-M-P scheduler for C, with the cross-thread half in the kernel.
 #
 #   make                 kgo.ko against KDIR, and libkgo (static and shared)
-#   make check           every test, in QEMU guests (debug, 6.1, 6.12 kernels)
+#   make check           every test, in QEMU guests (debug, 6.1, 6.12 kernels),
+#                        and a smoke run of the benchmarks (bench/smoke.sh)
 #   make run             boot a guest with kgo.ko and run the demo
 #   make lint            checkpatch --strict and sparse on kmod/
 #   make fuzz            1,000,000 fuzzed ioctls in a guest (check runs 50,000)
@@ -239,7 +240,8 @@ clean:
 
 # ---- benchmarks: kgo against Go and plain threads (bench/README.md)
 #   make bench           every workload in one guest; table, CSV and plots
-#   make bench-build     just the three benchmark programs
+#   make bench-build     just the three benchmark programs (make check builds
+#                        them for bench/smoke.sh, in the debug guest)
 GO ?= /usr/lib/go-1.23/bin/go
 BENCH_BINS := $(B)/bench/kgo-bench $(B)/bench/pthread-bench $(B)/bench/go-bench
 GO_ENV := CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off \
