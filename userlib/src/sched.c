@@ -249,12 +249,26 @@ static struct kgo_g *kgo_exitsyscall(struct kgo_m *m, struct kgo_g *g)
 }
 
 /*
+ * kgo_globcheck_later - @m's P just had the global queue looked at (a
+ * batch may have come in): the next fairness look waits 61 schedules plus
+ * as many as the ring now holds, so that those Gs run first.  On g0, with
+ * a P.
+ */
+static void kgo_globcheck_later(struct kgo_m *m)
+{
+	struct kgo_pstate *ps = &kgo_rt.ps[m->pid];
+
+	ps->globcheck = ps->schedtick + 61 + kgo_runqlen(m->p);
+}
+
+/*
  * kgo_schedule - find a G for @m to run (Go's schedule + findrunnable).
  * NULL when the instance is exiting: the M then ends.
  */
 static struct kgo_g *kgo_schedule(struct kgo_m *m)
 {
 	for (;;) {
+		struct kgo_g *g;
 		uint64_t tok;
 
 		/* Acquire: pairs with kgo_begin_exit's store. */
@@ -269,13 +283,12 @@ static struct kgo_g *kgo_schedule(struct kgo_m *m)
 			 * no time slice for a runnext G to inherit.
 			 */
 			if ((int32_t)(++ps->schedtick - ps->globcheck) >= 0) {
-				struct kgo_g *g = NULL;
-
+				g = NULL;
 				ps->globcheck = ps->schedtick + 61;
 				if (__atomic_load_n(&kgo_rt.ss->gq_len, __ATOMIC_RELAXED))
 					g = kgo_globrunqget(m);
 				if (g) {
-					ps->globcheck += kgo_runqlen(m->p);
+					kgo_globcheck_later(m);
 					return g;
 				}
 			}
@@ -283,7 +296,11 @@ static struct kgo_g *kgo_schedule(struct kgo_m *m)
 			if (tok)
 				return kgo_tokg(tok);
 		}
-		return kgo_stopm(m);
+		g = kgo_stopm(m);
+		/* The module looked at the global queue first, as a check would. */
+		if (g)
+			kgo_globcheck_later(m);
+		return g;
 	}
 }
 
