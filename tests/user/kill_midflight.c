@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -30,10 +31,18 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
-/* Never runs: the redirect target that SET_PREEMPT needs to exist. */
+/*
+ * The redirect target that SET_PREEMPT needs.  It runs only if sysmon
+ * preempts blocked_m in the moment between its store of G and its read()
+ * (a host slow enough to stall that thread for the 1 ms slice): then the
+ * thread waits here for the kill like the others.  Entered by a redirect,
+ * not a call, so it makes its system call itself rather than through a
+ * libc function that may expect an aligned stack.
+ */
 __attribute__((noinline, used)) static void trampoline_stub(void)
 {
-	_exit(9);
+	for (;;)
+		__asm__ volatile("syscall" : : "a"(SYS_pause) : "rcx", "r11", "memory");
 }
 
 static void *busy_m(void *arg)
