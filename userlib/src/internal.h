@@ -161,6 +161,9 @@ struct kgo_rt {
 	struct kgo_g *gfree;		/* global free list, in batches */
 	_Atomic uint32_t ngfree;	/* Gs in it; read without the lock as a hint */
 	struct kgo_g *allg;
+	struct kgo_stack_chunk *chunks;	/* every chunk of stacks (stack.c) */
+	char *chunk_next;		/* the next free slice of the newest */
+	uint32_t chunk_left;		/* and how many are left in it */
 	struct kgo_m **ms;		/* every M, ms[0] the caller's thread */
 	uint32_t nms, ms_cap;
 };
@@ -261,7 +264,7 @@ KGO_HIDDEN void kgo_goexit0(void) __attribute__((noreturn));
 
 /* stack.c */
 KGO_HIDDEN struct kgo_g *kgo_stackalloc(int *err);
-KGO_HIDDEN void kgo_stackfree(struct kgo_g *g);
+KGO_HIDDEN void kgo_stacks_free(void);
 KGO_HIDDEN int kgo_signals_install(void);
 KGO_HIDDEN void kgo_signals_restore(void);
 KGO_HIDDEN int kgo_altstack_on(struct kgo_m *m);

@@ -143,7 +143,6 @@ static void kgo_join(struct kgo_m *m)
 /* Frees whatever start-up got to, in reverse.  M0's thread, no M running. */
 static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 {
-	struct kgo_g *g, *next;
 	uint32_t i;
 
 	kgo_schedtrace_stop();
@@ -176,10 +175,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	}
 	kgo_setm(NULL);
 	kgo_signals_restore();
-	for (g = kgo_rt.allg; g; g = next) {
-		next = g->alllink;
-		kgo_stackfree(g);
-	}
+	kgo_stacks_free();
 	free(kgo_rt.ps);
 	free(kgo_rt.ms);
 	if (kgo_rt.region)
