@@ -37,38 +37,49 @@ struct kgo_stack_chunk {
 };
 
 /*
- * kgo_stackslice - the next free slice of a chunk, mapping a new chunk
- * when the current one is used up, or NULL with *@err.  kgo_rt.lock held
- * (the mmap() is rare enough to make under it).
+ * kgo_stackslice - a free slice of @size bytes: the next one of the
+ * current chunk, or the first of a new chunk, which then becomes the
+ * current one.  NULL with *@err.  Takes kgo_rt.lock, but makes the mmap()
+ * without it, so that other Ms creating goroutines do not wait on it.  Two
+ * Ms that both find the chunk used up both map one; the slices left in
+ * the one installed first stay unused (address space only) until
+ * teardown.
  */
 static char *kgo_stackslice(size_t size, int *err)
 {
 	struct kgo_stack_chunk *c;
-	char *slice;
+	char *slice = NULL;
 
-	if (!kgo_rt.chunk_left) {
-		c = malloc(sizeof(*c));
-		if (!c) {
-			*err = -ENOMEM;
-			return NULL;
-		}
-		c->size = size * KGO_STACKS_PER_CHUNK;
-		c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-		if (c->map == MAP_FAILED) {
-			*err = -errno;
-			free(c);
-			return NULL;
-		}
-		c->next = kgo_rt.chunks;
-		kgo_rt.chunks = c;
-		kgo_rt.chunk_next = c->map;
-		kgo_rt.chunk_left = KGO_STACKS_PER_CHUNK;
+	pthread_mutex_lock(&kgo_rt.lock);
+	if (kgo_rt.chunk_left) {
+		slice = kgo_rt.chunk_next;
+		kgo_rt.chunk_next += size;
+		kgo_rt.chunk_left--;
 	}
-	slice = kgo_rt.chunk_next;
-	kgo_rt.chunk_next += size;
-	kgo_rt.chunk_left--;
-	return slice;
+	pthread_mutex_unlock(&kgo_rt.lock);
+	if (slice)
+		return slice;
+
+	c = malloc(sizeof(*c));
+	if (!c) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	c->size = size * KGO_STACKS_PER_CHUNK;
+	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+	if (c->map == MAP_FAILED) {
+		*err = -errno;
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_lock(&kgo_rt.lock);
+	c->next = kgo_rt.chunks;
+	kgo_rt.chunks = c;
+	kgo_rt.chunk_next = c->map + size;
+	kgo_rt.chunk_left = KGO_STACKS_PER_CHUNK - 1;
+	pthread_mutex_unlock(&kgo_rt.lock);
+	return c->map;
 }
 
 /* kgo_stackalloc - a new G with a fresh stack, or NULL with *@err. */
@@ -78,12 +89,10 @@ struct kgo_g *kgo_stackalloc(int *err)
 	struct kgo_g *g;
 	char *map;
 
-	pthread_mutex_lock(&kgo_rt.lock);
 	map = kgo_stackslice(size, err);
-	pthread_mutex_unlock(&kgo_rt.lock);
 	if (!map)
 		return NULL;
-	/* The slice is ours alone now.  A failure leaves it unused in its
+	/* The slice is ours alone.  If this fails it stays unused in its
 	 * chunk, which teardown unmaps with the rest. */
 	if (mprotect(map, guard, PROT_NONE)) {
 		*err = -errno;
