@@ -254,7 +254,10 @@ void kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
 #define KGO_SYSMON_DUTY		4	/* sleep at least 4x a pass: <= 1/5 of a CPU */
 #define KGO_HANDOFF_ALWAYS_NS	(10 * NSEC_PER_MSEC)
 
-enum kgo_retake_action { KGO_RETAKE_NONE, KGO_RETAKE_HANDOFF, KGO_RETAKE_PREEMPT };
+/* RECHECK: nothing now, but the next pass soon (a block it may act on). */
+enum kgo_retake_action {
+	KGO_RETAKE_NONE, KGO_RETAKE_RECHECK, KGO_RETAKE_HANDOFF, KGO_RETAKE_PREEMPT
+};
 
 struct kgo_retake_sample {
 	bool blocked;		/* the M's thread sleeps in the kernel */

@@ -91,15 +91,19 @@ u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns)
  * in a row, and (as in Go's retake) only if someone else could use it:
  * its queue or the global queue has Gs, or there is no idle or spinning
  * capacity elsewhere, or it has been blocked for KGO_HANDOFF_ALWAYS_NS.
+ * A block seen for the first time that the second look would act on
+ * because someone could use the P asks for that look soon (RECHECK).
  */
 enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
 {
+	bool wanted = s->p_has_work || s->no_spare;
+
 	if (s->m_state != KGO_MS_G)
 		return KGO_RETAKE_NONE;
 	if (s->blocked) {
 		if (!s->same_block)
-			return KGO_RETAKE_NONE;
-		if (s->p_has_work || s->no_spare || s->blocked_ns >= KGO_HANDOFF_ALWAYS_NS)
+			return wanted ? KGO_RETAKE_RECHECK : KGO_RETAKE_NONE;
+		if (wanted || s->blocked_ns >= KGO_HANDOFF_ALWAYS_NS)
 			return KGO_RETAKE_HANDOFF;
 		return KGO_RETAKE_NONE;
 	}
@@ -194,12 +198,10 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		s.g_ran_ns = now - m->g_since_ns;
 		s.slice_ns = slice;
 
-		/* First sight of a block that the second may act on. */
-		if (s.blocked && !s.same_block && s.m_state == KGO_MS_G &&
-		    (s.p_has_work || s.no_spare))
-			seen->recheck = true;
-
 		switch (kgo_retake_decide(&s)) {
+		case KGO_RETAKE_RECHECK:
+			seen->recheck = true;
+			break;
 		case KGO_RETAKE_HANDOFF:
 			if (kgo_handoffp(inst, m, p)) {
 				kgo_m_queue_redirect(m);

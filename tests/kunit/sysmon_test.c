@@ -83,9 +83,10 @@ static void retake_handoff_rules(struct kunit *test)
 {
 	struct kgo_retake_sample s = { .blocked = true, .m_state = KGO_MS_G };
 
-	/* A block seen once may be momentary. */
-	s.p_has_work = true;
+	/* A block seen once may be momentary: look again soon, if it matters. */
 	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
+	s.p_has_work = true;
+	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_RECHECK);
 	s.same_block = true;
 	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_HANDOFF);
 	/* Nobody needs the P: keep it, unless nothing else can run or it is long. */
