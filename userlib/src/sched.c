@@ -267,41 +267,38 @@ static void kgo_globcheck_later(struct kgo_m *m)
  */
 static struct kgo_g *kgo_schedule(struct kgo_m *m)
 {
-	for (;;) {
-		struct kgo_g *g;
-		uint64_t tok;
+	struct kgo_g *g;
+	uint64_t tok;
 
-		/* Acquire: pairs with kgo_begin_exit's store. */
-		if (atomic_load_explicit(&kgo_rt.exiting, memory_order_acquire))
-			return NULL;
-		/* Relaxed: nprocs is a hint; the module has the last word. */
-		if (m->p && m->pid < __atomic_load_n(&kgo_rt.ss->nprocs, __ATOMIC_RELAXED)) {
-			struct kgo_pstate *ps = &kgo_rt.ps[m->pid];
+	/* Acquire: pairs with kgo_begin_exit's store. */
+	if (atomic_load_explicit(&kgo_rt.exiting, memory_order_acquire))
+		return NULL;
+	/* Relaxed: nprocs is a hint; the module has the last word. */
+	if (m->p && m->pid < __atomic_load_n(&kgo_rt.ss->nprocs, __ATOMIC_RELAXED)) {
+		struct kgo_pstate *ps = &kgo_rt.ps[m->pid];
 
-			/*
-			 * Every schedule is a tick: with no preemption there is
-			 * no time slice for a runnext G to inherit.
-			 */
-			if ((int32_t)(++ps->schedtick - ps->globcheck) >= 0) {
-				g = NULL;
-				ps->globcheck = ps->schedtick + 61;
-				if (__atomic_load_n(&kgo_rt.ss->gq_len, __ATOMIC_RELAXED))
-					g = kgo_globrunqget(m);
-				if (g) {
-					kgo_globcheck_later(m);
-					return g;
-				}
+		/*
+		 * Every schedule is a tick: with no preemption there is no
+		 * time slice for a runnext G to inherit.
+		 */
+		if ((int32_t)(++ps->schedtick - ps->globcheck) >= 0) {
+			ps->globcheck = ps->schedtick + 61;
+			g = __atomic_load_n(&kgo_rt.ss->gq_len, __ATOMIC_RELAXED) ?
+				kgo_globrunqget(m) : NULL;
+			if (g) {
+				kgo_globcheck_later(m);
+				return g;
 			}
-			tok = kgo_runqget(m->p);
-			if (tok)
-				return kgo_tokg(tok);
 		}
-		g = kgo_stopm(m);
-		/* The module looked at the global queue first, as a check would. */
-		if (g)
-			kgo_globcheck_later(m);
-		return g;
+		tok = kgo_runqget(m->p);
+		if (tok)
+			return kgo_tokg(tok);
 	}
+	g = kgo_stopm(m);
+	/* The module looked at the global queue first, as a check would. */
+	if (g)
+		kgo_globcheck_later(m);
+	return g;
 }
 
 /*
