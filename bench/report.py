@@ -375,9 +375,10 @@ def main():
         head.append("host load average at the start of each boot: %s"
                     % " | ".join(x.strip() for x in a.host_load.split(";")))
     per_boot = sorted({len(v) for b in boots for v in b.samples.values()})
-    head.append("%d separate guest boots; in each, the implementations interleaved, "
-                "%s measured repetitions per figure (one per fresh process)"
-                % (len(boots), "/".join(str(r) for r in per_boot)))
+    head.append("%d separate guest boot%s; in each, the implementations interleaved, "
+                "%s measured repetition%s per figure and boot (one per fresh process)"
+                % (len(boots), "s" if len(boots) > 1 else "",
+                   "/".join(str(r) for r in per_boot), "s" if per_boot != [1] else ""))
     head.append("kgo, go, pthread: the median of every sample of every boot; "
                 "kgo/go by boot: the ratio of each boot's medians; a target is met "
                 "only when the worst boot meets it")
