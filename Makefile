@@ -1,14 +1,19 @@
 # kgo: Go's G-M-P scheduler for C, with the cross-thread half in the kernel.
 #
-#   make                 kgo.ko against KDIR, and libkgo (static and shared)
+#   make                 libkgo (static and shared), and kgo.ko against KDIR
+#                        (without kernel headers there, kgo.ko is skipped
+#                        and make says what to install)
 #   make check           every test, in QEMU guests (debug, 6.1, 6.12 kernels),
 #                        and a smoke run of the benchmarks (bench/smoke.sh)
-#   make run             boot a guest with kgo.ko and run the demo
+#   make run             boot a guest (Debian's stock 6.12 kernel) with kgo.ko
+#                        and run the demo; KERNEL=debug for the KASAN/lockdep
+#                        kernel (built once, ~5 minutes), KERNEL=6.1
 #   make lint            checkpatch --strict and sparse on kmod/
 #   make fuzz            1,000,000 fuzzed ioctls in a guest (check runs 50,000)
 #   make soak            fuzz, 1,000 SIGKILLs mid-flight, and the wakeup relay
 #   make tests           the user-space test programs (static)
-#   make bench           kgo against Go 1.23 and pthreads, one guest (bench/README.md)
+#   make bench           kgo against Go 1.23 and pthreads, interleaved, in 3
+#                        guest boots (bench/README.md)
 #
 # Installing (every target honours DESTDIR, for staging):
 #   make install         libkgo (.a, .so), kgo.h, kgo.pc, man pages, the udev
@@ -70,9 +75,23 @@ EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
 .PHONY: all module lib tests examples check run lint fuzz soak clean install uninstall \
 	modules_install dkms-source dkms-install dkms-uninstall version
 
+# Without a kernel build tree, make builds libkgo and says why kgo.ko was
+# not built; make module fails, saying the same.  make run, check and
+# bench need no headers on the host: they build kgo.ko for their guests.
+NO_KDIR_HINT = no kernel build tree at $(KDIR). Install the running kernel's \
+	headers (on Debian: apt-get install linux-headers-$(KREL)), or set KDIR to \
+	a kernel build tree. (make run and make check need none: they build \
+	kgo.ko for their own guest kernels.)
+
+ifeq ($(wildcard $(KDIR)/Makefile),)
+all: lib
+	@echo "kgo: libkgo is built; kgo.ko was skipped: $(NO_KDIR_HINT)" >&2
+else
 all: module lib
+endif
 
 module:
+	@if [ ! -f $(KDIR)/Makefile ]; then echo "kgo: cannot build kgo.ko: $(NO_KDIR_HINT)" >&2; exit 1; fi
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 lib: $(B)/libkgo.a $(B)/libkgo.so
@@ -116,18 +135,25 @@ $(B)/examples/%: examples/%.c $(B)/libkgo.a
 check:
 	scripts/check
 
-# DEMO=hello (default), sieve, echo or any examples/NAME; DEMO_ARGS=...
-run: lib examples
-	DEMO='$(DEMO)' DEMO_ARGS='$(DEMO_ARGS)' scripts/run-demo
+# DEMO=hello (default), sieve, echo or any examples/NAME; DEMO_ARGS=...;
+# KERNEL=6.12 (default, Debian's stock kernel), 6.1 or debug.  run-demo
+# installs what is missing first (scripts/deps.sh run), then builds.
+KERNEL ?= 6.12
+run:
+	DEMO='$(DEMO)' DEMO_ARGS='$(DEMO_ARGS)' scripts/run-demo --kernel '$(KERNEL)'
 
 lint:
+	scripts/deps.sh lint
 	scripts/lint
 
-fuzz: tests
+fuzz:
+	scripts/deps.sh run debug-kernel
+	$(MAKE) tests
 	KGO_VM_TIMEOUT=5400 KGO_TEST_TIMEOUT=5000 scripts/kgo-vm \
 		--add build/tests/fuzz_ioctl -- fuzz_ioctl $${KGO_FUZZ_CALLS:-1000000}
 
 soak:
+	scripts/deps.sh run debug-kernel
 	scripts/soak
 
 version:
@@ -234,12 +260,18 @@ dkms-uninstall:
 		$(DKMS_ENV) $(DKMS) remove $(DKMS_OPTS) --all; fi
 	rm -rf $(DKMS_SRC)
 
+# Not the kernel's `make M=$(CURDIR) clean`: it deletes every *.mod file
+# below M, bench/go/go.mod included, and needs KDIR.  kgo.ko's products
+# are in kmod/, tests/kunit/ and here.
 clean:
 	rm -rf $(B)
-	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+	rm -f Module.symvers modules.order .module-common.o .*.cmd
+	find kmod tests/kunit -type f \( -name '*.o' -o -name '*.ko' -o -name '*.mod' \
+		-o -name '*.mod.c' -o -name '.*.cmd' -o -name modules.order \) -delete
 
 # ---- benchmarks: kgo against Go and plain threads (bench/README.md)
-#   make bench           every workload in one guest; table, CSV and plots
+#   make bench           every workload, interleaved, in BENCH_RUNS guest
+#                        boots (3); the table with each boot's ratio, CSV, plots
 #   make bench-build     just the three benchmark programs (make check builds
 #                        them for bench/smoke.sh, in the debug guest)
 GO ?= /usr/lib/go-1.23/bin/go
@@ -259,7 +291,9 @@ $(B)/bench/go-bench: bench/go/main.go bench/go/go.mod
 	@mkdir -p $(dir $@)
 	cd bench/go && $(GO_ENV) $(GO) build -trimpath -o $(CURDIR)/$@ .
 
-bench: bench-build
+# bench/run.sh installs what is missing (scripts/deps.sh bench: Go 1.23,
+# gnuplot...) and then builds bench-build.
+bench:
 	bench/run.sh
 
 # ---- tests/csafe: the C-safety contract (tests/csafe/README.md); not in

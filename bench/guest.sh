@@ -1,28 +1,33 @@
 #!/bin/sh
 # Runs inside the benchmark guest (busybox sh), started by bench/run.sh
 # through scripts/kgo-vm with kgo-bench, go-bench and pthread-bench on the
-# PATH.  Prints, for bench/report.py:
+# PATH, once per guest boot.  Prints, for bench/report.py:
 #
 #   INFO <key> <value...>          the guest: kernel, CPU model, CPUs
 #   RESULT <workload> <nprocs> <impl> <unit> <value>      one measurement
 #   SYSCALLS <workload> <nprocs> <impl> <count1> <ops1> <count2> <ops2>
 #   SKIP <workload> <impl> <why>   / FAIL <impl> <workload> <nprocs> <rc>
 #
-#   guest.sh REPS [WORKLOAD...]    (default: every workload, then syscalls)
+#   guest.sh ROUNDS [WORKLOAD...]  (default: every workload, then syscalls)
 #
-# Every workload and processor count runs each implementation in turn,
-# kgo, go, pthread, each in a fresh process that does a warm-up and then
-# REPS measured repetitions.  mem starts a fresh process per repetition.
+# The implementations are interleaved: for every workload and processor
+# count, ROUNDS rounds, each of which runs every implementation once, in a
+# fresh process that does a warm-up and then ONE measured repetition.  The
+# order turns by one each round (kgo go pthread, go pthread kgo, pthread
+# kgo go, ...), so that no implementation always runs first, or always
+# right after the same other one, and a slow patch of the host hits all of
+# them alike.  mem has no warm-up (a fresh process is its measurement).
 #
-# syscalls: system calls per operation of yield, spawn and pingpong, counted
-# by the kernel for every implementation alike: a histogram trigger on the
-# raw_syscalls:sys_enter tracepoint, filtered on the program's name, counts
-# each system call entered by any of its threads.  Each count is the
-# difference between a run at scale 1 and one at scale 2 (twice the
-# operations), so start-up and exit cancel out.
-reps=${1:-5}
+# syscalls: system calls per operation of yield, yield-global, spawn and
+# pingpong, counted by the kernel for every implementation alike: a
+# histogram trigger on the raw_syscalls:sys_enter tracepoint, filtered on
+# the program's name, counts each system call entered by any of its
+# threads.  Each count is the difference between a run at scale 1 and one
+# at scale 2 (twice the operations), so start-up and exit cancel out;
+# ROUNDS such pairs per implementation, interleaved the same way.
+rounds=${1:-3}
 [ $# -gt 0 ] && shift
-list=${*:-"yield spawn pingpong skynet fib mem preempt blocked syscalls"}
+list=${*:-"yield yield-global spawn pingpong skynet fib mem preempt blocked syscalls"}
 
 echo "INFO kernel $(uname -r)"
 echo "INFO cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -37,6 +42,19 @@ echo 4000000 > /proc/sys/vm/max_map_count
 
 impls="kgo go pthread"
 
+# The implementations in round R's order: the list turned left R times.
+turn() { # round impl...
+	k=$(($1 % ($# - 1)))
+	shift
+	while [ $k -gt 0 ]; do
+		first=$1
+		shift
+		set -- "$@" "$first"
+		k=$((k - 1))
+	done
+	echo "$@"
+}
+
 # A program that has not finished after 10 minutes is killed; what it
 # printed before stays, and the FAIL line says so.
 limit=600
@@ -48,7 +66,7 @@ run() { # impl workload nprocs reps
 
 procs_of() {
 	case $1 in
-	yield | mem | preempt | blocked) echo 1 ;;
+	yield | yield-global | mem | preempt | blocked) echo 1 ;;
 	spawn | pingpong) echo "1 2" ;;
 	skynet | fib) echo "1 2 4" ;;
 	esac
@@ -81,15 +99,6 @@ count_syscalls() { # impl workload nprocs scale -> "<count> <ops>"
 for w in $list; do
 	echo "# ---- $w ($(date +%T))"
 	case $w in
-	mem)
-		for impl in $impls; do
-			i=0
-			while [ $i -lt "$reps" ]; do
-				run $impl mem 1 1
-				i=$((i + 1))
-			done
-		done
-		;;
 	syscalls)
 		if [ ! -d $T/events/raw_syscalls ]; then
 			echo "SKIP syscalls all no raw_syscalls tracepoint in this kernel"
@@ -98,18 +107,18 @@ for w in $list; do
 		for impl in kgo go; do
 			trig $impl >> $E/trigger
 		done
-		for sw in yield spawn pingpong; do
+		for sw in yield yield-global spawn pingpong; do
 			for n in $(procs_of $sw); do
-				for impl in kgo go; do
-					i=0
-					while [ $i -lt "$reps" ]; do
+				r=0
+				while [ $r -lt "$rounds" ]; do
+					for impl in $(turn $r kgo go); do
 						a=$(count_syscalls $impl $sw $n 1)
 						b=$(count_syscalls $impl $sw $n 2)
 						# where they come from, once
-						[ $i = 0 ] && echo "$b" | grep '^#'
+						[ $r = 0 ] && echo "$b" | grep '^#'
 						echo "SYSCALLS $sw $n $impl $(echo "$a" | tail -1) $(echo "$b" | tail -1)"
-						i=$((i + 1))
 					done
+					r=$((r + 1))
 				done
 			done
 		done
@@ -119,8 +128,14 @@ for w in $list; do
 		;;
 	*)
 		for n in $(procs_of $w); do
-			for impl in $impls; do
-				run $impl $w $n "$reps"
+			r=0
+			while [ $r -lt "$rounds" ]; do
+				# mem: the program makes its one measurement without
+				# a warm-up (its own rule for "fresh" workloads).
+				for impl in $(turn $r $impls); do
+					run $impl $w $n 1
+				done
+				r=$((r + 1))
 			done
 		done
 		;;

@@ -95,6 +95,41 @@ static double run_yield(long scale, long long *ops)
 	return (double)t0 / (double)*ops;
 }
 
+/*
+ * 1b. yield-global: the same through the global run queue, as Go's
+ *     runtime.Gosched does (kgo_yield uses the local ring).  libkgo's
+ *     internal kgo_yield_global (userlib/src/sched.c), linked from the
+ *     static library; not part of kgo.h.
+ */
+void kgo_yield_global(void);
+
+static void global_yielder(void *arg)
+{
+	long n = (long)arg, i;
+
+	for (i = 0; i < n; i++)
+		kgo_yield_global();
+	atomic_fetch_add(&done, i);
+	kgo_waitgroup_done(&wg);
+}
+
+static double run_yield_global(long scale, long long *ops)
+{
+	long n = bench_sz->yield_switches / 2 * scale;
+	int64_t t0 = bench_now();
+
+	atomic_store(&done, 0);
+	kgo_waitgroup_add(&wg, 2);
+	go(global_yielder, (void *)n);
+	go(global_yielder, (void *)n);
+	kgo_waitgroup_wait(&wg);
+	t0 = bench_now() - t0;
+	*ops = 2 * n;
+	bench_check(atomic_load(&done) == *ops, "yield-global: %lld of %lld yields done",
+		    (long long)atomic_load(&done), *ops);
+	return (double)t0 / (double)*ops;
+}
+
 /* 2. spawn: create and finish Gs, in batches.  ns per G. */
 static void spawnee(void *arg)
 {
@@ -337,6 +372,7 @@ static void bench_run_pair(void (*a)(void), void (*b)(void))
 
 static const struct bench_workload workloads[] = {
 	{ "yield", "ns", run_yield, false, true, NULL },
+	{ "yield-global", "ns", run_yield_global, false, true, NULL },
 	{ "spawn", "ns", run_spawn, false, true, NULL },
 	{ "pingpong", "ns", run_pingpong, false, true, NULL },
 	{ "skynet", "ms", run_skynet, false, false, NULL },

@@ -217,6 +217,7 @@ static void bench_run_pair(void (*a)(void), void (*b)(void))
 
 static const struct bench_workload workloads[] = {
 	{ "yield", "ns", run_yield, false, false, NULL },
+	{ "yield-global", "ns", NULL, false, false, "threads have no global run queue (see yield)" },
 	{ "spawn", "ns", run_spawn, false, false, NULL },
 	{ "pingpong", "ns", run_pingpong, false, false, NULL },
 	{ "skynet", "ms", NULL, false, false, "1,111,111 threads do not fit" },

@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 """Turns the benchmark guest's output (bench/guest.sh) into the results.
 
-    report.py LOG --csv FILE [--plots DIR] [--md FILE] [--host-load "a b c"]
+    report.py LOG... --csv FILE [--plots DIR] [--md FILE] [--host-load "a b c;..."]
 
-LOG holds RESULT, SYSCALLS, STAT, SKIP, FAIL and INFO lines among others.
-Writes the CSV (workload,nprocs,impl,median,min,max,unit), prints the table
-with the kgo/Go ratios against the targets, optionally writes the same
-table as Markdown, and draws the scaling curves with gnuplot into DIR.
-Exits 1 if any benchmark program failed.
+Each LOG is one guest boot (bench/run.sh runs BENCH_RUNS of them) and holds
+RESULT, SYSCALLS, STAT, SKIP, FAIL and INFO lines among others.  Writes the
+CSV (workload,nprocs,impl,boot,median,min,max,samples,unit: one row per
+boot, and one with boot "all" for every sample of every boot), prints the
+table, optionally writes it as Markdown, and draws the scaling curves with
+gnuplot into DIR.
+
+The table gives, for each workload and nprocs, the median of all samples
+of each implementation, then the kgo/Go ratio of each boot (the ratio of
+that boot's medians) and the worst of them.  A target is met only when
+the WORST boot meets it: the highest ratio for a ratio target, the highest
+of kgo's per-boot medians for an absolute one.  Exits 1 if any benchmark
+program failed.
 """
 import argparse
 import collections
@@ -17,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 
-# workload: (ratio target kgo/go, absolute target for kgo, unit of the absolute)
+# workload: (ratio target kgo/go, absolute target for kgo)
 TARGETS = {
     "yield": (0.5, None),
+    "yield-global": (0.5, None),
     "spawn": (0.7, None),
     "pingpong": (0.7, None),
     "skynet": (0.8, None),
@@ -30,12 +39,26 @@ TARGETS = {
     "syscalls-spawn": (None, 0.01),
     "syscalls-pingpong": (None, 0.01),
 }
-ORDER = ["yield", "spawn", "pingpong", "skynet", "fib", "mem", "preempt", "blocked",
-         "syscalls-yield", "syscalls-spawn", "syscalls-pingpong",
-         "ioctls-yield", "ioctls-spawn", "ioctls-pingpong"]
+# What a row compares, where the implementations do not do the same thing.
+NOTES = {
+    "yield": "not like with like: kgo_yield puts the G at the tail of its P's local "
+             "ring, Go's Gosched on the global run queue (under a lock); yield-global "
+             "is the like-with-like comparison",
+    "yield-global": "like with like: kgo through its global run queue (the internal "
+                    "kgo_yield_global: a READY ioctl, then the G comes back through "
+                    "the scheduler's look at the global queue), Go's Gosched; "
+                    "pthreads have no global queue",
+    "syscalls-yield-global": "kgo's global run queue is in the kernel: an ioctl per "
+                             "put (Go's is a lock in user space)",
+}
+ORDER = ["yield", "yield-global", "spawn", "pingpong", "skynet", "fib", "mem", "preempt",
+         "blocked", "syscalls-yield", "syscalls-yield-global", "syscalls-spawn",
+         "syscalls-pingpong", "ioctls-yield", "ioctls-yield-global", "ioctls-spawn",
+         "ioctls-pingpong"]
 IMPLS = ["kgo", "go", "pthread"]
 WHAT = {
     "yield": "ns per switch",
+    "yield-global": "ns per switch",
     "spawn": "ns per G",
     "pingpong": "ns per round trip",
     "skynet": "ms",
@@ -46,44 +69,49 @@ WHAT = {
 }
 
 
-def parse(path):
-    samples = collections.defaultdict(list)   # (workload, nprocs, impl) -> [values]
-    units = {}
-    info, skips, fails = {}, [], []
-    with open(path, errors="replace") as f:
-        for line in f:
-            w = line.split()
-            if not w:
-                continue
-            if w[0] == "RESULT" and len(w) == 6:
-                key = (w[1], int(w[2]), w[3])
-                samples[key].append(float(w[5]))
-                units[key] = w[4]
-            elif w[0] == "STAT" and len(w) == 6 and w[4] == "ioctls_per_op":
-                key = ("ioctls-" + w[1], int(w[2]), w[3])
-                samples[key].append(float(w[5]))
-                units[key] = "ioctls/op"
-            elif w[0] == "SYSCALLS" and len(w) == 8:
-                c1, o1, c2, o2 = (int(x) for x in w[4:8])
-                if o2 > o1:
-                    key = ("syscalls-" + w[1], int(w[2]), w[3])
-                    samples[key].append(max(c2 - c1, 0) / (o2 - o1))
-                    units[key] = "syscalls/op"
-            elif w[0] == "INFO" and len(w) >= 2:
-                info[w[1]] = " ".join(w[2:])
-            elif w[0] == "SKIP":
-                if " ".join(w[1:]) not in skips:
-                    skips.append(" ".join(w[1:]))
-            elif w[0] == "FAIL":
-                fails.append(" ".join(w[1:]))
-    return samples, units, info, skips, fails
+class Boot:
+    """What one guest boot's log holds."""
 
+    def __init__(self, path):
+        self.path = path
+        self.samples = collections.defaultdict(list)  # (workload, nprocs, impl) -> [values]
+        self.units = {}
+        self.info, self.skips, self.fails, self.bad = {}, [], [], []
+        with open(path, errors="replace") as f:
+            for line in f:
+                self.line(line.split())
 
-def summarise(samples):
-    rows = {}
-    for key, vals in samples.items():
-        rows[key] = (statistics.median(vals), min(vals), max(vals), len(vals))
-    return rows
+    def add(self, key, value, unit):
+        self.samples[key].append(value)
+        self.units[key] = unit
+
+    def line(self, w):
+        if not w:
+            return
+        if w[0] == "RESULT" and len(w) == 6:
+            self.add((w[1], int(w[2]), w[3]), float(w[5]), w[4])
+        elif w[0] == "STAT" and len(w) == 6 and w[4] == "ioctls_per_op":
+            self.add(("ioctls-" + w[1], int(w[2]), w[3]), float(w[5]), "ioctls/op")
+        elif w[0] == "SYSCALLS" and len(w) == 8:
+            c1, o1, c2, o2 = (int(x) for x in w[4:8])
+            if o2 > o1:
+                # No clamp: a negative difference (the scale-1 run made
+                # more calls than the scale-2 one) is noise, and shows.
+                self.add(("syscalls-" + w[1], int(w[2]), w[3]), (c2 - c1) / (o2 - o1),
+                         "syscalls/op")
+            else:
+                self.bad.append("%s: %s (no more operations at scale 2)"
+                                % (os.path.basename(self.path), " ".join(w)))
+        elif w[0] == "INFO" and len(w) >= 2:
+            self.info[w[1]] = " ".join(w[2:])
+        elif w[0] == "SKIP":
+            if " ".join(w[1:]) not in self.skips:
+                self.skips.append(" ".join(w[1:]))
+        elif w[0] == "FAIL":
+            self.fails.append("%s: %s" % (os.path.basename(self.path), " ".join(w[1:])))
+
+    def medians(self):
+        return {k: statistics.median(v) for k, v in self.samples.items()}
 
 
 def sort_key(key):
@@ -92,13 +120,28 @@ def sort_key(key):
             IMPLS.index(impl) if impl in IMPLS else 9)
 
 
-def write_csv(rows, units, path):
+def pooled(boots):
+    """(workload, nprocs, impl) -> (median, min, max, samples) over every boot."""
+    allv = collections.defaultdict(list)
+    for b in boots:
+        for k, v in b.samples.items():
+            allv[k].extend(v)
+    return {k: (statistics.median(v), min(v), max(v), len(v)) for k, v in allv.items()}
+
+
+def write_csv(boots, rows, units, path):
     with open(path, "w") as f:
-        f.write("workload,nprocs,impl,median,min,max,unit\n")
+        f.write("workload,nprocs,impl,boot,median,min,max,samples,unit\n")
         for key in sorted(rows, key=sort_key):
-            med, lo, hi, _ = rows[key]
-            f.write("%s,%d,%s,%.6g,%.6g,%.6g,%s\n" % (key[0], key[1], key[2], med, lo, hi,
-                                                       units[key]))
+            for i, b in enumerate(boots, 1):
+                v = b.samples.get(key)
+                if v:
+                    f.write("%s,%d,%s,%d,%.6g,%.6g,%.6g,%d,%s\n" % (
+                        key[0], key[1], key[2], i, statistics.median(v), min(v), max(v),
+                        len(v), units[key]))
+            med, lo, hi, n = rows[key]
+            f.write("%s,%d,%s,all,%.6g,%.6g,%.6g,%d,%s\n" % (key[0], key[1], key[2], med, lo,
+                                                              hi, n, units[key]))
 
 
 def fmt(v):
@@ -113,31 +156,65 @@ def fmt(v):
     return "%.2g" % v
 
 
-def table(rows, units):
+def boot_ratios(boots, w, n):
+    """The kgo/Go ratio of each boot's medians (None where one is missing)."""
+    out = []
+    for b in boots:
+        m = b.medians()
+        k, g = m.get((w, n, "kgo")), m.get((w, n, "go"))
+        out.append(k / g if k is not None and g else None)
+    return out
+
+
+def verdicts(boots, rows):
+    """(workload, nprocs) -> (per-boot figures, worst, target text, met)."""
+    out = {}
+    for w, n in {(k[0], k[1]) for k in rows}:
+        rt, at = TARGETS.get(w, (None, None))
+        if at is not None:
+            per = [b.medians().get((w, n, "kgo")) for b in boots]
+            target = "kgo <= %g" % at
+            limit = at
+        else:
+            per = boot_ratios(boots, w, n)
+            target = "ratio <= %g" % rt if rt is not None else "-"
+            limit = rt
+        have = [x for x in per if x is not None]
+        worst = max(have) if have else None
+        if limit is None or worst is None:
+            met = "-"
+        elif len(have) < len(boots):
+            met = "NO (a boot has no figure)"
+        else:
+            met = "yes" if worst <= limit else "NO"
+        out[(w, n)] = (per, worst, target, met)
+    return out
+
+
+def table(boots, rows, units):
     """Lines of the results table, as (cells) lists; the first is the header."""
-    out = [["workload", "nprocs", "unit", "kgo", "go", "pthread", "kgo/go", "target", "met"]]
+    out = [["workload", "nprocs", "unit", "kgo", "go", "pthread", "kgo/go by boot",
+            "worst", "target", "met (worst boot)"]]
     seen = sorted({(k[0], k[1]) for k in rows}, key=lambda wn: sort_key((wn[0], wn[1], "kgo")))
     fib1 = {impl: rows.get(("fib", 1, impl)) for impl in IMPLS}
+    ver = verdicts(boots, rows)
     for w, n in seen:
         med = {impl: rows[(w, n, impl)][0] if (w, n, impl) in rows else None for impl in IMPLS}
         unit = next(units[(w, n, i)] for i in IMPLS if (w, n, i) in rows)
-        kgo, go = med["kgo"], med["go"]
-        ratio = kgo / go if kgo is not None and go else None
-        rt, at = TARGETS.get(w, (None, None))
-        target = met = "-"
-        if rt is not None:
-            target = "ratio <= %g" % rt
-            met = "-" if ratio is None else ("yes" if ratio <= rt else "NO")
-        elif at is not None:
-            target = "kgo <= %g" % at
-            met = "-" if kgo is None else ("yes" if kgo <= at else "NO")
-        cells = [w, str(n), unit, fmt(kgo), fmt(go), fmt(med["pthread"]), fmt(ratio), target, met]
+        per, worst, target, met = ver[(w, n)]
+        ratios = boot_ratios(boots, w, n)
+        spread = " ".join(fmt(r) for r in ratios) if any(r is not None for r in ratios) else "-"
+        if TARGETS.get(w, (None, None))[1] is not None:
+            spread += " (kgo: %s)" % " ".join(fmt(x) for x in per)
+        name = w + (" *" if w in NOTES else "")
+        cells = [name, str(n), unit, fmt(med["kgo"]), fmt(med["go"]), fmt(med["pthread"]),
+                 spread, fmt(worst), target, met]
         if w == "fib" and n > 1:
             sp = []
             for impl in IMPLS:
                 if fib1[impl] and med[impl]:
                     sp.append("%s x%.2f" % (impl, fib1[impl][0] / med[impl]))
-            cells[7] = "speedup: " + ", ".join(sp)
+            cells[8] = "speedup: " + ", ".join(sp)
         out.append(cells)
     return out
 
@@ -157,9 +234,10 @@ def markdown_table(t):
     return "\n".join(lines) + "\n"
 
 
-def plots(rows, units, outdir, stem, title):
+def plots(boots, rows, units, outdir, stem, title):
     """One PNG per scaling workload (median with min-max bars against
-    nprocs, per implementation), and fib's speedup."""
+    nprocs, per implementation, every sample of every boot), fib's
+    speedup, and the kgo/Go ratios of the boots against the targets."""
     made = []
     colors = {"kgo": "#1f77b4", "go": "#2ca02c", "pthread": "#d62728"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,27 +308,27 @@ def plots(rows, units, outdir, stem, title):
             ]
             subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, check=True)
             made.append(png)
-        # The ratios against their targets.
+        # The ratios against their targets: each boot's, the worst as the bar.
         bars = []
         for w in ORDER:
             rt = TARGETS.get(w, (None, None))[0]
             if rt is None:
                 continue
             for n in sorted({k[1] for k in rows if k[0] == w}):
-                k, g = rows.get((w, n, "kgo")), rows.get((w, n, "go"))
-                if k and g and g[0]:
-                    bars.append(("%s/%d" % (w, n), k[0] / g[0], rt))
+                rs = [r for r in boot_ratios(boots, w, n) if r is not None]
+                if rs:
+                    bars.append(("%s/%d" % (w, n), max(rs), min(rs), rt))
         if bars:
             data = os.path.join(tmp, "ratios.dat")
             with open(data, "w") as f:
-                for i, (label, r, t) in enumerate(bars):
-                    f.write("%d \"%s\" %g %g\n" % (i, label, r, t))
+                for i, (label, worst, best, t) in enumerate(bars):
+                    f.write("%d \"%s\" %g %g %g\n" % (i, label, worst, best, t))
             png = os.path.join(outdir, "%s-ratios.png" % stem)
             gp = [
                 "set terminal pngcairo size 820,480 font 'sans,10'",
                 "set output '%s'" % png,
-                "set title \"kgo/Go, median against median (lower is better), and the targets\\n%s\""
-                % title,
+                "set title \"kgo/Go: the worst of %d boots (bar) and the best (dot); "
+                "lower is better\\n%s\"" % (len(boots), title),
                 "set style fill solid 0.6",
                 "set boxwidth 0.6",
                 "set logscale y",
@@ -258,8 +336,9 @@ def plots(rows, units, outdir, stem, title):
                 "set ylabel 'kgo / Go'",
                 "set xtics rotate by -30",
                 "set xrange [-0.7:%g]" % (len(bars) - 0.3),
-                "plot '%s' using 1:3:xtic(2) with boxes lc rgb '#1f77b4' title 'kgo/Go', "
-                "'' using 1:4 with points pt 9 ps 2 lc rgb '#d62728' title 'target', "
+                "plot '%s' using 1:3:xtic(2) with boxes lc rgb '#1f77b4' title 'worst boot', "
+                "'' using 1:4 with points pt 7 ps 1 lc rgb '#000000' title 'best boot', "
+                "'' using 1:5 with points pt 9 ps 2 lc rgb '#d62728' title 'target', "
                 "1 with lines dt 2 lc rgb 'gray' title 'parity'" % data,
             ]
             subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, check=True)
@@ -269,47 +348,76 @@ def plots(rows, units, outdir, stem, title):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("log")
+    ap.add_argument("logs", nargs="+", metavar="LOG")
     ap.add_argument("--csv", required=True)
     ap.add_argument("--plots")
     ap.add_argument("--md")
-    ap.add_argument("--host-load", default="")
+    ap.add_argument("--host-load", default="", help="each boot's, separated by ';'")
     a = ap.parse_args()
 
-    samples, units, info, skips, fails = parse(a.log)
-    rows = summarise(samples)
-    write_csv(rows, units, a.csv)
-    t = table(rows, units)
+    boots = [Boot(p) for p in a.logs]
+    rows = pooled(boots)
+    units = {}
+    for b in boots:
+        units.update(b.units)
+    write_csv(boots, rows, units, a.csv)
+    t = table(boots, rows, units)
+    info = boots[0].info
     head = []
     head.append("guest: kernel %s, CPU '%s', %s CPUs, %s MiB, clocksource %s"
                 % (info.get("kernel", "?"), info.get("cpu", "?"), info.get("cpus", "?"),
                    int(info.get("mem_kb", "0")) // 1024, info.get("clocksource", "?")))
+    kernels = sorted({b.info.get("kernel", "?") for b in boots})
+    if len(kernels) > 1:
+        head.append("WARNING: the boots ran different kernels: %s" % ", ".join(kernels))
+    head.append("host: %s; %s" % (info.get("host_cpu", "?"), info.get("accel", "?")))
     if a.host_load:
-        head.append("host load average at start: %s" % a.host_load)
-    reps = sorted({v[3] for v in rows.values()})
-    head.append("repetitions per figure: %s; medians, kgo/go ratio of medians"
-                % "/".join(str(r) for r in reps))
+        head.append("host load average at the start of each boot: %s"
+                    % " | ".join(x.strip() for x in a.host_load.split(";")))
+    per_boot = sorted({len(v) for b in boots for v in b.samples.values()})
+    head.append("%d separate guest boot%s; in each, the implementations interleaved, "
+                "%s measured repetition%s per figure and boot (one per fresh process)"
+                % (len(boots), "s" if len(boots) > 1 else "",
+                   "/".join(str(r) for r in per_boot), "s" if per_boot != [1] else ""))
+    head.append("kgo, go, pthread: the median of every sample of every boot; "
+                "kgo/go by boot: the ratio of each boot's medians; a target is met "
+                "only when the worst boot meets it")
     sys.stdout.write("\n".join(head) + "\n\n")
     print_table(t, sys.stdout)
+    notes = ["* %s: %s" % (w, NOTES[w]) for w in ORDER
+             if w in NOTES and any(k[0] == w for k in rows)]
+    skips = []
+    for b in boots:
+        skips.extend(s for s in b.skips if s not in skips)
+    fails = [f for b in boots for f in b.fails]
+    bad = [x for b in boots for x in b.bad]
+    for n in notes:
+        sys.stdout.write(n + "\n")
     for s in skips:
         sys.stdout.write("skipped: %s\n" % s)
+    for s in bad:
+        sys.stdout.write("unusable syscall count: %s\n" % s)
     for s in fails:
         sys.stdout.write("FAILED: %s\n" % s)
     if a.md:
         with open(a.md, "w") as f:
             f.write("\n".join("- " + h for h in head) + "\n\n")
             f.write(markdown_table(t))
-            for s in skips:
-                f.write("\n- skipped: %s" % s)
-            for s in fails:
-                f.write("\n- FAILED: %s" % s)
             f.write("\n")
+            for n in notes:
+                f.write("- %s\n" % n.lstrip("* "))
+            for s in skips:
+                f.write("- skipped: %s\n" % s)
+            for s in bad:
+                f.write("- unusable syscall count: %s\n" % s)
+            for s in fails:
+                f.write("- FAILED: %s\n" % s)
     if a.plots:
         stem = os.path.splitext(os.path.basename(a.csv))[0]
-        title = "kgo, Go 1.23, pthreads; Linux %s guest, %s, %s vCPUs" % (
+        title = "kgo, Go 1.23, pthreads; Linux %s guest, %s, %s vCPUs; %d boots" % (
             info.get("kernel", "?"), "TCG" if "TCG" in info.get("cpu", "") else "KVM",
-            info.get("cpus", "?"))
-        for png in plots(rows, units, a.plots, stem, title):
+            info.get("cpus", "?"), len(boots))
+        for png in plots(boots, rows, units, a.plots, stem, title):
             sys.stdout.write("plot: %s\n" % png)
     return 1 if fails else 0
 

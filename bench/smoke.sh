@@ -6,8 +6,9 @@
 # Every workload, at nprocs 1 and at 2 where the benchmark runs it with
 # more than one, in each implementation, in smoke mode (bench/common.h):
 # tiny sizes, one run, its result checked, nothing timed.  Then the REPS 0
-# path that bench/guest.sh counts system calls with (OPS), for yield, spawn
-# and pingpong at scale 2: the count must be twice the smoke size.
+# path that bench/guest.sh counts system calls with (OPS), for yield,
+# yield-global, spawn and pingpong at scale 2: the count must be twice
+# the smoke size.
 #
 # Prints TAP ("ok N - kgo skynet 2"); a workload a program cannot run is
 # "ok N - ... # SKIP"; a wrong result, a crash or a hang (killed after
@@ -21,7 +22,7 @@ start=$(date +%s)
 # bench/common.h's SMOKE_* sizes: the operations of one run at scale 1.
 ops_of() { # impl workload
 	case $2 in
-	yield) echo 2000 ;;			# SMOKE_YIELD_SWITCHES
+	yield | yield-global) echo 2000 ;;	# SMOKE_YIELD_SWITCHES
 	spawn) [ "$1" = pthread ] && echo 200 || echo 1000 ;;	# batches x batch
 	pingpong) echo 1000 ;;			# SMOKE_PINGPONG_ROUNDS
 	esac
@@ -29,7 +30,7 @@ ops_of() { # impl workload
 
 procs_of() {
 	case $1 in
-	yield | mem | preempt | blocked) echo 1 ;;
+	yield | yield-global | mem | preempt | blocked) echo 1 ;;
 	*) echo "1 2" ;;
 	esac
 }
@@ -74,14 +75,14 @@ smoke() { # impl workload nprocs [scale]
 }
 
 echo "TAP version 13"
-for w in yield spawn pingpong skynet fib mem preempt blocked; do
+for w in yield yield-global spawn pingpong skynet fib mem preempt blocked; do
 	for p in $(procs_of $w); do
 		for impl in kgo go pthread; do
 			smoke $impl $w "$p"
 		done
 	done
 done
-for w in yield spawn pingpong; do
+for w in yield yield-global spawn pingpong; do
 	for impl in kgo go pthread; do
 		smoke $impl $w 1 2
 	done

@@ -94,6 +94,9 @@ var wg sync.WaitGroup
 var done atomic.Int64 // what the goroutines of a run did, to check
 
 // 1. yield: two goroutines calling runtime.Gosched on one P.  ns per switch.
+// Gosched puts the goroutine on the global run queue, so this is also the
+// yield-global workload, the one to compare with kgo's through its global
+// queue (kgo_yield uses the P's local ring).
 func runYield(scale int) (float64, int64) {
 	n := sz.yieldSwitches / 2 * scale
 	done.Store(0)
@@ -368,6 +371,7 @@ type workload struct {
 
 var workloads = []workload{
 	{"yield", "ns", runYield, false},
+	{"yield-global", "ns", runYield, false}, // Gosched always uses the global queue
 	{"spawn", "ns", runSpawn, false},
 	{"pingpong", "ns", runPingpong, false},
 	{"skynet", "ms", runSkynet, false},

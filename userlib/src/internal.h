@@ -254,6 +254,9 @@ KGO_HIDDEN void kgo_mloop(struct kgo_m *m);
 KGO_HIDDEN struct kgo_m *kgo_allocm(void);
 KGO_HIDDEN void *kgo_mstart(void *arg);
 KGO_HIDDEN int kgo_newm(void);
+/* Go's Gosched, through the global queue: for bench/kgo.c only (it
+ * declares it itself; hidden, so not in libkgo.so's ABI). */
+KGO_HIDDEN void kgo_yield_global(void);
 
 /* proc.c */
 KGO_HIDDEN struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,

@@ -475,6 +475,21 @@ void kgo_gosched(void)
 	kgo_yield();
 }
 
+/*
+ * kgo_yield_global - what Go's runtime.Gosched does: the caller goes to the
+ * global run queue (a READY ioctl), as a preempted G does, instead of the
+ * tail of its P's ring.  Not in kgo.h: bench/kgo.c's yield-global workload
+ * uses it so that its figure is comparable with Go's Gosched; programs
+ * call kgo_yield.  From a G only, like kgo_yield.
+ */
+void kgo_yield_global(void)
+{
+	bool entered = kgo_enter(false);
+
+	kgo_mcall(KGO_ACT_PREEMPT, NULL, NULL);
+	kgo_leave(entered);
+}
+
 void kgo_park(bool (*unlock)(void *), void *lock)
 {
 	/* Not a safe point: the caller may hold what unlock releases. */
