@@ -3,7 +3,8 @@
  * A minimal TAP producer for kgo's user-space tests, in the kselftest
  * style: "TAP version 13", a plan, "ok N name" / "not ok N name # reason",
  * "# SKIP" directives, and a totals line.  Exit status: 0 all passed,
- * 1 something failed, 4 everything skipped.
+ * 1 something failed, 4 everything skipped (kselftest's convention; run-tests
+ * fails a program that skips as a whole unless skip-ok.list allows it).
  *
  *   tap_plan(3);
  *   tap_ok(x == 1, "x is one");
@@ -62,6 +63,30 @@ static inline void tap_skip_case(const char *name, const char *why)
 	printf("ok %d %s # SKIP %s\n", ++tap_n, name, why);
 	fflush(stdout);
 	tap_skip++;
+}
+
+/*
+ * Whether this runs in a kgo-vm guest (scripts/kgo-vm sets
+ * KGO_GUEST_KERNEL), where debugfs and tracefs are always mounted: a test
+ * that finds them missing there fails instead of skipping.
+ */
+static inline bool tap_in_guest(void)
+{
+	return getenv("KGO_GUEST_KERNEL") != NULL;
+}
+
+/* Case @name cannot run without @what: a failure in a guest, else a skip. */
+static inline void tap_missing(const char *name, const char *what)
+{
+	if (tap_in_guest()) {
+		snprintf(tap_why, sizeof(tap_why), "%s missing in a kgo-vm guest", what);
+		tap_ok(false, name);
+	} else {
+		char why[160];
+
+		snprintf(why, sizeof(why), "no %s", what);
+		tap_skip_case(name, why);
+	}
 }
 
 /* Records the first failing check of the current case; evaluates to ok. */

@@ -92,6 +92,9 @@ struct kgo_g {
 	char *map;			/* the mapping, guard included */
 	size_t map_size;
 	char *stack_lo;			/* lowest usable stack byte (above the guard) */
+#ifdef KGO_TSAN
+	void *tsan_fiber;		/* ThreadSanitizer's fiber (tsan.h) */
+#endif
 };
 
 /* Guard pages below each stack: several, as a large frame may skip one. */
@@ -113,6 +116,9 @@ struct kgo_m {
 	pthread_t thread;
 	bool attached;
 	bool is_m0;			/* the thread that called kgo_main */
+#ifdef KGO_TSAN
+	void *tsan_g0;			/* ThreadSanitizer's fiber of g0 (tsan.h) */
+#endif
 	void *altstack;			/* sigaltstack for overflow reports */
 	size_t altstack_size;
 	struct kgo_shared_m *slot;	/* the module's slot for this M, or own_slot */

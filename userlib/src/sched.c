@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tsan.h"
 
 static _Thread_local struct kgo_m *kgo_tls_m __attribute__((tls_model("initial-exec")));
 
@@ -141,6 +142,7 @@ __attribute__((noinline)) void kgo_mcall(int action, bool (*unlockf)(void *), vo
 	m->action = action;
 	m->unlockf = unlockf;
 	m->lock = lock;
+	kgo_tsan_to_g0(m);
 	kgo_ctx_switch(&g->sp, m->g0_sp);
 }
 
@@ -324,6 +326,7 @@ static struct kgo_g *kgo_execute(struct kgo_m *m, struct kgo_g *g)
 	__atomic_store_n(&sm->g, kgo_gtok(g), __ATOMIC_RELAXED);
 	__atomic_store_n(&sm->switches, __atomic_load_n(&sm->switches, __ATOMIC_RELAXED) + 1,
 			 __ATOMIC_RELAXED);
+	kgo_tsan_to_g(m, g);
 	kgo_ctx_switch(&m->g0_sp, g->sp);
 	/* Back on g0: g is completely switched out. */
 	m->curg = NULL;
