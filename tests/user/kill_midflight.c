@@ -4,8 +4,13 @@
  * (Ms parking, readying, stealing, overflowing into the global queue, one
  * M blocked in read() holding a P so that sysmon hands it off) and is
  * killed after a random delay.  Every instance must be torn down: the
- * debugfs view lists none of the dead children, and the harness checks
- * kmemleak and that kgo.ko unloads afterwards.
+ * debugfs view lists none of the dead children (debugfs missing is a
+ * failure, not a pass), and the harness checks kmemleak and that kgo.ko
+ * unloads afterwards.  What the children did before the kill is checked
+ * too, through a shared page: SET_PREEMPT succeeded in every child that
+ * got that far, and sysmon really took blocked_m's P (the instance's
+ * handoff counter, polled by the child) in most children that lived
+ * HANDOFF_WITHIN_NS past the moment blocked_m blocked.
  *
  *   kill_midflight [ITERATIONS [SEED]]    default 200
  */
@@ -13,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,8 +26,28 @@
 #include "dev_util.h"
 #include "tap.h"
 
+/* Generous: sysmon hands a blocked P off within about 10 ms (KGO_HANDOFF_ALWAYS_NS). */
+#define HANDOFF_WITHIN_NS	20000000
+
 static struct inst in;
 static int block_pipe[2];
+
+/* What a child reports before it dies, in a page shared with the parent. */
+struct report {
+	int set_preempt;	/* its result; 1 until it returns */
+	int handoff;		/* the instance counted a handoff */
+	int64_t blocked_at;	/* CLOCK_MONOTONIC when blocked_m went to block; 0 before */
+};
+
+static struct report *reports, *my_report;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -86,12 +112,13 @@ static void *blocked_m(void *arg)
 	ms = (struct kgo_shared_m *)((char *)in.map + in.s.m_off + (size_t)a.m * in.s.m_stride);
 	ring_put(inst_p(&in, a.p), 77);
 	__atomic_store_n(&ms->state, KGO_MS_G, __ATOMIC_RELEASE);
+	__atomic_store_n(&my_report->blocked_at, mono_ns(), __ATOMIC_RELAXED);
 	if (read(block_pipe[0], &c, 1) < 0)
 		return NULL;
 	return NULL;
 }
 
-static void child(uint64_t seed)
+static void child(struct report *r, uint64_t seed)
 {
 	struct kgo_preempt pc = {
 		.trampoline = (uintptr_t)trampoline_stub,
@@ -105,12 +132,19 @@ static void child(uint64_t seed)
 
 	if (inst_open(&in, 2, 0) || pipe(block_pipe))
 		_exit(3);
-	xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc);
+	my_report = r;
+	r->set_preempt = xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc);
 	pthread_create(&t, NULL, blocked_m, NULL);
 	for (i = 0; i < n; i++)
 		pthread_create(&t, NULL, busy_m, (void *)(uintptr_t)(seed + i));
-	for (;;)
-		pause();
+	for (;;) {
+		struct kgo_stats st;
+		struct timespec ms = { 0, 1000000 };
+
+		if (!r->handoff && xioctl(in.fd, KGO_IOC_STATS, &st) == 0 && st.handoffs)
+			__atomic_store_n(&r->handoff, 1, __ATOMIC_RELAXED);
+		nanosleep(&ms, NULL);
+	}
 }
 
 /* Whether debugfs lists an instance owned by @pid. */
@@ -133,22 +167,41 @@ int main(int argc, char **argv)
 {
 	int iters = argc > 1 ? atoi(argv[1]) : 200;
 	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL) | 1;
-	int i, killed = 0, still_listed = 0, checked = 0;
+	int i, killed = 0, still_listed = 0, checked = 0, reached = 0, preempt_ok = 0;
+	int long_lived = 0, handed_off = 0;
 
 	require_module();
-	tap_plan(2);
+	tap_plan(4);
+	reports = mmap(NULL, (size_t)(iters > 0 ? iters : 1) * sizeof(*reports),
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (reports == MAP_FAILED)
+		return 1;
 	printf("# seed %llu\n", (unsigned long long)seed);
 	for (i = 0; i < iters; i++) {
 		struct timespec d = { 0, (long)(rnd(&seed) % 40000000) };
 		int status;
-		pid_t pid = fork();
+		struct report *r = &reports[i];
+		int64_t killed_at;
+		pid_t pid;
 
+		r->set_preempt = 1;
+		r->blocked_at = 0;
+		pid = fork();
 		if (pid == 0)
-			child(rnd(&seed));
+			child(r, rnd(&seed));
 		nanosleep(&d, NULL);
+		killed_at = mono_ns();
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		if (r->set_preempt != 1) {
+			reached++;
+			preempt_ok += r->set_preempt == 0;
+			if (r->blocked_at && killed_at - r->blocked_at >= HANDOFF_WITHIN_NS) {
+				long_lived++;
+				handed_off += r->handoff;
+			}
+		}
 		if (WIFEXITED(status))
 			printf("# child %d exited with %d before the kill\n", pid, WEXITSTATUS(status));
 		/* The release runs as the process dies: gone from the list by now. */
@@ -158,7 +211,14 @@ int main(int argc, char **argv)
 		}
 	}
 	tap_ok_fmt(killed == iters, "%d/%d children killed mid-flight", killed, iters);
-	tap_ok_fmt(still_listed == 0, "no dead child's instance left (%d checked, %d left)",
-		   checked, still_listed);
+	tap_ok_fmt(reached > 0 && preempt_ok == reached,
+		   "SET_PREEMPT succeeded in every child that got to it (%d of %d)", preempt_ok,
+		   reached);
+	tap_ok_fmt(long_lived > 0 && 2 * handed_off >= long_lived,
+		   "sysmon took the blocked M's P in most children killed %d ms or more after it blocked (%d of %d)",
+		   HANDOFF_WITHIN_NS / 1000000, handed_off, long_lived);
+	tap_ok_fmt(checked == iters && still_listed == 0,
+		   "no dead child's instance left (%d of %d checked in debugfs, %d left)", checked,
+		   iters, still_listed);
 	return tap_done();
 }
