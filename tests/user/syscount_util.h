@@ -41,7 +41,7 @@ static const struct {
 	{ SYS_write, "write" }, { SYS_rt_sigreturn, "rt_sigreturn" },
 	{ SYS_rt_sigprocmask, "rt_sigprocmask" }, { SYS_clone, "clone" },
 	{ SYS_clone3, "clone3" }, { SYS_rseq, "rseq" }, { SYS_getpid, "getpid" },
-	{ SYS_gettid, "gettid" },
+	{ SYS_gettid, "gettid" }, { SYS_clock_gettime, "clock_gettime" },
 };
 #define SYSCOUNT_NAMED	(int)(sizeof(syscount_named) / sizeof(syscount_named[0]))
 
