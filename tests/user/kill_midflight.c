@@ -111,8 +111,9 @@ static void *blocked_m(void *arg)
 		return NULL;
 	ms = (struct kgo_shared_m *)((char *)in.map + in.s.m_off + (size_t)a.m * in.s.m_stride);
 	ring_put(inst_p(&in, a.p), 77);
-	__atomic_store_n(&ms->state, KGO_MS_G, __ATOMIC_RELEASE);
+	/* Before the G state: a handoff can only come after it. */
 	__atomic_store_n(&my_report->blocked_at, mono_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&ms->state, KGO_MS_G, __ATOMIC_RELEASE);
 	if (read(block_pipe[0], &c, 1) < 0)
 		return NULL;
 	return NULL;
