@@ -4,8 +4,15 @@
  * (Ms parking, readying, stealing, overflowing into the global queue, one
  * M blocked in read() holding a P so that sysmon hands it off) and is
  * killed after a random delay.  Every instance must be torn down: the
- * debugfs view lists none of the dead children, and the harness checks
- * kmemleak and that kgo.ko unloads afterwards.
+ * debugfs view lists none of the dead children (debugfs missing is a
+ * failure, not a pass), and the harness checks kmemleak and that kgo.ko
+ * unloads afterwards.  What the children did before the kill is checked
+ * too, through a shared page: SET_PREEMPT succeeded in every child that
+ * got that far, and sysmon really took blocked_m's P (the instance's
+ * handoff counter, polled by the child) before the kill in at least one
+ * child in 20, so that kills after a handoff are really among those
+ * tested.  How long the handoffs took to be seen is reported (on a loaded
+ * TCG host, tens of milliseconds: not a bound this test can assert).
  *
  *   kill_midflight [ITERATIONS [SEED]]    default 200
  */
@@ -13,6 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +30,24 @@
 
 static struct inst in;
 static int block_pipe[2];
+
+/* What a child reports before it dies, in a page shared with the parent. */
+struct report {
+	int set_preempt;	/* its result; 1 until it returns */
+	int handoff;		/* the instance counted a handoff */
+	int64_t handoff_at;	/* CLOCK_MONOTONIC when the child saw it */
+	int64_t blocked_at;	/* CLOCK_MONOTONIC when blocked_m went to block; 0 before */
+};
+
+static struct report *reports, *my_report;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -85,13 +111,15 @@ static void *blocked_m(void *arg)
 		return NULL;
 	ms = (struct kgo_shared_m *)((char *)in.map + in.s.m_off + (size_t)a.m * in.s.m_stride);
 	ring_put(inst_p(&in, a.p), 77);
+	/* Before the G state: a handoff can only come after it. */
+	__atomic_store_n(&my_report->blocked_at, mono_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&ms->state, KGO_MS_G, __ATOMIC_RELEASE);
 	if (read(block_pipe[0], &c, 1) < 0)
 		return NULL;
 	return NULL;
 }
 
-static void child(uint64_t seed)
+static void child(struct report *r, uint64_t seed)
 {
 	struct kgo_preempt pc = {
 		.trampoline = (uintptr_t)trampoline_stub,
@@ -105,12 +133,21 @@ static void child(uint64_t seed)
 
 	if (inst_open(&in, 2, 0) || pipe(block_pipe))
 		_exit(3);
-	xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc);
+	my_report = r;
+	r->set_preempt = xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc);
 	pthread_create(&t, NULL, blocked_m, NULL);
 	for (i = 0; i < n; i++)
 		pthread_create(&t, NULL, busy_m, (void *)(uintptr_t)(seed + i));
-	for (;;)
-		pause();
+	for (;;) {
+		struct kgo_stats st;
+		struct timespec ms = { 0, 1000000 };
+
+		if (!r->handoff && xioctl(in.fd, KGO_IOC_STATS, &st) == 0 && st.handoffs) {
+			r->handoff_at = mono_ns();
+			__atomic_store_n(&r->handoff, 1, __ATOMIC_RELEASE);
+		}
+		nanosleep(&ms, NULL);
+	}
 }
 
 /* Whether debugfs lists an instance owned by @pid. */
@@ -133,22 +170,44 @@ int main(int argc, char **argv)
 {
 	int iters = argc > 1 ? atoi(argv[1]) : 200;
 	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL) | 1;
-	int i, killed = 0, still_listed = 0, checked = 0;
+	int i, killed = 0, still_listed = 0, checked = 0, reached = 0, preempt_ok = 0;
+	int handed_off = 0;
+	int64_t slowest = 0, late_seen[4] = { 0 };
 
 	require_module();
-	tap_plan(2);
+	tap_plan(4);
+	reports = mmap(NULL, (size_t)(iters > 0 ? iters : 1) * sizeof(*reports),
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (reports == MAP_FAILED)
+		return 1;
 	printf("# seed %llu\n", (unsigned long long)seed);
 	for (i = 0; i < iters; i++) {
 		struct timespec d = { 0, (long)(rnd(&seed) % 40000000) };
 		int status;
-		pid_t pid = fork();
+		struct report *r = &reports[i];
+		pid_t pid;
 
+		r->set_preempt = 1;
+		r->blocked_at = 0;
+		pid = fork();
 		if (pid == 0)
-			child(rnd(&seed));
+			child(r, rnd(&seed));
 		nanosleep(&d, NULL);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		if (r->set_preempt != 1) {
+			reached++;
+			preempt_ok += r->set_preempt == 0;
+		}
+		if (__atomic_load_n(&r->handoff, __ATOMIC_ACQUIRE)) {
+			int64_t took = r->handoff_at - r->blocked_at;
+
+			handed_off++;
+			if (took > slowest)
+				slowest = took;
+			late_seen[took < 5000000 ? 0 : took < 10000000 ? 1 : took < 20000000 ? 2 : 3]++;
+		}
 		if (WIFEXITED(status))
 			printf("# child %d exited with %d before the kill\n", pid, WEXITSTATUS(status));
 		/* The release runs as the process dies: gone from the list by now. */
@@ -158,7 +217,17 @@ int main(int argc, char **argv)
 		}
 	}
 	tap_ok_fmt(killed == iters, "%d/%d children killed mid-flight", killed, iters);
-	tap_ok_fmt(still_listed == 0, "no dead child's instance left (%d checked, %d left)",
-		   checked, still_listed);
+	printf("# handoffs seen after blocked_m blocked: %lld < 5 ms, %lld < 10 ms, %lld < 20 ms, %lld later; slowest %.1f ms\n",
+	       (long long)late_seen[0], (long long)late_seen[1], (long long)late_seen[2],
+	       (long long)late_seen[3], slowest / 1e6);
+	tap_ok_fmt(reached > 0 && preempt_ok == reached,
+		   "SET_PREEMPT succeeded in every child that got to it (%d of %d)", preempt_ok,
+		   reached);
+	tap_ok_fmt(handed_off > 0 && handed_off >= iters / 20,
+		   "sysmon took the blocked M's P before the kill in %d children (>= %d)",
+		   handed_off, iters / 20);
+	tap_ok_fmt(checked == iters && still_listed == 0,
+		   "no dead child's instance left (%d of %d checked in debugfs, %d left)", checked,
+		   iters, still_listed);
 	return tap_done();
 }

@@ -2,8 +2,10 @@
  * kgo_set_nprocs (procresize) while goroutines run: shrinking to one P
  * moves every goroutine onto P 0 once each has been scheduled again (the
  * M holding a removed P parks at its next schedule and the module drains
- * that P into the global queue); growing back brings the Ps back; all the
- * goroutines finish, none lost.  Out-of-range counts are refused.
+ * that P into the global queue); growing back brings the Ps back: within
+ * GROW_WAIT_NS goroutines run on every one of the three Ps again, and on
+ * no other; all the goroutines finish, none lost.  Out-of-range counts are
+ * refused.
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,12 +15,15 @@
 
 #include <kgo.h>
 
+#include "sysmon_util.h"
 #include "tap.h"
 
 #define NG	12
-#define PHASE	200	/* yields per phase per goroutine */
+#define PHASE	200	/* yields per phase per goroutine, at least */
+#define GROW_WAIT_NS	5000000000LL	/* for the new Ps to be used: generous, for TCG */
 
-static atomic_int phase, phase1_done, finished, stray, maxp_seen;
+static atomic_int phase, phase1_done, finished, stray, ps_seen, beyond;
+static int64_t grown_at;
 static int nprocs_after_shrink, nprocs_after_grow, err_zero, err_big, rc_shrink, rc_grow;
 static struct kgo_sema done;
 
@@ -37,11 +42,15 @@ static void worker(void *arg)
 	atomic_fetch_add(&phase1_done, 1);
 	while (atomic_load(&phase) < 2)
 		kgo_yield();
-	for (int i = 0; i < PHASE; i++) {
+	/* Until all three Ps have been seen (or the wait is over). */
+	for (int i = 0; i < PHASE || (atomic_load(&ps_seen) != 7 &&
+				     now_ns() - grown_at < GROW_WAIT_NS); i++) {
 		int p = kgo_p_id();
 
-		if (p > atomic_load(&maxp_seen))
-			atomic_store(&maxp_seen, p);
+		if (p >= 0 && p < 3)
+			atomic_fetch_or(&ps_seen, 1 << p);
+		else
+			atomic_fetch_add(&beyond, 1);
 		kgo_yield();
 	}
 	atomic_fetch_add(&finished, 1);
@@ -64,6 +73,7 @@ static void main_fn(void *arg)
 		kgo_yield();
 	rc_grow = kgo_set_nprocs(3);
 	nprocs_after_grow = kgo_nprocs();
+	grown_at = now_ns();
 	atomic_store(&phase, 2);
 	for (int i = 0; i < NG; i++)
 		kgo_sema_acquire(&done);
@@ -75,7 +85,7 @@ int main(void)
 	int rc;
 
 	tap_watchdog(300);
-	tap_plan(5);
+	tap_plan(6);
 	kgo_sema_init(&done, 0);
 	rc = kgo_main(main_fn, NULL, &cfg);
 	tap_ok_fmt(rc == 0 && atomic_load(&finished) == NG,
@@ -87,8 +97,10 @@ int main(void)
 		   "shrink to 1: rc %d, nprocs %d", rc_shrink, nprocs_after_shrink);
 	tap_ok_fmt(atomic_load(&stray) == 0,
 		   "after the shrink every goroutine runs on P 0 (%d strays)", atomic_load(&stray));
-	tap_ok_fmt(rc_grow == 0 && nprocs_after_grow == 3,
-		   "grow back to 3: rc %d, nprocs %d (highest P seen after: %d)", rc_grow,
-		   nprocs_after_grow, atomic_load(&maxp_seen));
+	tap_ok_fmt(rc_grow == 0 && nprocs_after_grow == 3, "grow back to 3: rc %d, nprocs %d",
+		   rc_grow, nprocs_after_grow);
+	tap_ok_fmt(atomic_load(&ps_seen) == 7 && !atomic_load(&beyond),
+		   "after the grow goroutines run on Ps 0, 1 and 2 (seen: mask %#x), none elsewhere (%d)",
+		   atomic_load(&ps_seen), atomic_load(&beyond));
 	return tap_done();
 }

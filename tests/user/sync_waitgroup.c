@@ -1,9 +1,11 @@
 /*
  * kgo_waitgroup on 2 Ps: wait returns only once all of 200 goroutines
- * (sleeping various times) are done; several waiters all wake; waiting on
- * a zero count returns at once; a group is reused for several rounds;
+ * (sleeping various times) are done; several waiters all wake; a group is
+ * reused for several rounds;
  * done from a thread that is not a goroutine wakes the waiter (through
- * the module's READY).
+ * the module's READY).  And, on 1 P without preemption, waiting on a zero
+ * count returns at once: without giving up the P, which a goroutine made
+ * runnable just before would otherwise take.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 
 static struct kgo_waitgroup wg, waiters_done;
 static atomic_int finished, woken;
+static atomic_bool other_ran, zero_returned;
 
 static void worker(void *arg)
 {
@@ -48,16 +51,29 @@ static void *outside(void *arg)
 	return NULL;
 }
 
-static void main_g(void *arg)
+static void other(void *arg)
+{
+	(void)arg;
+	atomic_store(&other_ran, true);
+}
+
+/* On the only P, cooperative: other runs only if this G gives the P up. */
+static void zero_g(void *arg)
 {
 	struct kgo_waitgroup zero = KGO_WAITGROUP_INIT;
+
+	(void)arg;
+	kgo_go(other, NULL);
+	kgo_waitgroup_wait(&zero);
+	atomic_store(&zero_returned, !atomic_load(&other_ran));
+}
+
+static void main_g(void *arg)
+{
 	bool ok = true;
 	pthread_t th;
 
 	(void)arg;
-	kgo_waitgroup_wait(&zero);
-	tap_ok(true, "wait on a zero count returns at once");
-
 	for (int round = 0; round < 3; round++) {
 		atomic_store(&finished, 0);
 		atomic_store(&woken, 0);
@@ -84,11 +100,16 @@ static void main_g(void *arg)
 
 int main(void)
 {
+	struct kgo_config one = { .nprocs = 1, .flags = KGO_COOPERATIVE };
 	struct kgo_config cfg = { .nprocs = 2 };
 	int rc;
 
 	tap_watchdog(300);
-	tap_plan(4);
+	tap_plan(5);
+	rc = kgo_main(zero_g, NULL, &one);
+	tap_ok_fmt(rc == 0 && atomic_load(&zero_returned),
+		   "wait on a zero count returns at once, keeping the P (kgo_main %d, %s)", rc,
+		   atomic_load(&other_ran) ? "a runnable G ran first" : "no other G ran");
 	rc = kgo_main(main_g, NULL, &cfg);
 	tap_ok_fmt(rc == 0, "kgo_main returned %d", rc);
 	return tap_done();

@@ -5,8 +5,8 @@
  * sleeps 50 ms at a time in syscall(SYS_nanosleep); the main G ticks,
  * clock_gettime and kgo_yield in a loop, and measures the longest time it
  * did not get to run: at most 2 ms (sysmon takes the P of an M blocked on
- * two passes in a row and hands it to a spare M; judged against the
- * machine's own noise, sysmon_util.h).  The reads return their
+ * two passes in a row and hands it to a spare M; judged against what
+ * the machine allowed a plain thread in the same window, timing_util.h).  The reads return their
  * bytes and never EINTR.  Go 1.23, for comparison: an unannounced 50 ms
  * nanosleep stalls the other goroutine ~45 ms.
  */
@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 
 #include "sysmon_util.h"
+#include "timing_util.h"
 
 #define STALL_MAX_NS	2000000		/* the bound */
 #define RUN_NS		1000000000
