@@ -19,7 +19,8 @@
 #   BENCH_MEM      guest memory (default 3G: skynet's goroutine trees)
 #   BENCH_OUT      results directory (default bench/results)
 #   BENCH_TAG      file name stem (default the date, YYYY-MM-DD)
-# plus scripts/kgo-vm's (KGO_ACCEL, KGO_VM_TIMEOUT, KGO_VM_LOCK...).  The
+# plus scripts/kgo-vm's (KGO_ACCEL, KGO_VM_TIMEOUT...).  KGO_VM_LOCK is
+# taken once, for all the boots.  The
 # raw guest output of boot N is kept as <stem>-bootN.log, the table as
 # <stem>.md.
 set -euo pipefail
@@ -39,6 +40,15 @@ logs=()
 loads=()
 start=$(date +%s)
 
+# With KGO_VM_LOCK (a host shared by several people), the lock is taken
+# once for all the boots, not by each: no other guest runs between them,
+# and the boots do not queue for the lock one by one.
+if [ -n "${KGO_VM_LOCK:-}" ]; then
+	exec 7>>"$KGO_VM_LOCK"
+	echo "bench: waiting for $KGO_VM_LOCK ($(date +%T))"
+	flock 7
+	echo "bench: got $KGO_VM_LOCK ($(date +%T))"
+fi
 echo "bench: guest ${BENCH_KERNEL:-6.12} kernel, ${BENCH_SMP:-4} CPUs; $runs boots of" \
 	"$reps interleaved rounds each; raw output in $out/$stem-boot*.log"
 for boot in $(seq 1 "$runs"); do
@@ -46,11 +56,11 @@ for boot in $(seq 1 "$runs"); do
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
 	loads+=("$load")
 	echo "bench: boot $boot of $runs (host load average $load, $(date +%T))"
-	KGO_VM_TIMEOUT=${KGO_VM_TIMEOUT:-3000} scripts/kgo-vm \
+	KGO_VM_LOCK='' KGO_VM_TIMEOUT=${KGO_VM_TIMEOUT:-3000} scripts/kgo-vm \
 		--kernel "${BENCH_KERNEL:-6.12}" --smp "${BENCH_SMP:-4}" --mem "${BENCH_MEM:-3G}" \
 		--add build/bench/kgo-bench --add build/bench/go-bench \
 		--add build/bench/pthread-bench --add bench/guest.sh \
-		-- guest.sh "$reps" "$@" > "$log.tmp" || {
+		-- guest.sh "$reps" "$@" > "$log.tmp" 7>&- || {
 		tail -30 "$log.tmp" >&2
 		echo "bench: the guest run failed (boot $boot); its output is in $log.tmp" >&2
 		exit 1
