@@ -6,6 +6,7 @@
  */
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pid.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -37,6 +38,7 @@ struct kgo_inst *kgo_inst_alloc(void)
 	}
 	inst->id = id;
 	inst->owner_tgid = current->tgid;
+	inst->owner_pid = get_pid(task_tgid(current));
 	refcount_set(&inst->ref, 1);
 	INIT_WORK(&inst->free_work, kgo_inst_free_work);
 	INIT_LIST_HEAD(&inst->sysmon_link);
@@ -53,6 +55,21 @@ struct kgo_inst *kgo_inst_alloc(void)
 		mmgrab(inst->mm);	/* pins the mm_struct, so the pointer stays unique */
 	}
 	return inst;
+}
+
+/*
+ * kgo_current_is_owner - whether the calling thread belongs to the thread
+ * group that opened @inst, in the address space it had then.  A CLONE_VM
+ * child (vfork, posix_spawn) shares the mm but not the thread group; a
+ * process that has exec'd has another mm; a forked child, or a process
+ * that received the fd, has neither.  Comparing struct pids (referenced)
+ * and an mm that is mmgrab()ed means neither can be a recycled number or
+ * address.  Process context.
+ */
+bool kgo_current_is_owner(struct kgo_inst *inst)
+{
+	return current->mm && current->mm == inst->mm &&
+	       task_tgid(current) == inst->owner_pid;
 }
 
 static int kgo_shared_alloc(struct kgo_inst *inst, size_t size)
@@ -237,6 +254,7 @@ static void kgo_inst_free_work(struct work_struct *work)
 	kfree(inst->ps);
 	if (inst->mm)
 		mmdrop(inst->mm);
+	put_pid(inst->owner_pid);
 	ida_free(&kgo_inst_ida, inst->id);
 	kfree(inst);
 	/* The workqueue is destroyed at module exit, after this returns. */

@@ -123,6 +123,9 @@ struct kgo_m {
 	bool idle;			/* on inst->midle; under inst->lock */
 	bool spinning;			/* counted in nmspinning; see sched.c */
 	bool detached;			/* out of the table; task_work does nothing */
+	bool in_ioctl;			/* in an M ioctl: no handoff (m.c); lock */
+	bool abandoned;			/* thread exec'd/exited (sysmon.c); lock */
+	u64 exec_id;			/* the thread's self_exec_id at ATTACH */
 	u32 id;
 	refcount_t ref;
 	unsigned long twork_pending;	/* bit 0: twork queued on the task */
@@ -159,6 +162,7 @@ struct kgo_preempt_cfg {
 struct kgo_inst {
 	struct mm_struct *mm;		/* owner; mmgrab()ed */
 	pid_t owner_tgid;		/* for traces and debugfs */
+	struct pid *owner_pid;		/* the owner's thread group (referenced) */
 	u32 id;				/* for traces and debugfs */
 	refcount_t ref;
 	struct work_struct free_work;
@@ -217,6 +221,10 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m);
 struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id);
 void kgo_m_put(struct kgo_m *m);
 void kgo_m_drop_all(struct kgo_inst *inst);
+bool kgo_m_task_is_ours(struct kgo_m *m);
+void kgo_m_enter(struct kgo_inst *inst, struct kgo_m *m);
+void kgo_m_leave(struct kgo_m *m);
+bool kgo_current_is_owner(struct kgo_inst *inst);
 int kgo_wantm(struct kgo_inst *inst);
 void kgo_wantm_kick(struct kgo_inst *inst);
 int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g);
@@ -240,7 +248,8 @@ struct kgo_p *kgo_releasep(struct kgo_m *m);
 bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning);
 
 /* procresize.c */
-void kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
+bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
+void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch);
 
 /* sysmon.c */
 #define KGO_SYSMON_MIN_NS	(20 * NSEC_PER_USEC)
