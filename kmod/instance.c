@@ -198,6 +198,13 @@ out:
 /*
  * kgo_inst_mmap - map the shared region (offset 0, at most its size,
  * never executable, not inherited by fork).  The owner's mmap only.
+ *
+ * VM_DONTCOPY keeps the region out of a forked child.  VM_IO keeps it
+ * there: madvise(MADV_DOFORK) refuses a VM_IO mapping (EINVAL) instead of
+ * clearing VM_DONTCOPY, and get_user_pages() (so ptrace peeks, O_DIRECT,
+ * futexes, vmsplice) refuses it too, so no one pins or reaches these
+ * pages except through this mapping.  VM_DONTEXPAND refuses an mremap()
+ * that grows it; VM_DONTDUMP leaves it out of core dumps.
  */
 int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
 {
@@ -213,7 +220,7 @@ int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	vm_flags_clear(vma, VM_MAYEXEC);
-	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND);
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_IO | VM_DONTDUMP);
 	return vm_insert_pages(vma, vma->vm_start, inst->pages, &npages);
 }
 

@@ -6,7 +6,9 @@
  *    a vfork child are refused ATTACH with EPERM, while a thread is not;
  *  - a thread that attached, holds a P, has its slot saying "in a G" and
  *    preemption armed, then execs (keeping the fd: no O_CLOEXEC) is never
- *    redirected in the new program, and sysmon takes its P back.
+ *    redirected in the new program, and sysmon takes its P back;
+ *  - the shared region stays out of a forked child: MADV_DOFORK is
+ *    refused, and the child faults where the parent's mapping was.
  *
  *   dev_owner              the tests
  *   dev_owner --exec FD    (internal) the program after the exec
@@ -204,13 +206,39 @@ static void test_exec(void)
 		   "sysmon takes the P of a thread that exec'd (status %#x)", status);
 }
 
+static void test_dofork(void)
+{
+	int status = 0, err;
+	pid_t pid;
+
+	if (inst_open(&in, 1, 0)) {
+		tap_ok(false, "instance");
+		tap_ok(false, "instance");
+		return;
+	}
+	err = madvise(in.map, in.s.map_size, MADV_DOFORK) ? errno : 0;
+	tap_ok_fmt(err == EINVAL, "MADV_DOFORK on the shared region is refused: %d", err);
+	pid = fork();
+	if (pid == 0) {
+		/* Not mapped here: this must fault. */
+		(void)*(volatile uint32_t *)in.map;
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	tap_ok_fmt(pid > 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+		   "a forked child does not inherit the shared region (status %#x)", status);
+	inst_close(&in);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--exec"))
 		return after_exec(atoi(argv[2]));
 	require_module();
-	tap_plan(5);
+	tap_plan(7);
 	test_clone_vm();
 	test_exec();
+	test_dofork();
 	return tap_done();
 }
