@@ -18,12 +18,18 @@
 static int kgo_open(struct inode *inode, struct file *file)
 {
 	struct kgo_inst *inst;
+	int err;
 
 	if (!current->mm)
 		return -EPERM;
 	inst = kgo_inst_alloc();
 	if (!inst)
 		return -ENOMEM;
+	err = kgo_inst_charge_user(inst);
+	if (err) {
+		kgo_inst_put(inst);
+		return err;
+	}
 	file->private_data = inst;
 	return 0;
 }

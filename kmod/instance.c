@@ -4,6 +4,8 @@
  * the M slots and the region shared with the process), mmap of that
  * region, reference counting, and teardown.
  */
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pid.h>
@@ -19,6 +21,61 @@ static struct workqueue_struct *kgo_free_wq;
 static DEFINE_IDA(kgo_inst_ida);
 
 static void kgo_inst_free_work(struct work_struct *work);
+
+/*
+ * Instances open per user (uid -> count, as xarray value entries), for
+ * max_instances_per_user: every set-up instance adds to sysmon's passes,
+ * which serve every user, so one user's share is bounded.  Under
+ * kgo_user_lock (process context only: open and the free work).
+ */
+static DEFINE_XARRAY(kgo_user_insts);
+static DEFINE_MUTEX(kgo_user_lock);
+
+/*
+ * kgo_inst_charge_user - count @inst against the calling user's limit.
+ * Open, process context.  -EMFILE past the limit (as inotify's
+ * max_user_instances), unless the caller has CAP_SYS_RESOURCE.
+ */
+int kgo_inst_charge_user(struct kgo_inst *inst)
+{
+	kuid_t uid = current_uid();
+	unsigned long n;
+	void *e;
+	int err;
+
+	mutex_lock(&kgo_user_lock);
+	e = xa_load(&kgo_user_insts, __kuid_val(uid));
+	n = e ? xa_to_value(e) : 0;
+	err = -EMFILE;
+	if (n >= READ_ONCE(kgo_max_insts_per_user) && !capable(CAP_SYS_RESOURCE))
+		goto out;
+	err = xa_err(xa_store(&kgo_user_insts, __kuid_val(uid), xa_mk_value(n + 1),
+			      KGO_GFP));
+	if (!err) {
+		inst->uid = uid;
+		inst->charged = true;
+	}
+out:
+	mutex_unlock(&kgo_user_lock);
+	return err;
+}
+
+static void kgo_inst_uncharge_user(struct kgo_inst *inst)
+{
+	unsigned long n;
+	void *e;
+
+	if (!inst->charged)
+		return;
+	mutex_lock(&kgo_user_lock);
+	e = xa_load(&kgo_user_insts, __kuid_val(inst->uid));
+	n = e ? xa_to_value(e) : 0;
+	if (n <= 1)
+		xa_erase(&kgo_user_insts, __kuid_val(inst->uid));
+	else
+		xa_store(&kgo_user_insts, __kuid_val(inst->uid), xa_mk_value(n - 1), GFP_KERNEL);
+	mutex_unlock(&kgo_user_lock);
+}
 
 /*
  * Process context.  The instance belongs to current's address space.  The
@@ -255,6 +312,7 @@ static void kgo_inst_free_work(struct work_struct *work)
 {
 	struct kgo_inst *inst = container_of(work, struct kgo_inst, free_work);
 
+	kgo_inst_uncharge_user(inst);
 	xa_destroy(&inst->ms);
 	kgo_gq_destroy(&inst->gq);
 	kgo_shared_free(inst);

@@ -23,6 +23,7 @@
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -164,6 +165,8 @@ struct kgo_inst {
 	pid_t owner_tgid;		/* for traces and debugfs */
 	struct pid *owner_pid;		/* the owner's thread group (referenced) */
 	u32 id;				/* for traces and debugfs */
+	kuid_t uid;			/* charged to (max_instances_per_user) */
+	bool charged;
 	refcount_t ref;
 	struct work_struct free_work;
 	struct list_head sysmon_link;	/* under kgo_sysmon_lock */
@@ -204,6 +207,7 @@ struct kgo_inst {
 
 /* instance.c */
 struct kgo_inst *kgo_inst_alloc(void);
+int kgo_inst_charge_user(struct kgo_inst *inst);
 int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s);
 void kgo_inst_release(struct kgo_inst *inst);
 void kgo_inst_get(struct kgo_inst *inst);
@@ -306,5 +310,6 @@ extern unsigned int kgo_max_procs;
 extern unsigned int kgo_max_ms;
 extern unsigned int kgo_gq_limit;
 extern unsigned int kgo_default_ms;
+extern unsigned int kgo_max_insts_per_user;
 
 #endif /* KGO_KMOD_KGO_H */

@@ -39,6 +39,9 @@
 #include "kgo.h"
 #include "trace.h"
 
+/* Ms looked at per RCU read section before a break (kgo_retake). */
+#define KGO_SYSMON_MS_PER_RCU	64
+
 DEFINE_MUTEX(kgo_sysmon_lock);	/* the list, and sysmon's passes */
 LIST_HEAD(kgo_sysmon_list);
 static struct task_struct *kgo_sysmon_task;
@@ -208,6 +211,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 	unsigned long id;
 	struct kgo_m *m;
 	int acted = 0;
+	u32 looked = 0;
 
 	rcu_read_lock();
 	xa_for_each(&inst->ms, id, m) {
@@ -216,6 +220,21 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		unsigned long nvcsw;
 		u64 switches;
 
+		/*
+		 * Bounded work per RCU section: every KGO_SYSMON_MS_PER_RCU
+		 * Ms, the read section ends and sysmon may be rescheduled.
+		 * Only @id carries over (xa_for_each restarts after it); the
+		 * M just loaded is not used after the break.
+		 */
+		if (++looked % KGO_SYSMON_MS_PER_RCU == 0) {
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+			m = xa_load(&inst->ms, id);
+			if (!m)
+				continue;
+			p = READ_ONCE(m->p);
+		}
 		if (!p || READ_ONCE(m->detached))
 			continue;
 		if (!kgo_m_task_is_ours(m)) {
@@ -294,8 +313,11 @@ static int kgo_sysmon(void *unused)
 		ktime_t t;
 
 		mutex_lock(&kgo_sysmon_lock);
-		list_for_each_entry(inst, &kgo_sysmon_list, sysmon_link)
+		list_for_each_entry(inst, &kgo_sysmon_list, sysmon_link) {
 			acted += kgo_retake(inst, ktime_get_ns(), &seen);
+			/* No RCU section is open between instances. */
+			cond_resched();
+		}
 		mutex_unlock(&kgo_sysmon_lock);
 		idle = acted ? 0 : idle + 1;
 		delay = kgo_sysmon_next_delay(delay, idle, seen.busy);
