@@ -287,6 +287,8 @@ u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy);
 u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns);
 u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns);
 enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s);
+bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
+void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
 extern struct mutex kgo_sysmon_lock;
 extern struct list_head kgo_sysmon_list;
 void kgo_sysmon_register(struct kgo_inst *inst);

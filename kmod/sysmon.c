@@ -147,7 +147,7 @@ static bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct k
  * (procresize removed it: its M drains it when it comes back, and a dead
  * P must never be started or idled).  Returns false if it did nothing.
  */
-static bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
 {
 	bool started;
 
@@ -174,7 +174,7 @@ static bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p
  * it), and it is never redirected again.  The M stays in the table, an
  * unused slot, until the instance is released.  sysmon only.
  */
-static void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
 {
 	spin_lock(&inst->lock);
 	if (!m->abandoned && m->p == p && !m->in_ioctl) {
