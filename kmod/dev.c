@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * /dev/kgo: the file operations.  Each open creates an instance owned by
- * the opening process's address space; every ioctl and mmap checks that
- * the caller belongs to that address space, so a forked child or a process
- * that received the fd over SCM_RIGHTS gets -EPERM.  Every argument is
+ * the opening process; every ioctl and mmap checks that the caller is a
+ * thread of that process in that address space (kgo_current_is_owner), so
+ * a forked, vforked or CLONE_VM child, the process after an exec, or a
+ * process that received the fd over SCM_RIGHTS gets -EPERM.  Every argument is
  * copied in, checked, and refused with an errno when it makes no sense.
  */
 #include <linux/fs.h>
@@ -17,12 +18,18 @@
 static int kgo_open(struct inode *inode, struct file *file)
 {
 	struct kgo_inst *inst;
+	int err;
 
 	if (!current->mm)
 		return -EPERM;
 	inst = kgo_inst_alloc();
 	if (!inst)
 		return -ENOMEM;
+	err = kgo_inst_charge_user(inst);
+	if (err) {
+		kgo_inst_put(inst);
+		return err;
+	}
 	file->private_data = inst;
 	return 0;
 }
@@ -33,16 +40,11 @@ static int kgo_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static bool kgo_is_owner(struct kgo_inst *inst)
-{
-	return current->mm && current->mm == inst->mm;
-}
-
 static int kgo_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct kgo_inst *inst = file->private_data;
 
-	if (!kgo_is_owner(inst))
+	if (!kgo_current_is_owner(inst))
 		return -EPERM;
 	return kgo_inst_mmap(inst, vma);
 }
@@ -76,6 +78,7 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 		return -ESRCH;
 	if (!(a.flags & KGO_PARK_EXITSYSCALL))
 		a.g = 0;
+	kgo_m_enter(inst, m);
 	if (cmd == KGO_IOC_PARK)
 		err = kgo_park(inst, m, a.flags, a.timeout_ns, &a.g);
 	else if (cmd == KGO_IOC_GLOBRUNQGET)
@@ -83,6 +86,7 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 	else
 		err = kgo_steal_ioctl(inst, m, &a.g);
 	a.p = m->p ? m->p->id : KGO_NO_P;
+	kgo_m_leave(m);
 	/*
 	 * exitsyscall gave the G to the global queue and went on to park:
 	 * a restart of this call after a signal is a plain PARK, with no G.
@@ -99,6 +103,7 @@ static long kgo_ioctl_ready(struct kgo_inst *inst, unsigned int cmd, void __user
 {
 	struct kgo_ready a;
 	struct kgo_m *m;
+	int err;
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
@@ -109,7 +114,10 @@ static long kgo_ioctl_ready(struct kgo_inst *inst, unsigned int cmd, void __user
 	m = kgo_m_lookup(inst, a.m);
 	if (!m)
 		return -ESRCH;
-	return kgo_runqputslow(inst, m, a.g);
+	kgo_m_enter(inst, m);
+	err = kgo_runqputslow(inst, m, a.g);
+	kgo_m_leave(m);
+	return err;
 }
 
 static long kgo_ioctl_attach(struct kgo_inst *inst, void __user *uarg)
@@ -127,6 +135,7 @@ static long kgo_ioctl_attach(struct kgo_inst *inst, void __user *uarg)
 	a.m = m->id;
 	a.p = m->p ? m->p->id : KGO_NO_P;
 	if (copy_to_user(uarg, &a, sizeof(a))) {
+		kgo_m_enter(inst, m);
 		kgo_m_detach(inst, m);
 		return -EFAULT;
 	}
@@ -138,7 +147,7 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct kgo_inst *inst = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
-	if (!kgo_is_owner(inst))
+	if (!kgo_current_is_owner(inst))
 		return -EPERM;
 	atomic64_inc(&inst->stats.ioctls);
 
@@ -192,7 +201,11 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (get_user(id, (u32 __user *)uarg))
 			return -EFAULT;
 		m = kgo_m_lookup(inst, id);
-		return m ? kgo_m_detach(inst, m) : -ESRCH;
+		if (!m)
+			return -ESRCH;
+		/* No leave: the M is gone when detach returns. */
+		kgo_m_enter(inst, m);
+		return kgo_m_detach(inst, m);
 	}
 	case KGO_IOC_PARK:
 	case KGO_IOC_GLOBRUNQGET:

@@ -4,8 +4,11 @@
  * the M slots and the region shared with the process), mmap of that
  * region, reference counting, and teardown.
  */
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pid.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -18,6 +21,61 @@ static struct workqueue_struct *kgo_free_wq;
 static DEFINE_IDA(kgo_inst_ida);
 
 static void kgo_inst_free_work(struct work_struct *work);
+
+/*
+ * Instances open per user (uid -> count, as xarray value entries), for
+ * max_instances_per_user: every set-up instance adds to sysmon's passes,
+ * which serve every user, so one user's share is bounded.  Under
+ * kgo_user_lock (process context only: open and the free work).
+ */
+static DEFINE_XARRAY(kgo_user_insts);
+static DEFINE_MUTEX(kgo_user_lock);
+
+/*
+ * kgo_inst_charge_user - count @inst against the calling user's limit.
+ * Open, process context.  -EMFILE past the limit (as inotify's
+ * max_user_instances), unless the caller has CAP_SYS_RESOURCE.
+ */
+int kgo_inst_charge_user(struct kgo_inst *inst)
+{
+	kuid_t uid = current_uid();
+	unsigned long n;
+	void *e;
+	int err;
+
+	mutex_lock(&kgo_user_lock);
+	e = xa_load(&kgo_user_insts, __kuid_val(uid));
+	n = e ? xa_to_value(e) : 0;
+	err = -EMFILE;
+	if (n >= READ_ONCE(kgo_max_insts_per_user) && !capable(CAP_SYS_RESOURCE))
+		goto out;
+	err = xa_err(xa_store(&kgo_user_insts, __kuid_val(uid), xa_mk_value(n + 1),
+			      KGO_GFP));
+	if (!err) {
+		inst->uid = uid;
+		inst->charged = true;
+	}
+out:
+	mutex_unlock(&kgo_user_lock);
+	return err;
+}
+
+static void kgo_inst_uncharge_user(struct kgo_inst *inst)
+{
+	unsigned long n;
+	void *e;
+
+	if (!inst->charged)
+		return;
+	mutex_lock(&kgo_user_lock);
+	e = xa_load(&kgo_user_insts, __kuid_val(inst->uid));
+	n = e ? xa_to_value(e) : 0;
+	if (n <= 1)
+		xa_erase(&kgo_user_insts, __kuid_val(inst->uid));
+	else
+		xa_store(&kgo_user_insts, __kuid_val(inst->uid), xa_mk_value(n - 1), GFP_KERNEL);
+	mutex_unlock(&kgo_user_lock);
+}
 
 /*
  * Process context.  The instance belongs to current's address space.  The
@@ -37,6 +95,7 @@ struct kgo_inst *kgo_inst_alloc(void)
 	}
 	inst->id = id;
 	inst->owner_tgid = current->tgid;
+	inst->owner_pid = get_pid(task_tgid(current));
 	refcount_set(&inst->ref, 1);
 	INIT_WORK(&inst->free_work, kgo_inst_free_work);
 	INIT_LIST_HEAD(&inst->sysmon_link);
@@ -53,6 +112,21 @@ struct kgo_inst *kgo_inst_alloc(void)
 		mmgrab(inst->mm);	/* pins the mm_struct, so the pointer stays unique */
 	}
 	return inst;
+}
+
+/*
+ * kgo_current_is_owner - whether the calling thread belongs to the thread
+ * group that opened @inst, in the address space it had then.  A CLONE_VM
+ * child (vfork, posix_spawn) shares the mm but not the thread group; a
+ * process that has exec'd has another mm; a forked child, or a process
+ * that received the fd, has neither.  Comparing struct pids (referenced)
+ * and an mm that is mmgrab()ed means neither can be a recycled number or
+ * address.  Process context.
+ */
+bool kgo_current_is_owner(struct kgo_inst *inst)
+{
+	return current->mm && current->mm == inst->mm &&
+	       task_tgid(current) == inst->owner_pid;
 }
 
 static int kgo_shared_alloc(struct kgo_inst *inst, size_t size)
@@ -181,6 +255,13 @@ out:
 /*
  * kgo_inst_mmap - map the shared region (offset 0, at most its size,
  * never executable, not inherited by fork).  The owner's mmap only.
+ *
+ * VM_DONTCOPY keeps the region out of a forked child.  VM_IO keeps it
+ * there: madvise(MADV_DOFORK) refuses a VM_IO mapping (EINVAL) instead of
+ * clearing VM_DONTCOPY, and get_user_pages() (so ptrace peeks, O_DIRECT,
+ * futexes, vmsplice) refuses it too, so no one pins or reaches these
+ * pages except through this mapping.  VM_DONTEXPAND refuses an mremap()
+ * that grows it; VM_DONTDUMP leaves it out of core dumps.
  */
 int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
 {
@@ -196,7 +277,7 @@ int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	vm_flags_clear(vma, VM_MAYEXEC);
-	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND);
+	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_IO | VM_DONTDUMP);
 	return vm_insert_pages(vma, vma->vm_start, inst->pages, &npages);
 }
 
@@ -231,12 +312,14 @@ static void kgo_inst_free_work(struct work_struct *work)
 {
 	struct kgo_inst *inst = container_of(work, struct kgo_inst, free_work);
 
+	kgo_inst_uncharge_user(inst);
 	xa_destroy(&inst->ms);
 	kgo_gq_destroy(&inst->gq);
 	kgo_shared_free(inst);
 	kfree(inst->ps);
 	if (inst->mm)
 		mmdrop(inst->mm);
+	put_pid(inst->owner_pid);
 	ida_free(&kgo_inst_ida, inst->id);
 	kfree(inst);
 	/* The workqueue is destroyed at module exit, after this returns. */

@@ -23,6 +23,7 @@
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -123,6 +124,9 @@ struct kgo_m {
 	bool idle;			/* on inst->midle; under inst->lock */
 	bool spinning;			/* counted in nmspinning; see sched.c */
 	bool detached;			/* out of the table; task_work does nothing */
+	bool in_ioctl;			/* in an M ioctl: no handoff (m.c); lock */
+	bool abandoned;			/* thread exec'd/exited (sysmon.c); lock */
+	u64 exec_id;			/* the thread's self_exec_id at ATTACH */
 	u32 id;
 	refcount_t ref;
 	unsigned long twork_pending;	/* bit 0: twork queued on the task */
@@ -159,7 +163,10 @@ struct kgo_preempt_cfg {
 struct kgo_inst {
 	struct mm_struct *mm;		/* owner; mmgrab()ed */
 	pid_t owner_tgid;		/* for traces and debugfs */
+	struct pid *owner_pid;		/* the owner's thread group (referenced) */
 	u32 id;				/* for traces and debugfs */
+	kuid_t uid;			/* charged to (max_instances_per_user) */
+	bool charged;
 	refcount_t ref;
 	struct work_struct free_work;
 	struct list_head sysmon_link;	/* under kgo_sysmon_lock */
@@ -200,6 +207,7 @@ struct kgo_inst {
 
 /* instance.c */
 struct kgo_inst *kgo_inst_alloc(void);
+int kgo_inst_charge_user(struct kgo_inst *inst);
 int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s);
 void kgo_inst_release(struct kgo_inst *inst);
 void kgo_inst_get(struct kgo_inst *inst);
@@ -217,6 +225,10 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m);
 struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id);
 void kgo_m_put(struct kgo_m *m);
 void kgo_m_drop_all(struct kgo_inst *inst);
+bool kgo_m_task_is_ours(struct kgo_m *m);
+void kgo_m_enter(struct kgo_inst *inst, struct kgo_m *m);
+void kgo_m_leave(struct kgo_m *m);
+bool kgo_current_is_owner(struct kgo_inst *inst);
 int kgo_wantm(struct kgo_inst *inst);
 void kgo_wantm_kick(struct kgo_inst *inst);
 int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g);
@@ -240,7 +252,8 @@ struct kgo_p *kgo_releasep(struct kgo_m *m);
 bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning);
 
 /* procresize.c */
-void kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
+bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
+void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch);
 
 /* sysmon.c */
 #define KGO_SYSMON_MIN_NS	(20 * NSEC_PER_USEC)
@@ -274,6 +287,8 @@ u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy);
 u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns);
 u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns);
 enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s);
+bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
+void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
 extern struct mutex kgo_sysmon_lock;
 extern struct list_head kgo_sysmon_list;
 void kgo_sysmon_register(struct kgo_inst *inst);
@@ -297,5 +312,6 @@ extern unsigned int kgo_max_procs;
 extern unsigned int kgo_max_ms;
 extern unsigned int kgo_gq_limit;
 extern unsigned int kgo_default_ms;
+extern unsigned int kgo_max_insts_per_user;
 
 #endif /* KGO_KMOD_KGO_H */

@@ -45,6 +45,7 @@ struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 		return ERR_PTR(-ENOMEM);
 	m->inst = inst;
 	m->task = current;
+	m->exec_id = current->self_exec_id;
 	refcount_set(&m->ref, 1);
 	INIT_LIST_HEAD(&m->idle_link);
 	init_waitqueue_head(&m->wq);
@@ -89,6 +90,51 @@ fail:
 }
 
 /*
+ * kgo_m_task_is_ours - whether @m's thread is still the one that attached:
+ * in the instance's address space, in the exec generation it had then.
+ * exec replaces the mm (exec_mmap) before it bumps self_exec_id, and exit
+ * clears the mm, so once either test fails the thread no longer runs the
+ * owner's program and must never again be redirected or given a P.
+ * Any context: lockless reads of another task's fields, only compared,
+ * never dereferenced; the mm cannot be a recycled address (the instance
+ * holds it with mmgrab).  A stale "yes" from sysmon is caught by the
+ * redirect, which asks again on the thread itself, where both are stable.
+ */
+bool kgo_m_task_is_ours(struct kgo_m *m)
+{
+	struct task_struct *t = m->task;
+
+	return READ_ONCE(t->mm) == m->inst->mm &&
+	       READ_ONCE(t->self_exec_id) == m->exec_id;
+}
+
+/*
+ * kgo_m_enter - @m's thread begins one of the M's ioctls, which use m->p
+ * without inst->lock; until kgo_m_leave(), sysmon does not hand that P
+ * off (it tests in_ioctl under the lock).  The library never is in an
+ * ioctl with its slot saying G, so this only refuses what a process that
+ * writes its slot by hand asks for.  The M's own thread, no lock held.
+ */
+void kgo_m_enter(struct kgo_inst *inst, struct kgo_m *m)
+{
+	spin_lock(&inst->lock);
+	m->in_ioctl = true;
+	spin_unlock(&inst->lock);
+}
+
+/*
+ * kgo_m_leave - the end of kgo_m_enter()'s section.  The release orders
+ * every use of the P before the flag clears; sysmon reading a stale "in
+ * an ioctl" only puts its handoff off to a later pass.  The M's own
+ * thread.
+ */
+void kgo_m_leave(struct kgo_m *m)
+{
+	/* Orders the ioctl's uses of m->p before sysmon may take it. */
+	smp_store_release(&m->in_ioctl, false);
+}
+
+/*
  * kgo_m_lookup - the M named @id, if the calling thread is that M.
  * Any thread.  The result stays valid while the caller is in its ioctl:
  * only the M's own thread can detach it.
@@ -118,19 +164,21 @@ static void kgo_m_unlink(struct kgo_inst *inst, struct kgo_m *m)
 /*
  * kgo_m_detach - the M's thread is leaving: its P goes back to the idle
  * list (and another M is woken if the P still has Gs), then the M is freed.
- * The M's own thread, no lock held.
+ * The M's own thread, inside kgo_m_enter(), no lock held.
  */
 int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 {
+	struct kgo_p *p, *dead = NULL;
 	bool wake = false;
-	struct kgo_p *p;
 
-	if (m->p && m->p->status == KGO_P_DEAD)
-		kgo_dropdeadp(inst, m);
+	kgo_dropdeadp(inst, m);
 	mutex_lock(&inst->setup_lock);
 	spin_lock(&inst->lock);
 	p = kgo_releasep(m);
-	if (p) {
+	/* SET_NPROCS may have removed it since kgo_dropdeadp looked. */
+	if (p && p->status == KGO_P_DEAD) {
+		dead = p;
+	} else if (p) {
 		kgo_pidleput(inst, p);
 		wake = !kgo_runqempty(p->sh);
 	}
@@ -140,6 +188,8 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 	}
 	kgo_publish_locked(inst);
 	spin_unlock(&inst->lock);
+	if (dead)
+		kgo_drainp(inst, dead, m->batch);
 	kgo_m_unlink(inst, m);
 	mutex_unlock(&inst->setup_lock);
 	if (wake)

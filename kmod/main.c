@@ -23,6 +23,11 @@ unsigned int kgo_default_ms = 256;
 module_param_named(default_ms, kgo_default_ms, uint, 0444);
 MODULE_PARM_DESC(default_ms, "M slots an instance gets when SETUP does not say (default 256)");
 
+unsigned int kgo_max_insts_per_user = 64;
+module_param_named(max_instances_per_user, kgo_max_insts_per_user, uint, 0644);
+MODULE_PARM_DESC(max_instances_per_user,
+		 "Most instances (opens of /dev/kgo) one user may have; CAP_SYS_RESOURCE is exempt (default 64)");
+
 unsigned int kgo_gq_limit = 1U << 20;
 module_param_named(gq_limit, kgo_gq_limit, uint, 0444);
 MODULE_PARM_DESC(gq_limit, "Most Gs one instance's global run queue may hold (default 1048576)");

@@ -76,6 +76,13 @@ static void kgo_m_redirect(struct callback_head *cb)
 	 */
 	if (READ_ONCE(m->detached) || !tramp || !user_mode(regs) || !user_64bit_mode(regs))
 		goto out;
+	/*
+	 * A thread that exec'd since it attached (a setuid program, say) is
+	 * not the owner's any more: nothing of it is read or written, and
+	 * nothing is written to the slot the owner can read.
+	 */
+	if (!kgo_m_task_is_ours(m))
+		goto out;
 	ip = regs->ip;
 	if (ip >= READ_ONCE(inst->preempt.text_start) &&
 	    ip < READ_ONCE(inst->preempt.text_end)) {

@@ -16,7 +16,7 @@
  * produces into it.  Gs that do not fit past the global queue's limit are
  * dropped with a warning: the limit is the instance's memory bound.
  */
-static void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch)
+void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch)
 {
 	int rounds;
 
@@ -32,19 +32,28 @@ static void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch)
 }
 
 /*
- * kgo_dropdeadp - @m holds a P that procresize removed: drain it and let
- * go of it.  The M's own thread, no lock held.  Afterwards m->p is NULL.
+ * kgo_dropdeadp - if @m holds a P that procresize removed, drain it and
+ * let go of it.  The M's own thread, inside one of its ioctls (so no
+ * handoff moves m->p meanwhile), no lock held.  The status is tested
+ * under inst->lock: SET_NPROCS may be marking the P dead or alive again
+ * at this moment.  Returns whether it dropped a P (m->p is then NULL).
  */
-void kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m)
+bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m)
 {
 	struct kgo_p *p;
 
 	spin_lock(&inst->lock);
-	p = kgo_releasep(m);
+	p = m->p;
+	if (p && p->status == KGO_P_DEAD)
+		kgo_releasep(m);
+	else
+		p = NULL;
 	spin_unlock(&inst->lock);
-	if (p)
-		kgo_drainp(inst, p, m->batch);
+	if (!p)
+		return false;
+	kgo_drainp(inst, p, m->batch);
 	kgo_wakep(inst);
+	return true;
 }
 
 /*
@@ -90,8 +99,12 @@ int kgo_set_nprocs(struct kgo_inst *inst, u32 n)
 	kgo_publish_locked(inst);
 	spin_unlock(&inst->lock);
 
-	/* Dead Ps no M holds are drained now; held ones by their M. */
-	for (i = n; i < old; i++) {
+	/*
+	 * Dead Ps no M holds are drained now, held ones by their M.  Every
+	 * dead P is looked at, not only those just removed: one whose M was
+	 * abandoned (sysmon) was let go of with its Gs still in it.
+	 */
+	for (i = n; i < inst->max_procs; i++) {
 		struct kgo_p *p = &inst->ps[i];
 
 		if (!READ_ONCE(p->m))

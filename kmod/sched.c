@@ -59,6 +59,9 @@ void kgo_publish_locked(struct kgo_inst *inst)
 void kgo_pidleput(struct kgo_inst *inst, struct kgo_p *p)
 {
 	lockdep_assert_held(&inst->lock);
+	/* Twice on the list would corrupt it: a P is idled from one place. */
+	if (WARN_ON_ONCE(!list_empty(&p->idle_link)))
+		return;
 	p->m = NULL;
 	p->status = KGO_P_IDLE;
 	WRITE_ONCE(p->sh->status, KGO_P_IDLE);
@@ -364,8 +367,8 @@ static bool kgo_anywork(struct kgo_inst *inst)
  * half the busy Ps have a spinning M).  On failure it releases the P, and
  * if it was spinning re-checks for work (see the top of this file) and
  * goes round again with a new P if there is some.
- * The M's own thread, no lock held.  Returns a G (m->p set), or 0 (m->p
- * NULL).
+ * The M's own thread, inside kgo_m_enter() (so m->p, cached in @p, moves
+ * only here), no lock held.  Returns a G (m->p set), or 0 (m->p NULL).
  */
 static u64 kgo_findrunnable(struct kgo_inst *inst, struct kgo_m *m)
 {
@@ -405,7 +408,13 @@ top:
 	kgo_publish_locked(inst);
 	spin_unlock(&inst->lock);
 
-	if (kgo_stopspinning(inst, m, &left) && kgo_anywork(inst)) {
+	/*
+	 * Round again only for a thread that can still use a G: each round
+	 * may find the work it saw gone again (or a corrupt ring that only
+	 * looks non-empty), so a dying thread must not stay in this loop.
+	 */
+	if (kgo_stopspinning(inst, m, &left) && kgo_anywork(inst) &&
+	    !fatal_signal_pending(current)) {
 		spin_lock(&inst->lock);
 		p = inst->dying ? NULL : kgo_pidleget(inst);
 		if (p) {
@@ -414,8 +423,10 @@ top:
 		}
 		kgo_publish_locked(inst);
 		spin_unlock(&inst->lock);
-		if (p)
+		if (p) {
+			cond_resched();
 			goto top;
+		}
 	}
 	return 0;
 }
@@ -466,7 +477,8 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 	spin_unlock(&inst->lock);
 	atomic64_inc(&inst->stats.parks);
 
-	if (timeout_ns)
+	/* Past KTIME_MAX (292 years) is no limit, not a negative one. */
+	if (timeout_ns && timeout_ns <= (u64)KTIME_MAX)
 		ret = wait_event_interruptible_hrtimeout(m->wq, kgo_m_should_wake(inst, m),
 							 ns_to_ktime(timeout_ns));
 	else
@@ -556,7 +568,8 @@ int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, 
 		return kgo_exitsyscall(inst, m, flags & ~KGO_PARK_EXITSYSCALL, timeout_ns, g);
 
 	for (;;) {
-		if (m->p && m->p->status == KGO_P_DEAD)
+		/* A hint; kgo_dropdeadp decides under the lock. */
+		if (m->p && READ_ONCE(m->p->status) == KGO_P_DEAD)
 			kgo_dropdeadp(inst, m);
 		if (m->p) {
 			*g = kgo_findrunnable(inst, m);
@@ -596,21 +609,23 @@ int kgo_ready(struct kgo_inst *inst, u64 g)
 /*
  * kgo_runqputslow - the RUNQPUTSLOW ioctl: @m's ring is full, so move it
  * plus @g to the global queue in one batch (Go's runqputslow, which moves
- * half: see KGO_BATCH_MAX).  The M's own thread.  If the global queue is
+ * half: see KGO_BATCH_MAX).  The M's own thread, inside kgo_m_enter().
+ * If the global queue is
  * full the Gs are put back and -ENOSPC returned: @g was not queued.
  */
 int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 {
+	struct kgo_p *p = m->p;	/* stable: inside kgo_m_enter() */
 	struct kgo_shared_p *sh;
 	int tries, err;
 	u64 left;
 	u32 n;
 
-	if (!m->p)
+	if (!p)
 		return -EBADSLT;
 	if (!g)
 		return -EINVAL;
-	sh = m->p->sh;
+	sh = p->sh;
 	for (tries = 0; tries < 8; tries++) {
 		/* Stealers may have made room since the library looked. */
 		if (kgo_runqput(sh, g, false, &left))
@@ -626,17 +641,19 @@ int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 	if (err)
 		kgo_runqputbatch(sh, m->batch, n);
 	else
-		trace_kgo_global_batch(inst, m->p, true, n + 1);
+		trace_kgo_global_batch(inst, p, true, n + 1);
 	return err;
 }
 
 /* The GLOBRUNQGET ioctl: the 61st-tick rule.  The M's own thread. */
 int kgo_globrunqget_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g)
 {
-	if (!m->p)
+	struct kgo_p *p = m->p;	/* stable: inside kgo_m_enter() */
+
+	if (!p)
 		return -EBADSLT;
 	spin_lock(&inst->lock);
-	*g = kgo_globrunqget_locked(inst, m, m->p, 0);
+	*g = kgo_globrunqget_locked(inst, m, p, 0);
 	spin_unlock(&inst->lock);
 	return *g ? 0 : -EAGAIN;
 }

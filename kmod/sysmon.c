@@ -39,6 +39,9 @@
 #include "kgo.h"
 #include "trace.h"
 
+/* Ms looked at per RCU read section before a break (kgo_retake). */
+#define KGO_SYSMON_MS_PER_RCU	64
+
 DEFINE_MUTEX(kgo_sysmon_lock);	/* the list, and sysmon's passes */
 LIST_HEAD(kgo_sysmon_list);
 static struct task_struct *kgo_sysmon_task;
@@ -113,23 +116,16 @@ enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
 }
 
 /*
- * kgo_handoffp - take @m's P while its thread is blocked, and give it to
- * an idle M if there is work for it (Go's handoffp), else make it idle.
- * sysmon only.  Returns false if the M was no longer in a G's code or no
- * longer held that P.
+ * kgo_handoffp_locked - @m's P @p goes to an idle M if there is work for
+ * it, else to the idle list (Go's handoffp).  inst->lock held; @m holds
+ * @p and @p is not dead.  Returns whether an M was started.
  */
-static bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+static bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
 {
 	bool work, started = false;
 
-	spin_lock(&inst->lock);
-	if (m->p != p || inst->dying ||
-	    cmpxchg(&m->sh->state, KGO_MS_G, KGO_MS_LOST) != KGO_MS_G) {
-		spin_unlock(&inst->lock);
-		return false;
-	}
+	lockdep_assert_held(&inst->lock);
 	kgo_releasep(m);
-	m->oldp = p;
 	work = !kgo_runqempty(p->sh) || inst->gq.len;
 	if (work)
 		started = kgo_startm_locked(inst, p, false);
@@ -140,11 +136,61 @@ static bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p
 			inst->wakep_pending = true;
 	}
 	kgo_publish_locked(inst);
+	return started;
+}
+
+/*
+ * kgo_handoffp - take @m's P while its thread is blocked in a G's code.
+ * sysmon only.  The slot's state only asks: the kernel decides, under
+ * inst->lock, that @m still holds @p, that @m is not inside one of its
+ * ioctls (where it uses its P without the lock), and that @p is not dead
+ * (procresize removed it: its M drains it when it comes back, and a dead
+ * P must never be started or idled).  Returns false if it did nothing.
+ */
+bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+{
+	bool started;
+
+	spin_lock(&inst->lock);
+	if (m->p != p || inst->dying || m->in_ioctl || m->abandoned ||
+	    p->status == KGO_P_DEAD ||
+	    cmpxchg(&m->sh->state, KGO_MS_G, KGO_MS_LOST) != KGO_MS_G) {
+		spin_unlock(&inst->lock);
+		return false;
+	}
+	m->oldp = p;
+	started = kgo_handoffp_locked(inst, m, p);
 	trace_kgo_handoff(inst, m, p, started);
 	spin_unlock(&inst->lock);
 	atomic64_inc(&inst->stats.handoffs);
 	kgo_wantm_kick(inst);
 	return true;
+}
+
+/*
+ * kgo_m_abandon - @m's thread exec'd or exited (kgo_m_task_is_ours): it
+ * will never use the module again, so it holds nothing from now on.  Its P
+ * is handed off (a dead one is only let go of: the next SET_NPROCS drains
+ * it), and it is never redirected again.  The M stays in the table, an
+ * unused slot, until the instance is released.  sysmon only.
+ */
+void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+{
+	spin_lock(&inst->lock);
+	if (!m->abandoned && m->p == p && !m->in_ioctl) {
+		m->abandoned = true;
+		if (p->status == KGO_P_DEAD)
+			kgo_releasep(m);
+		else
+			kgo_handoffp_locked(inst, m, p);
+		if (m->spinning) {
+			m->spinning = false;
+			atomic_dec((atomic_t *)&inst->ss->nmspinning);
+		}
+		kgo_publish_locked(inst);
+	}
+	spin_unlock(&inst->lock);
+	kgo_wantm_kick(inst);
 }
 
 /*
@@ -165,6 +211,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 	unsigned long id;
 	struct kgo_m *m;
 	int acted = 0;
+	u32 looked = 0;
 
 	rcu_read_lock();
 	xa_for_each(&inst->ms, id, m) {
@@ -173,8 +220,28 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		unsigned long nvcsw;
 		u64 switches;
 
+		/*
+		 * Bounded work per RCU section: every KGO_SYSMON_MS_PER_RCU
+		 * Ms, the read section ends and sysmon may be rescheduled.
+		 * Only @id carries over (xa_for_each restarts after it); the
+		 * M just loaded is not used after the break.
+		 */
+		if (++looked % KGO_SYSMON_MS_PER_RCU == 0) {
+			rcu_read_unlock();
+			cond_resched();
+			rcu_read_lock();
+			m = xa_load(&inst->ms, id);
+			if (!m)
+				continue;
+			p = READ_ONCE(m->p);
+		}
 		if (!p || READ_ONCE(m->detached))
 			continue;
+		if (!kgo_m_task_is_ours(m)) {
+			kgo_m_abandon(inst, m, p);
+			acted++;
+			continue;
+		}
 		seen->busy = true;
 		switches = READ_ONCE(m->sh->switches);
 		if (switches != m->last_switches) {
@@ -246,8 +313,11 @@ static int kgo_sysmon(void *unused)
 		ktime_t t;
 
 		mutex_lock(&kgo_sysmon_lock);
-		list_for_each_entry(inst, &kgo_sysmon_list, sysmon_link)
+		list_for_each_entry(inst, &kgo_sysmon_list, sysmon_link) {
 			acted += kgo_retake(inst, ktime_get_ns(), &seen);
+			/* No RCU section is open between instances. */
+			cond_resched();
+		}
 		mutex_unlock(&kgo_sysmon_lock);
 		idle = acted ? 0 : idle + 1;
 		delay = kgo_sysmon_next_delay(delay, idle, seen.busy);

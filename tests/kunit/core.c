@@ -21,6 +21,7 @@ unsigned int kgo_max_procs = 256;
 unsigned int kgo_max_ms = 1024;
 unsigned int kgo_gq_limit = 1U << 20;
 unsigned int kgo_default_ms = 256;
+unsigned int kgo_max_insts_per_user = 64;
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for kgo's scheduler core");

@@ -3,8 +3,12 @@
  * A fuzzer for /dev/kgo: random ioctl commands, sizes and argument
  * pointers (NULL, kernel addresses, unmapped, read-only, valid pages of
  * random bytes, structs straddling an unmapped page) and random mmaps,
- * on instances in every state, while legitimate Ms park, steal and ready
- * in other threads and garbage writers scribble over the shared region.
+ * on instances in every state, while legitimate Ms park, steal, ready,
+ * spill full rings (RUNQPUTSLOW) and block "in a G" so that sysmon hands
+ * their Ps off, SET_NPROCS shrinks and grows instance 0, state flippers
+ * move every M slot's state between LIB, G and LOST as fast as they can
+ * (the handshake sysmon's handoff asks through), and garbage writers
+ * scribble over the whole shared region.
  *
  * Every failed call must fail with one of the errnos docs/design.md
  * documents; the kernel must not splat, hang or leak (the harness checks
@@ -25,6 +29,8 @@
 #define NINST		6
 #define NWORKERS	3
 #define NSCRIBBLERS	2
+#define NFLIPPERS	2
+#define MAX_PROCS0	4	/* instance 0: nprocs moves within 1..4 */
 
 static const unsigned long cmds[] = {
 	KGO_IOC_VERSION, KGO_IOC_SETUP, KGO_IOC_ATTACH, KGO_IOC_DETACH,
@@ -51,6 +57,8 @@ struct slot {
 	int fd;
 	void *map;
 	size_t map_size;
+	/* instance 0's layout, for its workers and flippers */
+	uint32_t p_off, p_stride, m_off, m_stride, max_ms;
 };
 
 static struct slot slots[NINST];
@@ -157,6 +165,13 @@ static void fuzz_one(uint64_t *seed)
 	if (cmd == KGO_IOC_SET_PREEMPT && arg == page_rw)
 		((struct kgo_preempt *)page_rw)->trampoline = 0;
 
+	/*
+	 * Instance 0 stays alive until the end: its Ms, handoffs and
+	 * procresizes are what the concurrent threads exercise.
+	 */
+	if (sl == &slots[0] && cmd == KGO_IOC_SHUTDOWN)
+		cmd = KGO_IOC_WAKEP;
+
 	pthread_mutex_lock(&sl->lock);
 	/* Instance 0 has workers and scribblers in it: never replaced. */
 	if (sl != &slots[0] && rnd(seed) % 2000 == 0)
@@ -191,32 +206,123 @@ static void fuzz_one(uint64_t *seed)
 	}
 }
 
-/* A legitimate M on instance 0: attach, then park/ready/steal forever. */
+static struct kgo_shared_m *slot_m(struct slot *sl, uint32_t id)
+{
+	return (struct kgo_shared_m *)((char *)sl->map + slots[0].m_off + (size_t)id * slots[0].m_stride);
+}
+
+static struct kgo_shared_p *slot_p(struct slot *sl, uint32_t id)
+{
+	return (struct kgo_shared_p *)((char *)sl->map + slots[0].p_off + (size_t)id * slots[0].p_stride);
+}
+
+/*
+ * Fills the ring of the P this M holds (as the library's runqput would,
+ * through the shared memory) and spills it with RUNQPUTSLOW.
+ */
+static void worker_spill(struct slot *sl, uint32_t m, uint32_t p, uint64_t *seed)
+{
+	struct kgo_ready rd = { .m = m };
+	int i;
+
+	if (p >= MAX_PROCS0)
+		return;
+	for (i = 0; i < KGO_RING_SIZE; i++)
+		if (!ring_put(slot_p(sl, p), 1 + rnd(seed) % 1000))
+			break;
+	rd.g = 1 + rnd(seed) % 1000;
+	ioctl(sl->fd, KGO_IOC_RUNQPUTSLOW, &rd);
+}
+
+/*
+ * A legitimate M on instance 0: attach, then park/ready/steal, spill, and
+ * block "in a G" (slot state G, asleep in the kernel) long enough for
+ * sysmon to hand its P off, then come back through exitsyscall.
+ */
 static void *worker(void *arg)
 {
 	uint64_t seed = (uintptr_t)arg * 7919 + 1;
 	struct slot *sl = &slots[0];
 
 	while (!atomic_load(&stop)) {
-		struct kgo_attach a = { 0 };
+		struct kgo_attach a = { .flags = rnd(&seed) % 2 ? KGO_ATTACH_ACQUIRE_P : 0 };
 		struct kgo_park pk = { 0 };
 		struct kgo_ready rd = { 0 };
+		uint32_t p;
 		int n;
 
 		if (ioctl(sl->fd, KGO_IOC_ATTACH, &a))
 			continue;
+		p = a.p;
 		for (n = 0; n < 200 && !atomic_load(&stop); n++) {
 			pk.m = a.m;
 			pk.flags = rnd(&seed) % 3 ? KGO_PARK_NOWAIT : 0;
-			pk.timeout_ns = 1000000;
-			ioctl(sl->fd, KGO_IOC_PARK, &pk);
+			pk.timeout_ns = rnd(&seed) % 16 ? 1000000 : ~0ull;
+			if (ioctl(sl->fd, KGO_IOC_PARK, &pk) == 0)
+				p = pk.p;
+			switch (rnd(&seed) % 4) {
+			case 0:
+				worker_spill(sl, a.m, p, &seed);
+				break;
+			case 1:
+				/* Blocked in a G: sysmon may take the P (handoff). */
+				__atomic_store_n(&slot_m(sl, a.m)->state, KGO_MS_G, __ATOMIC_SEQ_CST);
+				usleep(500 + rnd(&seed) % 2000);
+				pk.m = a.m;
+				pk.flags = KGO_PARK_EXITSYSCALL | KGO_PARK_NOWAIT;
+				pk.g = 1 + rnd(&seed) % 1000;
+				pk.timeout_ns = 1000000;
+				if (ioctl(sl->fd, KGO_IOC_PARK, &pk) == 0)
+					p = pk.p;
+				break;
+			default:
+				break;
+			}
 			rd.g = 1 + rnd(&seed) % 1000;
 			ioctl(sl->fd, KGO_IOC_READY, &rd);
+			pk.m = a.m;
 			pk.flags = 0;
 			ioctl(sl->fd, KGO_IOC_STEAL, &pk);
 			ioctl(sl->fd, KGO_IOC_GLOBRUNQGET, &pk);
 		}
 		ioctl(sl->fd, KGO_IOC_DETACH, &a.m);
+	}
+	return NULL;
+}
+
+/*
+ * Moves every M slot's state of instance 0 between LIB, G and LOST (and
+ * now and then a value that is none of them) as fast as it can: the
+ * slot only asks, and no value in it may make the kernel hand off a P it
+ * should not, or lose one.
+ */
+static void *flipper(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg * 15485863 + 5;
+	struct slot *sl = &slots[0];
+	uint32_t id;
+
+	while (!atomic_load(&stop)) {
+		for (id = 0; id < slots[0].max_ms; id++) {
+			uint32_t v = (uint32_t)(rnd(&seed) % 64);
+
+			__atomic_store_n(&slot_m(sl, id)->state, v < 63 ? v % 3 : v,
+					 __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+/* Shrinks and grows instance 0 while its Ms hold, hand off and drop Ps. */
+static void *resizer(void *arg)
+{
+	uint64_t seed = (uintptr_t)arg * 32452843 + 7;
+
+	while (!atomic_load(&stop)) {
+		uint32_t n = 1 + rnd(&seed) % MAX_PROCS0;
+
+		ioctl(slots[0].fd, KGO_IOC_SET_NPROCS, &n);
+		usleep(200 + rnd(&seed) % 2000);
 	}
 	return NULL;
 }
@@ -251,13 +357,14 @@ int main(int argc, char **argv)
 	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL);
 	struct itimerval it = { { 0, 50000 }, { 0, 50000 } };
 	struct sigaction sa = { .sa_handler = on_alarm };
-	pthread_t w[NWORKERS], s[NSCRIBBLERS];
-	struct kgo_setup st = { .nprocs = 3 };
+	pthread_t w[NWORKERS], s[NSCRIBBLERS], fl[NFLIPPERS], rs;
+	struct kgo_setup st = { .nprocs = 3, .max_procs = MAX_PROCS0 };
+	struct kgo_stats st0 = { 0 };
 	unsigned long i;
 	int k;
 
 	require_module();
-	tap_plan(2);
+	tap_plan(3);
 	printf("# seed %llu, %lu calls\n", (unsigned long long)seed, ncalls);
 	if (!seed)
 		seed = 1;
@@ -278,6 +385,11 @@ int main(int argc, char **argv)
 	slots[0].fd = open(KGO_DEVICE, O_RDWR | O_CLOEXEC);
 	ioctl(slots[0].fd, KGO_IOC_SETUP, &st);
 	slots[0].map_size = st.map_size;
+	slots[0].p_off = st.p_off;
+	slots[0].p_stride = st.p_stride;
+	slots[0].m_off = st.m_off;
+	slots[0].m_stride = st.m_stride;
+	slots[0].max_ms = st.max_ms;
 	slots[0].map = mmap(NULL, st.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, slots[0].fd, 0);
 	if (slots[0].map == MAP_FAILED) {
 		tap_ok(false, "instance 0 maps");
@@ -289,6 +401,9 @@ int main(int argc, char **argv)
 		pthread_create(&w[k], NULL, worker, (void *)(uintptr_t)(k + 1));
 	for (k = 0; k < NSCRIBBLERS; k++)
 		pthread_create(&s[k], NULL, scribbler, (void *)(uintptr_t)(k + 1));
+	for (k = 0; k < NFLIPPERS; k++)
+		pthread_create(&fl[k], NULL, flipper, (void *)(uintptr_t)(k + 1));
+	pthread_create(&rs, NULL, resizer, NULL);
 
 	for (i = 0; i < ncalls; i++) {
 		fuzz_one(&seed);
@@ -296,11 +411,15 @@ int main(int argc, char **argv)
 			printf("# %lu calls\n", i);
 	}
 	atomic_store(&stop, true);
+	ioctl(slots[0].fd, KGO_IOC_STATS, &st0);
 	ioctl(slots[0].fd, KGO_IOC_SHUTDOWN, NULL);
 	for (k = 0; k < NWORKERS; k++)
 		pthread_join(w[k], NULL);
 	for (k = 0; k < NSCRIBBLERS; k++)
 		pthread_join(s[k], NULL);
+	for (k = 0; k < NFLIPPERS; k++)
+		pthread_join(fl[k], NULL);
+	pthread_join(rs, NULL);
 	for (k = 0; k < NINST; k++) {
 		if (slots[k].map)
 			munmap(slots[k].map, slots[k].map_size);
@@ -313,6 +432,13 @@ int main(int argc, char **argv)
 		   atomic_load(&calls_done), atomic_load(&ok_calls));
 	tap_ok_fmt(atomic_load(&bad_errno) == 0, "every failure has a documented errno (%lu did not)",
 		   atomic_load(&bad_errno));
+	printf("# instance 0: handoffs %llu exitsyscalls %llu parks %llu steals %llu gq_puts %llu\n",
+	       (unsigned long long)st0.handoffs, (unsigned long long)st0.exitsyscalls,
+	       (unsigned long long)st0.parks, (unsigned long long)st0.steals,
+	       (unsigned long long)st0.gq_puts);
+	tap_ok_fmt(st0.handoffs > 0 && st0.gq_puts > 0,
+		   "instance 0's Ms were handed off (%llu) and spilled (%llu Gs to the global queue)",
+		   (unsigned long long)st0.handoffs, (unsigned long long)st0.gq_puts);
 	(void)sleeps;
 	return tap_done();
 }

@@ -222,7 +222,12 @@ struct kgo_stats {
 	__u64 sysmon_wakeps;	/* idle Ms woken by sysmon for stranded work */
 };
 
-#define KGO_IOC_MAGIC		0xB7
+/*
+ * The ioctl type: 0xBB, which Documentation/userspace-api/ioctl/
+ * ioctl-number.rst (6.12) lists for no one and no kernel header uses as a
+ * type.  (It was 0xB7, which nsfs and remoteproc have.)
+ */
+#define KGO_IOC_MAGIC		0xBB
 #define KGO_IOC_VERSION		_IOR(KGO_IOC_MAGIC, 0x00, struct kgo_version)
 #define KGO_IOC_SETUP		_IOWR(KGO_IOC_MAGIC, 0x01, struct kgo_setup)
 #define KGO_IOC_ATTACH		_IOWR(KGO_IOC_MAGIC, 0x02, struct kgo_attach)
