@@ -161,9 +161,6 @@ struct kgo_rt {
 	struct kgo_g *gfree;		/* global free list, in batches */
 	_Atomic uint32_t ngfree;	/* Gs in it; read without the lock as a hint */
 	struct kgo_g *allg;
-	struct kgo_stack_chunk *chunks;	/* every chunk of stacks (stack.c) */
-	char *chunk_next;		/* the next free slice of the newest */
-	uint32_t chunk_left;		/* and how many are left in it */
 	struct kgo_m **ms;		/* every M, ms[0] the caller's thread */
 	uint32_t nms, ms_cap;
 };

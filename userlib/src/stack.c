@@ -1,14 +1,20 @@
 /*
- * Goroutine stacks and their overflow detection.  Each stack is a slice
- * of a chunk, one mmap() of KGO_STACKS_PER_CHUNK stacks:
+ * Goroutine stacks and their overflow detection.  Stacks are slots of
+ * regions, each region one mmap() of many slots:
  *
- *   map                map + guard                       map + map_size
- *   | guard, PROT_NONE | usable stack, grows down ... | struct kgo_g |
+ *   slot               slot + guard                      slot + stride
+ *   | guard            | usable stack, grows down ... | struct kgo_g |
  *
- * The chunk is reserved at once (MAP_NORESERVE, nothing resident until
- * touched) and each slice's guard is made PROT_NONE when the slice is
- * handed out: a stack costs one mprotect() and a sixteenth of an mmap()
- * and of the munmap() at teardown, not three system calls.
+ * With a kgo.ko that has KGO_FEAT_STACKMAP, a region is a private mapping
+ * of /dev/kgo at the offset of a layout declared with KGO_IOC_STACKMAP:
+ * the module's fault handler makes every guard SIGSEGV and every other
+ * page ordinary anonymous memory, so a region of thousands of stacks is
+ * one VMA and a stack costs no system call at all.  Otherwise (an older
+ * module, or KGO_STACKS=mmap in the environment) a region is an anonymous
+ * mapping of KGO_SLOTS_PER_CHUNK slots whose guards are made PROT_NONE one
+ * by one as slots are handed out: two VMAs per stack, so vm.max_map_count
+ * bounds the goroutines alive.  Regions are reserved MAP_NORESERVE:
+ * nothing is resident until touched.
  *
  * A G that overflows its stack touches the guard and gets SIGSEGV.  The
  * handler runs on its M's sigaltstack (the G's stack is exhausted), sees
@@ -27,59 +33,116 @@
 static struct sigaction kgo_old_segv;
 static bool kgo_segv_installed;
 
-#define KGO_STACKS_PER_CHUNK	16
+#define KGO_SLOTS_PER_CHUNK	16	/* per region without the module */
+#define KGO_SLOTS_FIRST		64	/* the module's first region ... */
+#define KGO_SLOTS_MAX		16384	/* ... doubling up to this */
 
-/* A chunk of stacks, for teardown.  On kgo_rt.chunks, under kgo_rt.lock. */
-struct kgo_stack_chunk {
-	struct kgo_stack_chunk *next;
+enum { KGO_STACKS_UNSET, KGO_STACKS_MODULE, KGO_STACKS_MMAP };
+
+/* A region of stack slots, for teardown.  On kgo_stacks.regions. */
+struct kgo_stack_region {
+	struct kgo_stack_region *next;
 	char *map;
 	size_t size;
 };
 
 /*
- * kgo_stackslice - a free slice of @size bytes: the next one of the
- * current chunk, or the first of a new chunk, which then becomes the
- * current one.  NULL with *@err.  Takes kgo_rt.lock, but makes the mmap()
- * without it, so that other Ms creating goroutines do not wait on it.  Two
- * Ms that both find the chunk used up both map one; the slices left in
- * the one installed first stay unused (address space only) until
+ * The regions, under kgo_rt.lock.  mode and offset are set by the first
+ * kgo_stackalloc (the main goroutine's, before any other M runs) and
+ * cleared at teardown.
+ */
+static struct {
+	int mode;			/* KGO_STACKS_* */
+	off_t offset;			/* the module's layout, in MODULE mode */
+	uint32_t next_slots;		/* slots in the next region mapped */
+	struct kgo_stack_region *regions;	/* newest first */
+	char *next;			/* the next free slot of the newest */
+	uint32_t left;			/* and how many are left in it */
+} kgo_stacks;
+
+/*
+ * kgo_stacks_pick - MODULE if the module serves stacks for this layout,
+ * else MMAP.  First kgo_stackalloc only.
+ */
+static void kgo_stacks_pick(size_t stride)
+{
+	const char *env = getenv("KGO_STACKS");
+	struct kgo_stackmap sm = {
+		.stride = stride,
+		.guard = kgo_rt.guard_size,
+	};
+
+	kgo_stacks.mode = KGO_STACKS_MMAP;
+	if (env && !strcmp(env, "mmap"))
+		return;
+	if (kgo_ioctl(KGO_IOC_STACKMAP, &sm))
+		return;		/* an older module: the fallback */
+	kgo_stacks.mode = KGO_STACKS_MODULE;
+	kgo_stacks.offset = (off_t)sm.offset;
+	kgo_stacks.next_slots = KGO_SLOTS_FIRST;
+}
+
+/* A region of @size bytes of slots, or MAP_FAILED with errno. */
+static void *kgo_region_map(size_t size)
+{
+	int flags = MAP_PRIVATE | MAP_NORESERVE | MAP_STACK;
+
+	if (kgo_stacks.mode == KGO_STACKS_MODULE)
+		return mmap(NULL, size, PROT_READ | PROT_WRITE, flags,
+			    kgo_rt.fd, kgo_stacks.offset);
+	return mmap(NULL, size, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS, -1, 0);
+}
+
+/*
+ * kgo_stackslot - a slot of @stride bytes never handed out before: the
+ * next one of the newest region, or the first of a new region, which then
+ * becomes the newest.  NULL with *@err.  Takes kgo_rt.lock, but maps the
+ * region without it, so that other Ms creating goroutines do not wait on
+ * it.  Two Ms that both find the region used up both map one; the slots
+ * left in the one installed first stay unused (address space only) until
  * teardown.
  */
-static char *kgo_stackslice(size_t size, int *err)
+static char *kgo_stackslot(size_t stride, int *err)
 {
-	struct kgo_stack_chunk *c;
-	char *slice = NULL;
+	struct kgo_stack_region *r;
+	char *slot = NULL;
+	uint32_t n;
 
 	pthread_mutex_lock(&kgo_rt.lock);
-	if (kgo_rt.chunk_left) {
-		slice = kgo_rt.chunk_next;
-		kgo_rt.chunk_next += size;
-		kgo_rt.chunk_left--;
+	if (kgo_stacks.mode == KGO_STACKS_UNSET)
+		kgo_stacks_pick(stride);
+	if (kgo_stacks.left) {
+		slot = kgo_stacks.next;
+		kgo_stacks.next += stride;
+		kgo_stacks.left--;
 	}
+	n = kgo_stacks.mode == KGO_STACKS_MODULE ? kgo_stacks.next_slots
+						 : KGO_SLOTS_PER_CHUNK;
 	pthread_mutex_unlock(&kgo_rt.lock);
-	if (slice)
-		return slice;
+	if (slot)
+		return slot;
 
-	c = malloc(sizeof(*c));
-	if (!c) {
+	r = malloc(sizeof(*r));
+	if (!r) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	c->size = size * KGO_STACKS_PER_CHUNK;
-	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-	if (c->map == MAP_FAILED) {
+	r->size = stride * n;
+	r->map = kgo_region_map(r->size);
+	if (r->map == MAP_FAILED) {
 		*err = -errno;
-		free(c);
+		free(r);
 		return NULL;
 	}
 	pthread_mutex_lock(&kgo_rt.lock);
-	c->next = kgo_rt.chunks;
-	kgo_rt.chunks = c;
-	kgo_rt.chunk_next = c->map + size;
-	kgo_rt.chunk_left = KGO_STACKS_PER_CHUNK - 1;
+	r->next = kgo_stacks.regions;
+	kgo_stacks.regions = r;
+	kgo_stacks.next = r->map + stride;
+	kgo_stacks.left = n - 1;
+	if (kgo_stacks.next_slots && kgo_stacks.next_slots < KGO_SLOTS_MAX)
+		kgo_stacks.next_slots *= 2;
 	pthread_mutex_unlock(&kgo_rt.lock);
-	return c->map;
+	return r->map;
 }
 
 /* kgo_stackalloc - a new G with a fresh stack, or NULL with *@err. */
@@ -89,12 +152,12 @@ struct kgo_g *kgo_stackalloc(int *err)
 	struct kgo_g *g;
 	char *map;
 
-	map = kgo_stackslice(size, err);
+	map = kgo_stackslot(size, err);
 	if (!map)
 		return NULL;
-	/* The slice is ours alone.  If this fails it stays unused in its
-	 * chunk, which teardown unmaps with the rest. */
-	if (mprotect(map, guard, PROT_NONE)) {
+	/* The slot is ours alone.  If this fails it stays unused in its
+	 * region, which teardown unmaps with the rest. */
+	if (kgo_stacks.mode == KGO_STACKS_MMAP && mprotect(map, guard, PROT_NONE)) {
 		*err = -errno;
 		return NULL;
 	}
@@ -116,16 +179,14 @@ struct kgo_g *kgo_stackalloc(int *err)
  */
 void kgo_stacks_free(void)
 {
-	struct kgo_stack_chunk *c, *next;
+	struct kgo_stack_region *r, *next;
 
-	for (c = kgo_rt.chunks; c; c = next) {
-		next = c->next;
-		munmap(c->map, c->size);
-		free(c);
+	for (r = kgo_stacks.regions; r; r = next) {
+		next = r->next;
+		munmap(r->map, r->size);
+		free(r);
 	}
-	kgo_rt.chunks = NULL;
-	kgo_rt.chunk_next = NULL;
-	kgo_rt.chunk_left = 0;
+	memset(&kgo_stacks, 0, sizeof(kgo_stacks));
 }
 
 /* Decimal digits of @v into @buf (which must hold 20), returns the length. */
