@@ -34,8 +34,10 @@ static const struct kgo_stackmap_layout *
 kgo_stackmap_layout_of(struct kgo_inst *inst, unsigned long pgoff, unsigned long *rel)
 {
 	unsigned long win = pgoff / KGO_STACKMAP_WINDOW_PAGES;
-	u32 count = smp_load_acquire(&inst->stackmaps.count);
+	u32 count;
 
+	/* Pairs with the store-release in kgo_stackmap_declare. */
+	count = smp_load_acquire(&inst->stackmaps.count);
 	if (!win || win > count)
 		return NULL;
 	*rel = pgoff % KGO_STACKMAP_WINDOW_PAGES;

@@ -266,9 +266,9 @@ struct kgo_stackmap {
 };
 
 #define KGO_STACKMAP_LAYOUTS	8
-#define KGO_STACKMAP_STRIDE_MAX	(1ULL << 31)
+#define KGO_STACKMAP_STRIDE_MAX	0x80000000ULL	/* 2 GiB */
 #define KGO_STACKMAP_WINDOW_SHIFT 40	/* layout i: offset (i + 1) << 40 */
-#define KGO_STACKMAP_WINDOW	(1ULL << KGO_STACKMAP_WINDOW_SHIFT)
+#define KGO_STACKMAP_WINDOW	0x10000000000ULL	/* 1 << 40: 1 TiB */
 
 #define KGO_IOC_STACKMAP	_IOWR(KGO_IOC_MAGIC, 0x20, struct kgo_stackmap)
 
