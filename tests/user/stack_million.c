@@ -31,6 +31,7 @@ struct result {
 	long spawned, parked, resumed;
 	long maps_parked;		/* lines of /proc/self/maps, all parked */
 	long rss_before, rss_parked;	/* VmRSS in KiB */
+	long ms_spawn, ms_park, ms_resume;	/* how long each phase took */
 };
 
 static long n_goroutines = 1000000;
@@ -122,6 +123,8 @@ static void main_g(void *arg)
 	long i;
 	int err;
 
+	uint64_t t0 = kgo_nanotime(), t1;
+
 	(void)arg;
 	res->rss_before = status_kib("VmRSS");
 	kgo_waitgroup_add(&gate, 1);
@@ -135,8 +138,11 @@ static void main_g(void *arg)
 		}
 	}
 	res->spawned = i;
+	t1 = kgo_nanotime();
+	res->ms_spawn = (long)((t1 - t0) / 1000000);
 	while (atomic_load(&parked) < res->spawned)
 		kgo_sleep(1000000);
+	res->ms_park = (long)((kgo_nanotime() - t1) / 1000000);
 	kgo_sleep(20000000);	/* the last ones get from the count into the wait */
 	res->parked = atomic_load(&parked);
 	res->maps_parked = count_maps();
@@ -146,9 +152,11 @@ static void main_g(void *arg)
 		kgo_sleep(60ULL * 1000000000);	/* the overflow ends the process */
 		return;
 	}
+	t1 = kgo_nanotime();
 	kgo_waitgroup_done(&gate);
 	kgo_waitgroup_wait(&finished);
 	res->resumed = atomic_load(&resumed);
+	res->ms_resume = (long)((kgo_nanotime() - t1) / 1000000);
 }
 
 /* Runs the case in a child; its wait status; its stderr into @err. */
@@ -230,6 +238,11 @@ int main(void)
 		       res->maps_parked, res->rss_before, res->rss_parked,
 		       res->spawned ? (res->rss_parked - res->rss_before) * 1024 /
 				      res->spawned : 0);
+		printf("# nprocs %d: %ld ms to spawn, %ld ms more until all parked, %ld ms to "
+		       "ready and finish them all; %ld ns per goroutine in all\n", nprocs,
+		       res->ms_spawn, res->ms_park, res->ms_resume,
+		       res->spawned ? (res->ms_spawn + res->ms_park + res->ms_resume) *
+				      1000000 / res->spawned : 0);
 		if (err[0])
 			printf("# stderr: %s\n", err);
 		tap_ok_fmt(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
