@@ -46,6 +46,8 @@ static int kgo_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (!kgo_current_is_owner(inst))
 		return -EPERM;
+	if (vma->vm_pgoff >= KGO_STACKMAP_WINDOW >> PAGE_SHIFT)
+		return kgo_stackmap_mmap(inst, vma);
 	return kgo_inst_mmap(inst, vma);
 }
 
@@ -55,7 +57,8 @@ static void kgo_version_fill(struct kgo_version *v)
 	v->major = KGO_VERSION_MAJOR;
 	v->minor = KGO_VERSION_MINOR;
 	v->patch = KGO_VERSION_PATCH;
-	v->features = KGO_FEAT_SHARED_RUNQ | KGO_FEAT_PROCRESIZE | KGO_FEAT_SYSMON;
+	v->features = KGO_FEAT_SHARED_RUNQ | KGO_FEAT_PROCRESIZE | KGO_FEAT_SYSMON |
+		      KGO_FEAT_STACKMAP;
 	v->ring_size = KGO_RING_SIZE;
 	v->max_procs = kgo_max_procs;
 	v->max_ms = kgo_max_ms;
@@ -168,6 +171,17 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (err)
 			return err;
 		return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
+	}
+	case KGO_IOC_STACKMAP: {
+		struct kgo_stackmap sm;
+		int err;
+
+		if (copy_from_user(&sm, uarg, sizeof(sm)))
+			return -EFAULT;
+		err = kgo_stackmap_declare(inst, &sm);
+		if (err)
+			return err;
+		return copy_to_user(uarg, &sm, sizeof(sm)) ? -EFAULT : 0;
 	}
 	case KGO_IOC_ATTACH:
 	case KGO_IOC_DETACH:

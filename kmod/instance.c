@@ -316,6 +316,7 @@ static void kgo_inst_free_work(struct work_struct *work)
 	xa_destroy(&inst->ms);
 	kgo_gq_destroy(&inst->gq);
 	kgo_shared_free(inst);
+	kgo_stackmap_free(inst);
 	kfree(inst->ps);
 	if (inst->mm)
 		mmdrop(inst->mm);

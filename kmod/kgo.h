@@ -4,7 +4,8 @@
  * and Ms, the global run queue, and the functions the files share.
  *
  * Locking, in the manner of Go's sched.lock:
- *   inst->setup_lock (mutex)  serialises SETUP, SET_NPROCS and M attach/detach.
+ *   inst->setup_lock (mutex)  serialises SETUP, SET_NPROCS, M attach/detach and
+ *                             STACKMAP declarations.
  *   inst->lock (spinlock)     is sched.lock: the global queue, the idle-P and
  *                             idle-M lists, and which M holds which P.
  *                             Never held while sleeping or touching user memory.
@@ -160,6 +161,21 @@ struct kgo_preempt_cfg {
  * the last put frees it from a workqueue (it may come from an RCU
  * callback).  The instance holds a reference on the module.
  */
+/*
+ * Layouts of goroutine stacks (stackmap.c), in pages.  Written under
+ * setup_lock before count covers them, never changed after.
+ */
+struct kgo_stackmap_layout {
+	unsigned long stride_pages;
+	unsigned long guard_pages;
+};
+
+struct kgo_stackmaps {
+	struct kgo_stackmap_layout layouts[KGO_STACKMAP_LAYOUTS];
+	u32 count;			/* store-release under setup_lock */
+	struct page *zero;		/* read by faults; set before count > 0 */
+};
+
 struct kgo_inst {
 	struct mm_struct *mm;		/* owner; mmgrab()ed */
 	pid_t owner_tgid;		/* for traces and debugfs */
@@ -203,6 +219,7 @@ struct kgo_inst {
 	struct kgo_gq gq;		/* under lock */
 	u32 steal_seed;
 	struct kgo_inst_stats stats;
+	struct kgo_stackmaps stackmaps;	/* stackmap.c */
 };
 
 /* instance.c */
@@ -218,6 +235,11 @@ void kgo_instances_exit(void);
 int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma);
 struct kgo_shared_m *kgo_inst_shared_m(struct kgo_inst *inst, u32 id);
 struct kgo_shared_p *kgo_inst_shared_p(struct kgo_inst *inst, u32 id);
+
+/* stackmap.c */
+int kgo_stackmap_declare(struct kgo_inst *inst, struct kgo_stackmap *sm);
+int kgo_stackmap_mmap(struct kgo_inst *inst, struct vm_area_struct *vma);
+void kgo_stackmap_free(struct kgo_inst *inst);
 
 /* sched.c */
 struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p);

@@ -16,6 +16,7 @@
 #include "../../kmod/sysmon.c"
 #include "../../kmod/preempt.c"
 #include "../../kmod/trace.c"
+#include "../../kmod/stackmap.c"
 
 unsigned int kgo_max_procs = 256;
 unsigned int kgo_max_ms = 1024;

@@ -27,6 +27,8 @@
  *                    own code are, and the time slice (sysmon, below).
  *   KGO_IOC_WANTM    the library's spawner thread waits here until the
  *                    pool of spare Ms runs low; returns how many to start.
+ *   KGO_IOC_STACKMAP a layout of goroutine stacks with guards, mapped
+ *                    many stacks to one mapping (below).
  *
  * sysmon.  A module kthread watches every M that holds a P.  An M blocked
  * in the kernel (any system call, fault or sleep) while running a G loses
@@ -55,6 +57,7 @@
 #define KGO_FEAT_SHARED_RUNQ	0x1U	/* mmap()ed per-P rings */
 #define KGO_FEAT_PROCRESIZE	0x2U	/* KGO_IOC_SET_NPROCS */
 #define KGO_FEAT_SYSMON		0x4U	/* handoff, preemption, per-M slots */
+#define KGO_FEAT_STACKMAP	0x100U	/* KGO_IOC_STACKMAP: goroutine stacks */
 
 #define KGO_RING_SIZE		256	/* slots in a P's local ring */
 #define KGO_NO_P		0xffffffffU	/* "this M holds no P" */
@@ -243,5 +246,35 @@ struct kgo_stats {
 #define KGO_IOC_SHUTDOWN	_IO(KGO_IOC_MAGIC, 0x0c)
 #define KGO_IOC_SET_PREEMPT	_IOW(KGO_IOC_MAGIC, 0x0d, struct kgo_preempt)
 #define KGO_IOC_WANTM		_IO(KGO_IOC_MAGIC, 0x0e)
+
+/*
+ * KGO_IOC_STACKMAP: goroutine stacks served by the module, many stacks to
+ * one mapping (so vm.max_map_count does not bound the goroutines alive).
+ * The library declares a layout, a slot of @stride bytes whose lowest
+ * @guard bytes are a guard, and gets back the mmap() offset of that
+ * layout.  A MAP_PRIVATE mapping of /dev/kgo at that offset (plus any
+ * multiple of @stride, for at most KGO_STACKMAP_WINDOW bytes) then reads
+ * as zeroes and, on a write, gets ordinary anonymous memory of the
+ * process's own (charged to its memory cgroup, copied on fork, freed by
+ * MADV_DONTNEED), except the guard bytes of each slot, whose every access
+ * is SIGSEGV.  Both sizes are multiples of the page size, stride at most
+ * KGO_STACKMAP_STRIDE_MAX, 0 < guard < stride.  The same layout declared
+ * again gets the same offset; at most KGO_STACKMAP_LAYOUTS of them per
+ * instance (-ENOSPC past that).  Never shared, never executable.
+ */
+struct kgo_stackmap {
+	__u64 stride;		/* in: bytes from one slot to the next */
+	__u64 guard;		/* in: guard bytes at the low end of each slot */
+	__u64 offset;		/* out: the mmap() offset of the layout */
+	__u32 flags;		/* must be 0 */
+	__u32 reserved;		/* must be 0 */
+};
+
+#define KGO_STACKMAP_LAYOUTS	8
+#define KGO_STACKMAP_STRIDE_MAX	0x80000000ULL	/* 2 GiB */
+#define KGO_STACKMAP_WINDOW_SHIFT 40	/* layout i: offset (i + 1) << 40 */
+#define KGO_STACKMAP_WINDOW	0x10000000000ULL	/* 1 << 40: 1 TiB */
+
+#define KGO_IOC_STACKMAP	_IOWR(KGO_IOC_MAGIC, 0x20, struct kgo_stackmap)
 
 #endif /* _UAPI_KGO_H */

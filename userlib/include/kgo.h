@@ -40,10 +40,18 @@
  * while kgo_main() runs, and so may those of the blocking primitives below
  * that say so.
  *
- * Limits.  Each goroutine's stack is its own mapping with a guard below,
- * two of the process's memory areas: vm.max_map_count (65530 by default)
- * bounds the goroutines alive at once to about 32,000; past that kgo_go
- * returns -ENOMEM.  Freed stacks are kept for reuse until kgo_main returns.
+ * Limits.  Goroutine stacks are slots of large mappings of /dev/kgo,
+ * thousands of stacks to one memory area, each with a guard below it, so
+ * the goroutines alive at once are bounded by memory, not by
+ * vm.max_map_count: a parked goroutine keeps at least one 4 KiB page (a
+ * million of them take about 4.1 GiB).  With an older kgo.ko, or
+ * KGO_STACKS=mmap in the environment, each stack is its own mapping with
+ * a guard, two memory areas, and vm.max_map_count (65530 by default)
+ * bounds them to about 32,000.  Past either limit kgo_go returns -ENOMEM.
+ * Stack pages are ordinary memory of the process: at a memory cgroup's
+ * limit the kernel's OOM killer acts, as for any memory it touches.  The
+ * stacks of goroutines that have ended are kept for reuse, and given back
+ * to the kernel once they have been unused for about a second.
  *
  * Goroutine code must not keep the address of a thread-local variable
  * (errno included) across a call that can switch goroutines (kgo_yield,

@@ -88,7 +88,9 @@ struct kgo_g {
 					 * (kept by a batch's first G) */
 	uint32_t gfree_len;		/* that batch's length */
 	struct kgo_g *waitlink;		/* kgo_sema wait queues */
-	struct kgo_g *alllink;		/* every G of the instance */
+	struct kgo_g *alllink;		/* every G of the instance, */
+	struct kgo_g *allprev;		/* doubly linked (a scavenged G leaves) */
+	uint64_t gfree_time;		/* when the batch went on the global list */
 	char *map;			/* the mapping, guard included */
 	size_t map_size;
 	char *stack_lo;			/* lowest usable stack byte (above the guard) */
@@ -167,9 +169,6 @@ struct kgo_rt {
 	struct kgo_g *gfree;		/* global free list, in batches */
 	_Atomic uint32_t ngfree;	/* Gs in it; read without the lock as a hint */
 	struct kgo_g *allg;
-	struct kgo_stack_chunk *chunks;	/* every chunk of stacks (stack.c) */
-	char *chunk_next;		/* the next free slice of the newest */
-	uint32_t chunk_left;		/* and how many are left in it */
 	struct kgo_m **ms;		/* every M, ms[0] the caller's thread */
 	uint32_t nms, ms_cap;
 };
@@ -270,9 +269,16 @@ KGO_HIDDEN struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg
 KGO_HIDDEN void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g);
 KGO_HIDDEN void kgo_begin_exit(void);
 KGO_HIDDEN void kgo_goexit0(void) __attribute__((noreturn));
+KGO_HIDDEN void kgo_gfree_idle(struct kgo_m *m);
+KGO_HIDDEN struct kgo_g *kgo_gfree_take_old(uint64_t before);
+
+/* scavenge.c: gives the stacks of long-free Gs back to the kernel */
+KGO_HIDDEN int kgo_scavenger_start(void);
+KGO_HIDDEN void kgo_scavenger_stop(void);
 
 /* stack.c */
 KGO_HIDDEN struct kgo_g *kgo_stackalloc(int *err);
+KGO_HIDDEN void kgo_stack_scavenge(struct kgo_g *batch);
 KGO_HIDDEN void kgo_stacks_free(void);
 KGO_HIDDEN int kgo_signals_install(void);
 KGO_HIDDEN void kgo_signals_restore(void);

@@ -175,6 +175,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	}
 	kgo_setm(NULL);
 	kgo_signals_restore();
+	kgo_scavenger_stop();
 	kgo_stacks_free();
 	free(kgo_rt.ps);
 	free(kgo_rt.ms);
@@ -348,6 +349,9 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 	err = kgo_poller_start();
 	if (err)
 		return kgo_err(err, "cannot start the poller thread: %s", strerror(-err));
+	err = kgo_scavenger_start();
+	if (err)
+		return kgo_err(err, "cannot start the stack scavenger: %s", strerror(-err));
 	err = kgo_signals_install();
 	if (err)
 		return kgo_err(err, "cannot install the SIGSEGV handler: %s", strerror(-err));

@@ -28,11 +28,16 @@ static struct kgo_pstate *kgo_mps(struct kgo_m *m)
 	return m && m->p ? &kgo_rt.ps[m->pid] : NULL;
 }
 
-/* Pushes the batch @g (@n Gs chained by schedlink).  kgo_rt.lock held. */
+/*
+ * Pushes the batch @g (@n Gs chained by schedlink), stamped with the
+ * time, so that the list runs from the newest batch to the oldest (the
+ * scavenger cuts its tail).  kgo_rt.lock held.
+ */
 static void kgo_gfree_push_locked(struct kgo_g *g, uint32_t n)
 {
 	g->gfree_next = kgo_rt.gfree;
 	g->gfree_len = n;
+	g->gfree_time = kgo_nanotime();
 	kgo_rt.gfree = g;
 	atomic_fetch_add_explicit(&kgo_rt.ngfree, n, memory_order_relaxed);
 }
@@ -103,6 +108,50 @@ static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 	pthread_mutex_lock(&kgo_rt.lock);
 	kgo_gfree_push_locked(g, 1);
 	pthread_mutex_unlock(&kgo_rt.lock);
+}
+
+/*
+ * kgo_gfree_idle - @m's P is about to go idle (its M parks in the
+ * module): its free Gs go to the global list, where the scavenger can
+ * give their stacks back once they have stayed unused long enough.  On
+ * g0.  An idle P's list would otherwise be out of everyone's reach.
+ */
+void kgo_gfree_idle(struct kgo_m *m)
+{
+	struct kgo_pstate *ps = kgo_mps(m);
+
+	if (!ps || !ps->gfree)
+		return;
+	pthread_mutex_lock(&kgo_rt.lock);
+	kgo_gfree_push_locked(ps->gfree, ps->ngfree);
+	pthread_mutex_unlock(&kgo_rt.lock);
+	ps->gfree = NULL;
+	ps->ngfree = 0;
+}
+
+/*
+ * kgo_gfree_take_old - detach from the global list every batch pushed at
+ * @before (kgo_nanotime) or earlier, and return them chained by
+ * gfree_next (each still a schedlink chain of gfree_len Gs), or NULL.
+ * Takes kgo_rt.lock.  Batches are pushed at the head with the time, so
+ * the old ones are a tail of the list.
+ */
+struct kgo_g *kgo_gfree_take_old(uint64_t before)
+{
+	struct kgo_g **link, *old, *b;
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&kgo_rt.lock);
+	link = &kgo_rt.gfree;
+	while (*link && (*link)->gfree_time > before)
+		link = &(*link)->gfree_next;
+	old = *link;
+	*link = NULL;
+	for (b = old; b; b = b->gfree_next)
+		n += b->gfree_len;
+	atomic_fetch_sub_explicit(&kgo_rt.ngfree, n, memory_order_relaxed);
+	pthread_mutex_unlock(&kgo_rt.lock);
+	return old;
 }
 
 /*

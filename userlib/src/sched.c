@@ -296,6 +296,7 @@ static struct kgo_g *kgo_schedule(struct kgo_m *m)
 		if (tok)
 			return kgo_tokg(tok);
 	}
+	kgo_gfree_idle(m);
 	g = kgo_stopm(m);
 	/* The module looked at the global queue first, as a check would. */
 	if (g)

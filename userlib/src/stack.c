@@ -1,14 +1,20 @@
 /*
- * Goroutine stacks and their overflow detection.  Each stack is a slice
- * of a chunk, one mmap() of KGO_STACKS_PER_CHUNK stacks:
+ * Goroutine stacks and their overflow detection.  Stacks are slots of
+ * regions, each region one mmap() of many slots:
  *
- *   map                map + guard                       map + map_size
- *   | guard, PROT_NONE | usable stack, grows down ... | struct kgo_g |
+ *   slot               slot + guard                      slot + stride
+ *   | guard            | usable stack, grows down ... | struct kgo_g |
  *
- * The chunk is reserved at once (MAP_NORESERVE, nothing resident until
- * touched) and each slice's guard is made PROT_NONE when the slice is
- * handed out: a stack costs one mprotect() and a sixteenth of an mmap()
- * and of the munmap() at teardown, not three system calls.
+ * With a kgo.ko that has KGO_FEAT_STACKMAP, a region is a private mapping
+ * of /dev/kgo at the offset of a layout declared with KGO_IOC_STACKMAP:
+ * the module's fault handler makes every guard SIGSEGV and every other
+ * page ordinary anonymous memory, so a region of thousands of stacks is
+ * one VMA and a stack costs no system call at all.  Otherwise (an older
+ * module, or KGO_STACKS=mmap in the environment) a region is an anonymous
+ * mapping of KGO_SLOTS_PER_CHUNK slots whose guards are made PROT_NONE one
+ * by one as slots are handed out: two VMAs per stack, so vm.max_map_count
+ * bounds the goroutines alive.  Regions are reserved MAP_NORESERVE:
+ * nothing is resident until touched.
  *
  * A G that overflows its stack touches the guard and gets SIGSEGV.  The
  * handler runs on its M's sigaltstack (the G's stack is exhausted), sees
@@ -27,59 +33,186 @@
 static struct sigaction kgo_old_segv;
 static bool kgo_segv_installed;
 
-#define KGO_STACKS_PER_CHUNK	16
+#define KGO_SLOTS_PER_CHUNK	16	/* per region without the module */
+#define KGO_SLOTS_FIRST		64	/* the module's first region ... */
+#define KGO_SLOTS_MAX		16384	/* ... doubling up to this */
 
-/* A chunk of stacks, for teardown.  On kgo_rt.chunks, under kgo_rt.lock. */
-struct kgo_stack_chunk {
-	struct kgo_stack_chunk *next;
+enum { KGO_STACKS_UNSET, KGO_STACKS_MODULE, KGO_STACKS_MMAP };
+
+/*
+ * A region of stack slots.  It lives in its own first slot, above that
+ * slot's guard (the slot is never handed out), so that a region given
+ * back takes its bookkeeping with it.  Its fields, and the list, are
+ * under kgo_rt.lock.  A clean slot was handed out once and given back by
+ * the scavenger: it reads as zeroes, costs no memory, and is handed out
+ * again before any slot never used.  A region whose every slot handed
+ * out is clean again is unmapped.
+ */
+struct kgo_stack_region {
+	struct kgo_stack_region *next;
 	char *map;
 	size_t size;
+	size_t stride;
+	uint32_t nslots;		/* slot 0 included */
+	uint32_t carved;		/* slots ever handed out */
+	uint32_t nclean;		/* set bits in clean */
+	uint32_t hint;			/* no set bit in clean's words below it */
+	uint64_t clean[];		/* one bit per slot */
 };
 
 /*
- * kgo_stackslice - a free slice of @size bytes: the next one of the
- * current chunk, or the first of a new chunk, which then becomes the
- * current one.  NULL with *@err.  Takes kgo_rt.lock, but makes the mmap()
- * without it, so that other Ms creating goroutines do not wait on it.  Two
- * Ms that both find the chunk used up both map one; the slices left in
- * the one installed first stay unused (address space only) until
- * teardown.
+ * The regions, under kgo_rt.lock.  mode and offset are set by the first
+ * kgo_stackalloc (the main goroutine's, before any other M runs) and
+ * cleared at teardown.
  */
-static char *kgo_stackslice(size_t size, int *err)
+static struct {
+	int mode;			/* KGO_STACKS_* */
+	off_t offset;			/* the module's layout, in MODULE mode */
+	uint32_t next_slots;		/* slots in the next region mapped */
+	struct kgo_stack_region *regions;	/* newest first */
+	struct kgo_stack_region *carving;	/* where next points, or NULL */
+	char *next;			/* the next slot never handed out */
+	uint32_t left;			/* and how many are left */
+	uint64_t nclean;		/* clean slots in every region */
+} kgo_stacks;
+
+/*
+ * kgo_stacks_pick - MODULE if the module serves stacks for this layout,
+ * else MMAP.  First kgo_stackalloc only.
+ */
+static void kgo_stacks_pick(size_t stride)
 {
-	struct kgo_stack_chunk *c;
-	char *slice = NULL;
+	const char *env = getenv("KGO_STACKS");
+	struct kgo_stackmap sm = {
+		.stride = stride,
+		.guard = kgo_rt.guard_size,
+	};
 
-	pthread_mutex_lock(&kgo_rt.lock);
-	if (kgo_rt.chunk_left) {
-		slice = kgo_rt.chunk_next;
-		kgo_rt.chunk_next += size;
-		kgo_rt.chunk_left--;
-	}
-	pthread_mutex_unlock(&kgo_rt.lock);
-	if (slice)
-		return slice;
+	kgo_stacks.mode = KGO_STACKS_MMAP;
+	kgo_stacks.next_slots = KGO_SLOTS_PER_CHUNK;
+	if (env && !strcmp(env, "mmap"))
+		return;
+	if (kgo_ioctl(KGO_IOC_STACKMAP, &sm))
+		return;		/* an older module: the fallback */
+	kgo_stacks.mode = KGO_STACKS_MODULE;
+	kgo_stacks.offset = (off_t)sm.offset;
+	kgo_stacks.next_slots = KGO_SLOTS_FIRST;
+}
 
-	c = malloc(sizeof(*c));
-	if (!c) {
-		*err = -ENOMEM;
+/* A region of @size bytes of slots, or MAP_FAILED with errno. */
+static void *kgo_region_map(size_t size)
+{
+	int flags = MAP_PRIVATE | MAP_NORESERVE | MAP_STACK;
+
+	if (kgo_stacks.mode == KGO_STACKS_MODULE)
+		return mmap(NULL, size, PROT_READ | PROT_WRITE, flags,
+			    kgo_rt.fd, kgo_stacks.offset);
+	return mmap(NULL, size, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS, -1, 0);
+}
+
+/* A clean slot (the lowest in the newest region that has one).  Lock held. */
+static char *kgo_cleanslot_locked(void)
+{
+	struct kgo_stack_region *r;
+	unsigned int bit;
+	uint32_t w;
+
+	for (r = kgo_stacks.regions; r && !r->nclean; r = r->next)
+		;
+	if (!r)
+		return NULL;
+	for (w = r->hint; !r->clean[w]; w++)
+		;
+	r->hint = w;
+	bit = (unsigned int)__builtin_ctzll(r->clean[w]);
+	r->clean[w] &= ~(1ULL << bit);
+	r->nclean--;
+	kgo_stacks.nclean--;
+	return r->map + ((size_t)w * 64 + bit) * r->stride;
+}
+
+/*
+ * kgo_region_new - map a region of @n slots of @stride bytes and set up
+ * its header in slot 0.  NULL with *@err.  No lock held.
+ */
+static struct kgo_stack_region *kgo_region_new(size_t stride, uint32_t n, int *err)
+{
+	size_t hdr = sizeof(struct kgo_stack_region) + (n + 63) / 64 * sizeof(uint64_t);
+	struct kgo_stack_region *r;
+	char *map;
+
+	if (hdr > stride - kgo_rt.guard_size) {
+		*err = -EINVAL;	/* cannot happen: a stack holds 16 KiB */
 		return NULL;
 	}
-	c->size = size * KGO_STACKS_PER_CHUNK;
-	c->map = mmap(NULL, c->size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-	if (c->map == MAP_FAILED) {
+	map = kgo_region_map(stride * n);
+	if (map == MAP_FAILED) {
 		*err = -errno;
-		free(c);
 		return NULL;
 	}
+	r = (struct kgo_stack_region *)(map + kgo_rt.guard_size);
+	if (kgo_stacks.mode == KGO_STACKS_MMAP && mprotect(map, kgo_rt.guard_size, PROT_NONE)) {
+		*err = -errno;
+		munmap(map, stride * n);
+		return NULL;
+	}
+	memset(r, 0, hdr);	/* zeroes already; this makes the page resident */
+	r->map = map;
+	r->size = stride * n;
+	r->stride = stride;
+	r->nslots = n;
+	r->carved = 1;		/* slot 0, the header's, is never clean */
+	return r;
+}
+
+/*
+ * kgo_stackslot - a slot of @stride bytes: a clean one, else the next
+ * never used of the newest region, else the first of a new region, which
+ * then becomes the newest.  *@fresh tells a slot never used before.  NULL
+ * with *@err.  Takes kgo_rt.lock, but maps the region without it, so that
+ * other Ms creating goroutines do not wait on it.  Two Ms that both find
+ * the region used up both map one; the slots left in the one installed
+ * first stay unused (address space only) until the region is unmapped.
+ */
+static char *kgo_stackslot(size_t stride, bool *fresh, int *err)
+{
+	struct kgo_stack_region *r;
+	char *slot = NULL;
+	uint32_t n;
+
 	pthread_mutex_lock(&kgo_rt.lock);
-	c->next = kgo_rt.chunks;
-	kgo_rt.chunks = c;
-	kgo_rt.chunk_next = c->map + size;
-	kgo_rt.chunk_left = KGO_STACKS_PER_CHUNK - 1;
+	if (kgo_stacks.mode == KGO_STACKS_UNSET)
+		kgo_stacks_pick(stride);
+	*fresh = false;
+	if (kgo_stacks.nclean)
+		slot = kgo_cleanslot_locked();
+	if (!slot && kgo_stacks.left) {
+		*fresh = true;
+		slot = kgo_stacks.next;
+		kgo_stacks.next += stride;
+		kgo_stacks.left--;
+		kgo_stacks.carving->carved++;
+	}
+	n = kgo_stacks.next_slots;
 	pthread_mutex_unlock(&kgo_rt.lock);
-	return c->map;
+	if (slot)
+		return slot;
+
+	*fresh = true;
+	r = kgo_region_new(stride, n, err);
+	if (!r)
+		return NULL;
+	pthread_mutex_lock(&kgo_rt.lock);
+	r->next = kgo_stacks.regions;
+	kgo_stacks.regions = r;
+	kgo_stacks.carving = r;
+	r->carved = 2;		/* the header's slot and the one returned */
+	kgo_stacks.next = r->map + 2 * stride;
+	kgo_stacks.left = n - 2;
+	if (kgo_stacks.mode == KGO_STACKS_MODULE && kgo_stacks.next_slots < KGO_SLOTS_MAX)
+		kgo_stacks.next_slots *= 2;
+	pthread_mutex_unlock(&kgo_rt.lock);
+	return r->map + stride;
 }
 
 /* kgo_stackalloc - a new G with a fresh stack, or NULL with *@err. */
@@ -87,14 +220,16 @@ struct kgo_g *kgo_stackalloc(int *err)
 {
 	size_t guard = kgo_rt.guard_size, size = guard + kgo_rt.stack_size;
 	struct kgo_g *g;
+	bool fresh;
 	char *map;
 
-	map = kgo_stackslice(size, err);
+	map = kgo_stackslot(size, &fresh, err);
 	if (!map)
 		return NULL;
-	/* The slice is ours alone.  If this fails it stays unused in its
-	 * chunk, which teardown unmaps with the rest. */
-	if (mprotect(map, guard, PROT_NONE)) {
+	/* The slot is ours alone.  If this fails it stays unused in its
+	 * region, which teardown unmaps with the rest. */
+	if (fresh && kgo_stacks.mode == KGO_STACKS_MMAP &&
+	    mprotect(map, guard, PROT_NONE)) {
 		*err = -errno;
 		return NULL;
 	}
@@ -105,9 +240,133 @@ struct kgo_g *kgo_stackalloc(int *err)
 	g->stack_lo = map + guard;
 	pthread_mutex_lock(&kgo_rt.lock);
 	g->alllink = kgo_rt.allg;
+	if (g->alllink)
+		g->alllink->allprev = g;
 	kgo_rt.allg = g;
 	pthread_mutex_unlock(&kgo_rt.lock);
 	return g;
+}
+
+/*
+ * Marks @n slots from @slot clean in their region.  If that makes every
+ * slot the region handed out clean, the region leaves the list and is
+ * returned, for the caller to unmap once the lock is dropped; else NULL.
+ * kgo_rt.lock held.
+ */
+static struct kgo_stack_region *kgo_slots_clean_locked(char *slot, size_t n)
+{
+	struct kgo_stack_region *r, **link;
+	size_t i;
+
+	for (link = &kgo_stacks.regions; (r = *link); link = &r->next)
+		if (slot >= r->map && slot < r->map + r->size)
+			break;
+	if (!r)
+		kgo_fatal("scavenged a stack of no region: %p", (void *)slot);
+	i = (size_t)(slot - r->map) / r->stride;
+	if (i / 64 < r->hint)
+		r->hint = (uint32_t)(i / 64);
+	for (; n; n--, i++) {
+		r->clean[i / 64] |= 1ULL << (i % 64);
+		r->nclean++;
+		kgo_stacks.nclean++;
+	}
+	if (r->nclean != r->carved - 1)
+		return NULL;
+	*link = r->next;
+	kgo_stacks.nclean -= r->nclean;
+	if (kgo_stacks.carving == r) {
+		kgo_stacks.carving = NULL;
+		kgo_stacks.left = 0;
+	}
+	return r;
+}
+
+/* Gives the slots [@lo, @hi) back to the kernel; they read as zeroes after. */
+static void kgo_slots_release(char *lo, char *hi)
+{
+	size_t stride = kgo_rt.guard_size + kgo_rt.stack_size;
+	struct kgo_stack_region *r;
+
+	if (lo == hi)
+		return;
+	/*
+	 * Should the kernel refuse (it cannot for these mappings), the slots
+	 * still go to the clean set: their memory is just not given back.
+	 */
+	madvise(lo, (size_t)(hi - lo), MADV_DONTNEED);
+	pthread_mutex_lock(&kgo_rt.lock);
+	r = kgo_slots_clean_locked(lo, (size_t)(hi - lo) / stride);
+	pthread_mutex_unlock(&kgo_rt.lock);
+	if (r)
+		munmap(r->map, r->size);	/* the header with the rest */
+}
+
+/* A run of adjacent slots being gathered for one madvise(). */
+struct kgo_run {
+	char *lo, *hi;
+};
+
+/* Adds @slot (of @size bytes) to @run, releasing the run it cannot join. */
+static void kgo_run_add(struct kgo_run *run, char *slot, size_t size)
+{
+	if (slot == run->hi) {
+		run->hi += size;
+	} else if (slot + size == run->lo) {
+		run->lo = slot;
+	} else {
+		kgo_slots_release(run->lo, run->hi);
+		run->lo = slot;
+		run->hi = slot + size;
+	}
+}
+
+#define KGO_SCAVENGE_GROUP	64
+
+/*
+ * kgo_stack_scavenge - give back the stacks of @batches (from
+ * kgo_gfree_take_old: free Gs no one else can reach any more) and make
+ * their slots clean.  The Gs go in groups of up to 64: off the list of
+ * every G (their headers are about to go), then sorted by address, so
+ * that adjacent slots make one madvise() whatever order the free list
+ * had.  A run never spans two regions (each starts with its header's
+ * slot, never free).  The scavenger's thread, no lock held.
+ */
+void kgo_stack_scavenge(struct kgo_g *batches)
+{
+	char *slots[KGO_SCAVENGE_GROUP];
+	struct kgo_run run = { NULL, NULL };
+	struct kgo_g *b, *g, *next;
+	size_t size = kgo_rt.guard_size + kgo_rt.stack_size;
+	unsigned int n, i, j;
+
+	for (b = batches; b; b = next) {
+		next = b->gfree_next;
+		for (g = b; g;) {
+			pthread_mutex_lock(&kgo_rt.lock);
+			for (n = 0; g && n < KGO_SCAVENGE_GROUP; g = g->schedlink) {
+				if (g->allprev)
+					g->allprev->alllink = g->alllink;
+				else
+					kgo_rt.allg = g->alllink;
+				if (g->alllink)
+					g->alllink->allprev = g->allprev;
+				slots[n++] = g->map;
+			}
+			pthread_mutex_unlock(&kgo_rt.lock);
+			/* g, the next group's first, is read: its run may go now. */
+			for (i = 1; i < n; i++) {
+				char *s = slots[i];
+
+				for (j = i; j > 0 && slots[j - 1] > s; j--)
+					slots[j] = slots[j - 1];
+				slots[j] = s;
+			}
+			for (i = 0; i < n; i++)
+				kgo_run_add(&run, slots[i], size);
+		}
+	}
+	kgo_slots_release(run.lo, run.hi);
 }
 
 /*
@@ -116,16 +375,13 @@ struct kgo_g *kgo_stackalloc(int *err)
  */
 void kgo_stacks_free(void)
 {
-	struct kgo_stack_chunk *c, *next;
+	struct kgo_stack_region *r, *next;
 
-	for (c = kgo_rt.chunks; c; c = next) {
-		next = c->next;
-		munmap(c->map, c->size);
-		free(c);
+	for (r = kgo_stacks.regions; r; r = next) {
+		next = r->next;
+		munmap(r->map, r->size);	/* r with it */
 	}
-	kgo_rt.chunks = NULL;
-	kgo_rt.chunk_next = NULL;
-	kgo_rt.chunk_left = 0;
+	memset(&kgo_stacks, 0, sizeof(kgo_stacks));
 }
 
 /* Decimal digits of @v into @buf (which must hold 20), returns the length. */

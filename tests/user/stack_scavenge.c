@@ -1,0 +1,212 @@
+/*
+ * Memory goes back after a burst (issue 17): resident memory (VmRSS)
+ * before a burst of N goroutines ($KGO_BURST, 1,000,000 by default), while
+ * they are all parked, and after they have all ended, polled every 100 ms:
+ * it must return within 10% of the value before the burst within 10 s
+ * (the scavenger gives back stacks free for a second; the rest is the
+ * kernel's work freeing them, 3-4 s for 100,000 on the KASAN kernel under
+ * TCG).  Then a second burst
+ * reuses the given-back stacks (they read as zeroes again) and every one
+ * of its goroutines runs to the end.  nprocs 1 and 2, each in a child.
+ * Without $KGO_BURST, a guest without room for a million parked
+ * goroutines (about 5 KiB each) gets the largest burst that fits, which
+ * the output says (a 1 GiB guest: about 130,000).
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <kgo.h>
+
+#include "tap.h"
+
+struct result {
+	int spawn_err;
+	long spawned, resumed, second;
+	long rss_before, rss_during, rss_after;	/* KiB */
+	long ms_to_return;			/* -1: not within the limit */
+	long maps_during, maps_after;
+};
+
+static long n_burst = 1000000;
+static struct result *res;
+static _Atomic long parked, resumed, second_ran;
+static struct kgo_waitgroup gate, finished;
+
+static long file_kib(const char *path, const char *field)
+{
+	char line[256];
+	long v = -1;
+	size_t n = strlen(field);
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':') {
+			v = atol(line + n + 1);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static long status_kib(const char *field)
+{
+	char line[256];
+	long v = -1;
+	size_t n = strlen(field);
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':') {
+			v = atol(line + n + 1);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static long count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long n = 0;
+	int c;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static void waiter(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&parked, 1);
+	kgo_waitgroup_wait(&gate);
+	atomic_fetch_add(&resumed, 1);
+	kgo_waitgroup_done(&finished);
+}
+
+/* A second-burst goroutine: its stack must work like a new one. */
+static void again(void *arg)
+{
+	volatile char frame[8192];
+
+	frame[0] = 1;
+	frame[sizeof(frame) - 1] = 2;
+	if (frame[0] + frame[sizeof(frame) - 1] == 3 && arg == (void *)&second_ran)
+		atomic_fetch_add(&second_ran, 1);
+	kgo_waitgroup_done(&finished);
+}
+
+static void main_g(void *arg)
+{
+	uint64_t t0;
+	long i, limit;
+
+	(void)arg;
+	kgo_sleep(300000000);	/* Ms started, their stacks touched */
+	res->rss_before = status_kib("VmRSS");
+	kgo_waitgroup_add(&gate, 1);
+	kgo_waitgroup_add(&finished, n_burst);
+	for (i = 0; i < n_burst; i++) {
+		int err = kgo_go(waiter, NULL);
+
+		if (err) {
+			res->spawn_err = err;
+			kgo_waitgroup_add(&finished, i - n_burst);
+			break;
+		}
+	}
+	res->spawned = i;
+	while (atomic_load(&parked) < res->spawned)
+		kgo_sleep(1000000);
+	kgo_sleep(20000000);
+	res->rss_during = status_kib("VmRSS");
+	res->maps_during = count_maps();
+	kgo_waitgroup_done(&gate);
+	kgo_waitgroup_wait(&finished);
+	res->resumed = atomic_load(&resumed);
+
+	limit = res->rss_before + res->rss_before / 10;
+	res->ms_to_return = -1;
+	t0 = kgo_nanotime();
+	for (i = 0; i <= 100; i++) {
+		res->rss_after = status_kib("VmRSS");
+		if (res->rss_after <= limit) {
+			res->ms_to_return = (long)((kgo_nanotime() - t0) / 1000000);
+			break;
+		}
+		kgo_sleep(100000000);
+	}
+	res->maps_after = count_maps();
+
+	kgo_waitgroup_add(&finished, n_burst / 10);
+	for (i = 0; i < n_burst / 10; i++)
+		if (kgo_go(again, &second_ran))
+			kgo_waitgroup_add(&finished, -1);
+	kgo_waitgroup_wait(&finished);
+	res->second = atomic_load(&second_ran);
+}
+
+int main(void)
+{
+	const char *env = getenv("KGO_BURST");
+	int nprocs;
+
+	if (env) {
+		n_burst = atol(env);
+	} else {
+		long avail = file_kib("/proc/meminfo", "MemAvailable");
+		long fits = (avail - 256 * 1024) / 5;
+
+		if (avail > 0 && fits < n_burst) {
+			printf("# %ld MiB available: a burst of %ld, not %ld\n", avail / 1024,
+			       fits > 1000 ? fits : 1000, n_burst);
+			n_burst = fits > 1000 ? fits : 1000;
+		}
+	}
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		return 1;
+	tap_plan(6);
+	for (nprocs = 1; nprocs <= 2; nprocs++) {
+		struct kgo_config cfg = { .nprocs = nprocs };
+		int st = -1;
+		pid_t pid;
+
+		memset(res, 0, sizeof(*res));
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0)
+			_exit(kgo_main(main_g, NULL, &cfg) ? 3 : 0);
+		waitpid(pid, &st, 0);
+		printf("# nprocs %d, burst of %ld: status %#x, spawned %ld (err %d); VmRSS "
+		       "%ld KiB before, %ld KiB during (%ld memory areas), %ld KiB after "
+		       "(%ld memory areas), back within 10%% after %ld ms\n", nprocs, n_burst,
+		       st, res->spawned, res->spawn_err, res->rss_before, res->rss_during,
+		       res->maps_during, res->rss_after, res->maps_after, res->ms_to_return);
+		tap_ok_fmt(WIFEXITED(st) && WEXITSTATUS(st) == 0 && res->spawned == n_burst &&
+			   res->resumed == n_burst &&
+			   res->rss_during - res->rss_before >= n_burst * 4,
+			   "nprocs %d: a burst of %ld parked goroutines, at least 4 KiB each",
+			   nprocs, n_burst);
+		tap_ok_fmt(res->ms_to_return >= 0 && res->ms_to_return <= 10000,
+			   "nprocs %d: VmRSS back within 10%% of %ld KiB in %ld ms (10 s allowed); "
+			   "%ld KiB", nprocs, res->rss_before, res->ms_to_return, res->rss_after);
+		tap_ok_fmt(res->second == n_burst / 10,
+			   "nprocs %d: a second burst on the given-back stacks: %ld of %ld ran",
+			   nprocs, res->second, n_burst / 10);
+	}
+	return tap_done();
+}

@@ -1,0 +1,105 @@
+/*
+ * The stack scavenger (Go's background scavenger, for goroutine stacks):
+ * a library thread, not an M, that wakes every KGO_SCAVENGE_PERIOD_NS and
+ * gives back to the kernel the stacks of Gs that have sat on the global
+ * free list for KGO_SCAVENGE_AGE_NS or more.  Their slots become clean
+ * (stack.c): they cost no memory until handed out again.  So after a burst
+ * of goroutines, the memory it took returns within about a second and a
+ * half, while a program that keeps creating goroutines keeps its warm
+ * stacks: those come back into use before they grow old.
+ *
+ * A P's own free list (up to 64 Gs) is out of reach while its M runs
+ * (it is the P's alone); a P that goes idle hands it to the global list
+ * (kgo_gfree_idle), where it ages like the rest.
+ *
+ * KGO_SCAVENGE=off in the environment keeps every stack until kgo_main
+ * returns, as before the scavenger (for comparisons and tests).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define KGO_SCAVENGE_PERIOD_NS	250000000ULL
+#define KGO_SCAVENGE_AGE_NS	1000000000ULL
+
+/* The scavenger thread; stop and the condition under lock. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
+	bool stop;
+	bool started;
+	pthread_t thread;
+} kgo_sc = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void *kgo_scavenger(void *arg)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	(void)arg;
+	pthread_mutex_lock(&kgo_sc.lock);
+	while (!kgo_sc.stop) {
+		now = kgo_nanotime() + KGO_SCAVENGE_PERIOD_NS;
+		ts.tv_sec = (time_t)(now / 1000000000ULL);
+		ts.tv_nsec = (long)(now % 1000000000ULL);
+		pthread_cond_timedwait(&kgo_sc.cond, &kgo_sc.lock, &ts);
+		if (kgo_sc.stop)
+			break;
+		pthread_mutex_unlock(&kgo_sc.lock);
+		now = kgo_nanotime();
+		if (now > KGO_SCAVENGE_AGE_NS)
+			kgo_stack_scavenge(kgo_gfree_take_old(now - KGO_SCAVENGE_AGE_NS));
+		pthread_mutex_lock(&kgo_sc.lock);
+	}
+	pthread_mutex_unlock(&kgo_sc.lock);
+	return NULL;
+}
+
+/* kgo_scavenger_start - at start-up, before any goroutine.  0 or -errno. */
+int kgo_scavenger_start(void)
+{
+	const char *env = getenv("KGO_SCAVENGE");
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	if (env && !strcmp(env, "off"))
+		return 0;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	err = -pthread_cond_init(&kgo_sc.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (err)
+		return err;
+	kgo_sc.stop = false;
+	/* It takes no signals: they go to the program's threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&kgo_sc.thread, NULL, kgo_scavenger, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_cond_destroy(&kgo_sc.cond);
+		return err;
+	}
+	kgo_sc.started = true;
+	return 0;
+}
+
+/* kgo_scavenger_stop - at teardown, before the stacks are unmapped. */
+void kgo_scavenger_stop(void)
+{
+	if (!kgo_sc.started)
+		return;
+	pthread_mutex_lock(&kgo_sc.lock);
+	kgo_sc.stop = true;
+	pthread_cond_signal(&kgo_sc.cond);
+	pthread_mutex_unlock(&kgo_sc.lock);
+	pthread_join(kgo_sc.thread, NULL);
+	pthread_cond_destroy(&kgo_sc.cond);
+	kgo_sc.started = false;
+}
