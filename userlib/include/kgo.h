@@ -51,6 +51,17 @@
  * select, mutex, waitgroup, sleep, network I/O): the goroutine may resume
  * on another thread.
  *
+ * Errors.  A call that can fail returns -errno (never setting errno: a
+ * goroutine may change threads inside the call, and errno is per thread),
+ * or, for a call that returns a pointer, NULL with errno set.  The
+ * library prints nothing on stderr unless $KGO_DEBUG has warn=1 (then it
+ * also says why kgo_main failed, and warns about recoverable trouble).  A
+ * programming error is fatal, as a panic is in Go: a message on stderr,
+ * then abort().  Such are: unlocking an unlocked mutex or rwmutex, a
+ * negative waitgroup count, closing a closed channel, a blocking call
+ * from a thread that is not a goroutine, and readying a goroutine that is
+ * not parked.
+ *
  * Threads.  Beyond the nprocs+1 Ms started at first, an M is started for
  * each G blocked in the kernel while others wait to run (plus a small pool
  * of spare Ms, kept by a spawner thread), up to kgo.ko's max_ms parameter
@@ -263,8 +274,9 @@ struct kgo_chan *kgo_chan_new(size_t elem_size, size_t cap);
  * kgo_chan_send - copy elem_size bytes from @elem into the channel,
  * blocking while it is full (unbuffered: until a receiver takes them).
  * 0, or -EPIPE if the channel is closed, or closed while the sender
- * waited (then nobody got the value).  Sends from one goroutine are
- * received in the order sent.
+ * waited (then nobody got the value), or -EINVAL if @elem is NULL and the
+ * elements are not empty.  Sends from one goroutine are received in the
+ * order sent.
  */
 int kgo_chan_send(struct kgo_chan *c, const void *elem);
 
@@ -279,10 +291,20 @@ int kgo_chan_recv(struct kgo_chan *c, void *elem);
 /*
  * kgo_chan_close - no more values may be sent.  Every blocked receiver
  * wakes (with 0 once the buffer is drained) and every blocked sender
- * wakes with -EPIPE.  Closing a closed channel is a no-op that prints a
- * warning on stderr (Go panics).  May be called from any thread.
+ * wakes with -EPIPE.  Closing a closed channel is a fatal error (Go
+ * panics).  May be called from any thread.
  */
 void kgo_chan_close(struct kgo_chan *c);
+
+/*
+ * kgo_chan_trysend, kgo_chan_tryrecv - a send or receive that never
+ * blocks (Go's select with a default case).  trysend: 0 sent, -EAGAIN if
+ * it would block, -EPIPE closed, -EINVAL as kgo_chan_send.  tryrecv: 1
+ * received, 0 closed and drained (@elem zeroed), -EAGAIN if it would
+ * block.  Any thread while kgo_main runs.
+ */
+int kgo_chan_trysend(struct kgo_chan *c, const void *elem);
+int kgo_chan_tryrecv(struct kgo_chan *c, void *elem);
 
 /* kgo_chan_len, kgo_chan_cap - values buffered now; the capacity. */
 size_t kgo_chan_len(struct kgo_chan *c);
@@ -314,7 +336,9 @@ struct kgo_select_case {
  * proceed, do it, and return its index.  Among cases ready at once one is
  * picked uniformly at random.  A send on a closed channel counts as ready
  * (and fails: ok false).  With @block false, return -1 at once if no case
- * is ready (select with a default case).  -EINVAL for a bad case or n < 0.
+ * is ready (select with a default case).  -EINVAL for a bad case (a bad
+ * dir, or a send of NULL on a channel whose elements are not empty) or
+ * n < 0; -ENOMEM when more than four cases need memory and there is none.
  * With no usable case and @block true, the goroutine blocks for ever, as
  * in Go.  Any number of cases; the same channel may appear several times.
  */
@@ -369,8 +393,10 @@ uint64_t kgo_nanotime(void);
 /*
  * kgo_sleep - block the calling goroutine for at least @ns nanoseconds of
  * CLOCK_MONOTONIC; it never wakes earlier.  kgo_sleep(0) only yields.
+ * 0, or -ENOMEM (no room for its timer), -ESRCH (the runtime's timers
+ * are not running: kgo_main is ending).
  */
-void kgo_sleep(uint64_t ns);
+int kgo_sleep(uint64_t ns);
 
 /*
  * Timers, served by the runtime's poller (no thread per timer).

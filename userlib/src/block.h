@@ -76,8 +76,6 @@ KGO_HIDDEN struct kgo_g *kgo_self_or_die(const char *who);
 /* select.c: a uniformly distributed number in [0, n), n > 0; any thread. */
 KGO_HIDDEN uint32_t kgo_fastrandn(uint32_t n);
 
-/* chan.c: a send that never blocks, from any thread; false if it would. */
-KGO_HIDDEN bool kgo_chan_trysend(struct kgo_chan *c, const void *elem);
 /* chan.c: empty @c's buffer (a stale timer value) without blocking. */
 KGO_HIDDEN void kgo_chan_drain(struct kgo_chan *c);
 

@@ -1,5 +1,6 @@
 /*
- * Channels: kgo_chan_new/send/recv/close/free, as Go's hchan.
+ * Channels: kgo_chan_new/send/recv/trysend/tryrecv/close/free, as Go's
+ * hchan.
  *
  * A channel is a ring buffer of cap values plus two FIFO queues of waiting
  * goroutines, all under one spinlock.  A send first looks for a waiting
@@ -261,6 +262,8 @@ static int chan_send_in_library(struct kgo_chan *c, const void *elem)
 	struct kgo_g *wake;
 	int r;
 
+	if (!elem && c->elemsize)
+		return -EINVAL;
 	kgo_spin_lock(&c->lock);
 	r = kgo_chan_trysend_locked(c, elem, &wake);
 	if (r != KGO_CH_BLOCK) {
@@ -304,21 +307,49 @@ int kgo_chan_recv(struct kgo_chan *c, void *elem)
 	return r;
 }
 
-static bool chan_trysend_in_library(struct kgo_chan *c, const void *elem)
+/* A send needs a value unless the elements are empty (a signal). */
+static inline bool kgo_chan_elem_ok(struct kgo_chan *c, const void *elem)
+{
+	return elem || c->elemsize == 0;
+}
+
+static int chan_trysend_in_library(struct kgo_chan *c, const void *elem)
+{
+	struct kgo_g *wake;
+	int r;
+
+	if (!kgo_chan_elem_ok(c, elem))
+		return -EINVAL;
+	kgo_spin_lock(&c->lock);
+	r = kgo_chan_trysend_locked(c, elem, &wake);
+	chan_unlock_ready(c, wake);
+	return r == KGO_CH_DONE ? 0 : r == KGO_CH_CLOSED ? -EPIPE : -EAGAIN;
+}
+
+int kgo_chan_trysend(struct kgo_chan *c, const void *elem)
+{
+	bool entered = kgo_enter(true);
+	int r = chan_trysend_in_library(c, elem);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static int chan_tryrecv_in_library(struct kgo_chan *c, void *elem)
 {
 	struct kgo_g *wake;
 	int r;
 
 	kgo_spin_lock(&c->lock);
-	r = kgo_chan_trysend_locked(c, elem, &wake);
+	r = kgo_chan_tryrecv_locked(c, elem, &wake);
 	chan_unlock_ready(c, wake);
-	return r == KGO_CH_DONE;
+	return r == KGO_CH_DONE ? 1 : r == KGO_CH_CLOSED ? 0 : -EAGAIN;
 }
 
-bool kgo_chan_trysend(struct kgo_chan *c, const void *elem)
+int kgo_chan_tryrecv(struct kgo_chan *c, void *elem)
 {
 	bool entered = kgo_enter(true);
-	bool r = chan_trysend_in_library(c, elem);
+	int r = chan_tryrecv_in_library(c, elem);
 
 	kgo_leave(entered);
 	return r;
@@ -350,8 +381,7 @@ static void chan_close_in_library(struct kgo_chan *c)
 	kgo_spin_lock(&c->lock);
 	if (c->closed) {
 		kgo_spin_unlock(&c->lock);
-		kgo_warn("kgo_chan_close: channel %p is already closed", (void *)c);
-		return;
+		kgo_fatal("kgo_chan_close: close of closed channel %p", (void *)c);
 	}
 	c->closed = true;
 	/* Receivers get the zero value; senders fail.  Chained on ->next. */

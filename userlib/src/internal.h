@@ -262,6 +262,11 @@ KGO_HIDDEN void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g);
 KGO_HIDDEN void kgo_begin_exit(void);
 KGO_HIDDEN void kgo_goexit0(void) __attribute__((noreturn));
 
+/* overflow.c: runnable Gs for which every run queue was full */
+KGO_HIDDEN void kgo_overflow_put(struct kgo_g *g);
+KGO_HIDDEN struct kgo_g *kgo_overflow_get(void);
+KGO_HIDDEN void kgo_overflow_reset(void);
+
 /* stack.c */
 KGO_HIDDEN struct kgo_g *kgo_stackalloc(int *err);
 KGO_HIDDEN void kgo_stacks_free(void);
@@ -283,5 +288,7 @@ KGO_HIDDEN int kgo_ioctl(unsigned long req, void *arg);
 KGO_HIDDEN void kgo_fatal(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
 KGO_HIDDEN void kgo_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+KGO_HIDDEN bool kgo_debug(void);
+KGO_HIDDEN unsigned long kgo_debug_value(const char *key);
 
 #endif /* KGO_INTERNAL_H */

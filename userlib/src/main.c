@@ -50,11 +50,14 @@ static int kgo_online_cpus(void)
 	return n > 0 ? (int)n : 1;
 }
 
+/* @err, after saying why on stderr if $KGO_DEBUG asks. */
 static int kgo_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int kgo_err(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!kgo_debug())
+		return err;
 	fputs("kgo: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -167,6 +170,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	}
 	/* No goroutine runs now; the poller may still hold their records. */
 	kgo_poller_stop();
+	kgo_overflow_reset();
 	if (m0) {
 		kgo_altstack_off(m0);
 		if (old_ss && !(old_ss->ss_flags & SS_DISABLE))

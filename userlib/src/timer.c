@@ -17,6 +17,10 @@
  * stays valid until then).  User timers (struct kgo_timer) fire under the
  * lock, so that kgo_timer_stop/free, which take it too, never race with a
  * firing.
+ *
+ * Memory.  The heap's room is reserved when a sleep starts or a kgo_timer
+ * is made (which then fail with -ENOMEM / ENOMEM), never when a timer is
+ * armed again, so the poller and kgo_timer_reset cannot run out.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -54,6 +58,8 @@ static struct {
 	pthread_mutex_t lock;
 	struct kgo_tmr **heap;
 	size_t n, cap;
+	size_t nuser;		/* kgo_timers alive (made, not freed) */
+	size_t nsleep;		/* sleepers in the heap */
 	int tfd;
 	uint64_t armed;		/* the timerfd's deadline; 0: not armed */
 	bool live;		/* between kgo_timers_init and _fini */
@@ -114,17 +120,36 @@ static void kgo_heap_down(size_t i)
 	kgo_heap_set(i, t);
 }
 
+/*
+ * kgo_heap_reserve - room for @extra more timers than every user timer
+ * alive plus every sleeper queued: 0, or -ENOMEM (nothing changed).  So a
+ * user timer's slot is reserved from kgo_timer_new to kgo_timer_free, and
+ * arming it (reset, in the poller or anywhere) never needs memory.
+ */
+static int kgo_heap_reserve(size_t extra)
+{
+	size_t need = kgo_tm.nuser + kgo_tm.nsleep + extra, cap = kgo_tm.cap;
+	struct kgo_tmr **h;
+
+	if (need <= cap)
+		return 0;
+	while (cap < need)
+		cap = cap ? 2 * cap : 64;
+	h = realloc(kgo_tm.heap, cap * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	kgo_tm.heap = h;
+	kgo_tm.cap = cap;
+	return 0;
+}
+
+/* Never out of room: kgo_heap_reserve made it. */
 static void kgo_heap_push(struct kgo_tmr *t)
 {
-	if (kgo_tm.n == kgo_tm.cap) {
-		size_t cap = kgo_tm.cap ? 2 * kgo_tm.cap : 64;
-		struct kgo_tmr **h = realloc(kgo_tm.heap, cap * sizeof(*h));
-
-		if (!h)
-			kgo_fatal("out of memory for %zu timers", cap);
-		kgo_tm.heap = h;
-		kgo_tm.cap = cap;
-	}
+	if (kgo_tm.n == kgo_tm.cap)
+		kgo_fatal("timer heap overflow (%zu timers)", kgo_tm.n);
+	if (t->kind == KGO_TMR_SLEEP)
+		kgo_tm.nsleep++;
 	kgo_heap_set(kgo_tm.n++, t);
 	kgo_heap_up(t->idx);
 }
@@ -135,6 +160,8 @@ static void kgo_heap_remove(struct kgo_tmr *t)
 	struct kgo_tmr *moved;
 
 	t->idx = KGO_TMR_NONE;
+	if (t->kind == KGO_TMR_SLEEP)
+		kgo_tm.nsleep--;
 	if (i == last)
 		return;
 	/* The last one fills the hole, then moves down or up into place. */
@@ -169,6 +196,7 @@ static void kgo_timers_arm_locked(void)
 	kgo_tm.armed = when;
 }
 
+/* Room was reserved for @t (kgo_heap_reserve). */
 static void kgo_timer_add_locked(struct kgo_tmr *t)
 {
 	kgo_heap_push(t);
@@ -198,6 +226,12 @@ int kgo_timers_init(int epfd, uint64_t tag)
 		return err;
 	}
 	pthread_mutex_lock(&kgo_tm.lock);
+	/* Slots for user timers that outlived an earlier kgo_main. */
+	if (kgo_heap_reserve(0)) {
+		pthread_mutex_unlock(&kgo_tm.lock);
+		close(fd);
+		return -ENOMEM;
+	}
 	kgo_tm.tfd = fd;
 	kgo_tm.armed = 0;
 	kgo_tm.live = true;
@@ -236,7 +270,7 @@ void kgo_timers_run(void)
 		}
 		case KGO_TMR_CHAN:
 			/* Buffer of one: a value still unread makes this one drop. */
-			kgo_chan_trysend(ut->c, &now);
+			(void)kgo_chan_trysend(ut->c, &now);
 			break;
 		}
 	}
@@ -264,7 +298,7 @@ void kgo_timers_fini(void)
 		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
 	free(kgo_tm.heap);
 	kgo_tm.heap = NULL;
-	kgo_tm.n = kgo_tm.cap = 0;
+	kgo_tm.n = kgo_tm.cap = kgo_tm.nsleep = 0;
 	if (kgo_tm.tfd >= 0)
 		close(kgo_tm.tfd);
 	kgo_tm.tfd = -1;
@@ -275,31 +309,37 @@ void kgo_timers_fini(void)
 
 /* ---- the public calls ---- */
 
-static void sleep_in_library(uint64_t ns)
+static int sleep_in_library(uint64_t ns)
 {
 	struct kgo_tmr t;
+	int err;
 
 	if (ns == 0) {
 		kgo_yield();
-		return;
+		return 0;
 	}
 	memset(&t, 0, sizeof(t));
 	t.kind = KGO_TMR_SLEEP;
 	t.g = kgo_self_or_die("kgo_sleep");
 	t.when = kgo_deadline(ns);
 	pthread_mutex_lock(&kgo_tm.lock);
-	if (!kgo_tm.live)
-		kgo_fatal("kgo_sleep: the runtime's timers are not running");
+	err = kgo_tm.live ? kgo_heap_reserve(1) : -ESRCH;
+	if (err) {
+		pthread_mutex_unlock(&kgo_tm.lock);
+		return err;
+	}
 	kgo_timer_add_locked(&t);
 	kgo_park(kgo_tm_parkunlock, &kgo_tm.lock);
+	return 0;
 }
 
-void kgo_sleep(uint64_t ns)
+int kgo_sleep(uint64_t ns)
 {
 	bool entered = kgo_enter(true);
+	int r = sleep_in_library(ns);
 
-	sleep_in_library(ns);
 	kgo_leave(entered);
+	return r;
 }
 
 struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
@@ -332,6 +372,14 @@ struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
 		errno = ESRCH;
 		return NULL;
 	}
+	if (kgo_heap_reserve(1)) {
+		pthread_mutex_unlock(&kgo_tm.lock);
+		kgo_chan_free(ut->c);
+		free(ut);
+		errno = ENOMEM;
+		return NULL;
+	}
+	kgo_tm.nuser++;
 	ut->t.when = kgo_deadline(ns);
 	kgo_timer_add_locked(&ut->t);
 	pthread_mutex_unlock(&kgo_tm.lock);
@@ -382,7 +430,7 @@ static bool timer_reset_in_library(struct kgo_timer *ut, uint64_t ns)
 	was = kgo_timer_stop_locked(ut);
 	if (kgo_tm.live) {
 		ut->t.when = kgo_deadline(ns);
-		kgo_timer_add_locked(&ut->t);
+		kgo_timer_add_locked(&ut->t);	/* its slot is reserved */
 	}
 	pthread_mutex_unlock(&kgo_tm.lock);
 	return was;
@@ -404,6 +452,7 @@ static void timer_free_in_library(struct kgo_timer *ut)
 	pthread_mutex_lock(&kgo_tm.lock);
 	if (ut->t.idx != KGO_TMR_NONE)
 		kgo_heap_remove(&ut->t);
+	kgo_tm.nuser--;
 	pthread_mutex_unlock(&kgo_tm.lock);
 	kgo_chan_free(ut->c);
 	free(ut);
