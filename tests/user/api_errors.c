@@ -1,7 +1,8 @@
 /*
  * The error convention (kgo(7) ERRORS).  Programming errors are fatal
  * with a "kgo: fatal:" message, each checked in a forked child: a second
- * close of a channel, unlocking an unlocked mutex, a negative waitgroup.
+ * close of a channel, unlocking an unlocked mutex or rwmutex (for writing
+ * or reading), a negative waitgroup.
  * Recoverable conditions return an error instead: a NULL value sent on a
  * channel of non-empty elements (send, trysend, select) is -EINVAL and
  * no receiver is woken with garbage; kgo_sleep returns 0.  And a program
@@ -43,6 +44,22 @@ static void negative_waitgroup(void)
 	kgo_waitgroup_add(&wg, 1);
 	kgo_waitgroup_done(&wg);
 	kgo_waitgroup_done(&wg);
+}
+
+static void unlock_unlocked_rw(void)
+{
+	struct kgo_rwmutex rw = KGO_RWMUTEX_INIT;
+
+	kgo_rwmutex_unlock(&rw);
+}
+
+static void runlock_unlocked_rw(void)
+{
+	struct kgo_rwmutex rw = KGO_RWMUTEX_INIT;
+
+	kgo_rwmutex_rlock(&rw);
+	kgo_rwmutex_runlock(&rw);
+	kgo_rwmutex_runlock(&rw);
 }
 
 /*
@@ -129,12 +146,16 @@ int main(void)
 	ssize_t n;
 
 	tap_watchdog(120);
-	tap_plan(9);
+	tap_plan(11);
 	unsetenv("KGO_DEBUG");
 	tap_ok_fmt(dies_with(double_close, "kgo: fatal: kgo_chan_close: close of closed channel",
 			     msg, sizeof(msg)), "a second close is fatal: %s", msg);
 	tap_ok_fmt(dies_with(unlock_unlocked, "kgo: fatal: kgo_mutex_unlock of an unlocked mutex",
 			     msg, sizeof(msg)), "unlocking an unlocked mutex is fatal: %s", msg);
+	tap_ok_fmt(dies_with(unlock_unlocked_rw, "kgo: fatal: kgo_rwmutex_unlock of an unlocked",
+			     msg, sizeof(msg)), "unlocking an unlocked rwmutex is fatal: %s", msg);
+	tap_ok_fmt(dies_with(runlock_unlocked_rw, "kgo: fatal: kgo_rwmutex_runlock of an unlocked",
+			     msg, sizeof(msg)), "runlocking an unlocked rwmutex is fatal: %s", msg);
 	tap_ok_fmt(dies_with(negative_waitgroup, "negative count", msg, sizeof(msg)),
 		   "a negative waitgroup is fatal: %s", msg);
 

@@ -386,6 +386,79 @@ void kgo_waitgroup_add(struct kgo_waitgroup *wg, int64_t n);
 void kgo_waitgroup_done(struct kgo_waitgroup *wg);
 void kgo_waitgroup_wait(struct kgo_waitgroup *wg);
 
+/*
+ * A condition variable (Go's sync.Cond), used with a kgo_mutex.
+ * Zero-filled (KGO_COND_INIT) is ready; there is no destroy.
+ * kgo_cond_wait - with @mu locked by the caller: unlock it, wait for a
+ *   signal or broadcast, lock it again, return.  As with any condition
+ *   variable, check the condition in a loop around it.  From a goroutine.
+ * kgo_cond_signal - wake one waiter (the longest waiting), if any.
+ * kgo_cond_broadcast - wake every waiter.
+ * A signal or broadcast wakes every wait that began (unlocked its mutex)
+ * before it; holding the mutex while calling them is allowed, not needed.
+ * signal and broadcast may be called from any thread.
+ */
+struct kgo_cond {
+	uint32_t lock;
+	uint32_t wait;		/* tickets handed out */
+	uint32_t notify;	/* tickets woken */
+	uint32_t reserved;
+	void *head, *tail;	/* the waiters (private) */
+};
+#define KGO_COND_INIT	{ 0, 0, 0, 0, NULL, NULL }
+
+void kgo_cond_wait(struct kgo_cond *c, struct kgo_mutex *mu);
+void kgo_cond_signal(struct kgo_cond *c);
+void kgo_cond_broadcast(struct kgo_cond *c);
+
+/*
+ * A reader/writer lock (Go's sync.RWMutex).  Zero-filled
+ * (KGO_RWMUTEX_INIT) is unlocked.  Any number of readers, or one writer.
+ * Writers are preferred: once a writer waits in kgo_rwmutex_lock, new
+ * readers wait until it has had the lock, so a stream of readers cannot
+ * starve it (and a reader must not rlock again while it holds the lock:
+ * that deadlocks against a pending writer, as in Go).  Not tied to a
+ * goroutine.  Unlocking one that is not locked (for writing, or reading)
+ * is a fatal error.  lock and rlock block, from a goroutine; the try
+ * forms (true if locked now) and the unlocks work from any thread.
+ */
+struct kgo_rwmutex {
+	struct kgo_mutex w;		/* held by the writer, pending or in */
+	struct kgo_sema writer_sem;	/* the writer waits for readers */
+	struct kgo_sema reader_sem;	/* readers wait for the writer */
+	int32_t readers;		/* private */
+	int32_t departing;		/* private */
+};
+#define KGO_RWMUTEX_INIT	{ KGO_MUTEX_INIT, KGO_SEMA_INIT(0), KGO_SEMA_INIT(0), 0, 0 }
+
+void kgo_rwmutex_lock(struct kgo_rwmutex *rw);
+bool kgo_rwmutex_trylock(struct kgo_rwmutex *rw);
+void kgo_rwmutex_unlock(struct kgo_rwmutex *rw);
+void kgo_rwmutex_rlock(struct kgo_rwmutex *rw);
+bool kgo_rwmutex_tryrlock(struct kgo_rwmutex *rw);
+void kgo_rwmutex_runlock(struct kgo_rwmutex *rw);
+
+/*
+ * kgo_once_do - call fn(arg) if no call on @o has yet (Go's sync.Once).
+ * Every call returns only after fn has returned, whichever goroutine ran
+ * it, and sees what fn wrote.  fn must return (not kgo_exit), and must not
+ * call kgo_once_do on the same @o.  Zero-filled (KGO_ONCE_INIT) is not
+ * yet done.  From a goroutine (a plain thread is fine while nobody else
+ * is running fn).
+ */
+struct kgo_once {
+	uint32_t done;
+	uint32_t reserved;
+	struct kgo_mutex mu;
+};
+#define KGO_ONCE_INIT	{ 0, 0, KGO_MUTEX_INIT }
+
+void kgo_once_do(struct kgo_once *o, void (*fn)(void *), void *arg);
+
+/* kgo_numgoroutine - the goroutines that exist now (made and not yet
+ * ended, the main one included), or 0 outside kgo_main.  Any thread. */
+int kgo_numgoroutine(void);
+
 /* kgo_nanotime - CLOCK_MONOTONIC in nanoseconds, the clock of every
  * sleep and timer.  Any thread. */
 uint64_t kgo_nanotime(void);

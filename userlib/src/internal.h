@@ -155,6 +155,7 @@ struct kgo_rt {
 	_Atomic bool active;		/* between start-up and teardown */
 	_Atomic bool exiting;		/* the main G has returned */
 	_Atomic uint64_t goidgen;
+	_Atomic int32_t ngoroutines;	/* made by kgo_newg, not yet dead */
 	struct kgo_g *main_g;
 
 	pthread_mutex_t lock;		/* the fields below */

@@ -203,6 +203,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	atomic_store(&kgo_rt.ngfree, 0);
 	kgo_rt.main_g = NULL;
 	atomic_store(&kgo_rt.goidgen, 0);
+	atomic_store(&kgo_rt.ngoroutines, 0);
 	atomic_store(&kgo_rt.exiting, false);
 }
 

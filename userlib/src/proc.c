@@ -87,6 +87,8 @@ static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 
 	g->id = 0;
 	atomic_store_explicit(&g->status, KGO_G_IDLE, memory_order_relaxed);
+	/* Every G freed here was counted by kgo_newg. */
+	atomic_fetch_sub_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 	if (ps) {
 		g->schedlink = ps->gfree;
 		ps->gfree = g;
@@ -160,6 +162,8 @@ struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
 	}
 	kgo_gframe(g, fn, arg, args, size);
 	g->id = atomic_fetch_add_explicit(&kgo_rt.goidgen, 1, memory_order_relaxed) + 1;
+	/* Relaxed: a count for kgo_numgoroutine, ordered with nothing. */
+	atomic_fetch_add_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 	g->waitlink = NULL;
 	atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
 	return g;
@@ -250,6 +254,7 @@ void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g)
 {
 	atomic_store_explicit(&g->status, KGO_G_DEAD, memory_order_relaxed);
 	if (g == kgo_rt.main_g) {
+		atomic_fetch_sub_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 		/* Not reused: it is freed with the others at teardown. */
 		kgo_begin_exit();
 		return;
@@ -269,4 +274,11 @@ void kgo_goexit0(void)
 void kgo_exit(void)
 {
 	kgo_goexit0();
+}
+
+int kgo_numgoroutine(void)
+{
+	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
+		return 0;
+	return atomic_load_explicit(&kgo_rt.ngoroutines, memory_order_relaxed);
 }
