@@ -72,6 +72,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -515,15 +516,48 @@ void kgo_timer_free(struct kgo_timer *t);
  * kgo_connect - connect(2), waiting for the connection to complete: 0 or
  *   -errno (e.g. -ECONNREFUSED).
  * kgo_close - close(2) that first wakes every goroutine waiting in the
- *   calls above on @fd, which then return -EBADF.  0 or -errno.  Closing
- *   an fd with plain close(2) while a goroutine waits on it leaves that
- *   goroutine blocked.
+ *   calls here on @fd, which then return -EBADF.  If one of these calls
+ *   is still in flight on @fd (between two of its system calls, say), the
+ *   close(2) itself waits until the last of them returns, so the fd
+ *   number is never reused under it (Go's fdMutex); meanwhile new calls
+ *   on @fd fail with -EBADF.  0 or -errno (-EBADF for a second kgo_close
+ *   while the first is pending).  Closing an fd with plain close(2) while
+ *   a goroutine waits on it leaves that goroutine blocked.
+ *
+ * Deadlines.  The _deadline forms take an absolute CLOCK_MONOTONIC time
+ * in nanoseconds (kgo_nanotime() + a timeout; 0: none) and return
+ * -ETIMEDOUT once it passes while they wait (a write that wrote some
+ * bytes first returns that count).  A deadline in the past fails at once
+ * without a system call only if the call has to wait.
+ *
+ * kgo_wait_fd - park until @fd may be ready for @events (POLLIN or
+ *   POLLOUT, one of them), the deadline passes (-ETIMEDOUT), or
+ *   kgo_close closes it (-EBADF).  0 then: retry the system call, which
+ *   may still say EAGAIN if another goroutine took the data.  -EINVAL for
+ *   other events.  A regular file is always ready (0).
+ * kgo_fd_io - call op(fd, arg), a non-blocking system call of the
+ *   caller's that returns a count or -errno (recvmsg, sendmsg, SSL_read
+ *   with its error mapped...), and while it returns -EAGAIN wait as
+ *   kgo_wait_fd does and call it again.  op's result, -ETIMEDOUT or
+ *   -EBADF.  The fd is held (see kgo_close) for the whole call, so op
+ *   never runs on a reused fd number.  op must not block or switch
+ *   goroutines (no kgo_ call that blocks).  Go's syscall.RawConn.
  */
 ssize_t kgo_read(int fd, void *buf, size_t n);
 ssize_t kgo_write(int fd, const void *buf, size_t n);
 int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 int kgo_close(int fd);
+
+ssize_t kgo_read_deadline(int fd, void *buf, size_t n, uint64_t deadline);
+ssize_t kgo_write_deadline(int fd, const void *buf, size_t n, uint64_t deadline);
+int kgo_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+			uint64_t deadline);
+int kgo_connect_deadline(int fd, const struct sockaddr *addr, socklen_t addrlen,
+			 uint64_t deadline);
+int kgo_wait_fd(int fd, short events, uint64_t deadline);
+ssize_t kgo_fd_io(int fd, short events, uint64_t deadline,
+		  ssize_t (*op)(int fd, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

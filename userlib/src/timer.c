@@ -31,21 +31,6 @@
 
 #include "block.h"
 
-#define KGO_TMR_NONE	SIZE_MAX	/* not in the heap */
-
-enum {
-	KGO_TMR_SLEEP,		/* ready g */
-	KGO_TMR_FUNC,		/* kgo_go(fn, arg) */
-	KGO_TMR_CHAN,		/* send the time on c, if there is room */
-};
-
-struct kgo_tmr {
-	uint64_t when;
-	size_t idx;		/* position in the heap, or KGO_TMR_NONE */
-	int kind;
-	struct kgo_g *g;	/* KGO_TMR_SLEEP */
-	struct kgo_tmr *next;	/* the poller's list of sleepers to ready */
-};
 
 struct kgo_timer {
 	struct kgo_tmr t;
@@ -59,7 +44,7 @@ static struct {
 	struct kgo_tmr **heap;
 	size_t n, cap;
 	size_t nuser;		/* kgo_timers alive (made, not freed) */
-	size_t nsleep;		/* sleepers in the heap */
+	size_t nstack;		/* goroutines' own timers in the heap */
 	int tfd;
 	uint64_t armed;		/* the timerfd's deadline; 0: not armed */
 	bool live;		/* between kgo_timers_init and _fini */
@@ -122,13 +107,13 @@ static void kgo_heap_down(size_t i)
 
 /*
  * kgo_heap_reserve - room for @extra more timers than every user timer
- * alive plus every sleeper queued: 0, or -ENOMEM (nothing changed).  So a
+ * alive plus every goroutine's own timer queued: 0, or -ENOMEM (nothing changed).  So a
  * user timer's slot is reserved from kgo_timer_new to kgo_timer_free, and
  * arming it (reset, in the poller or anywhere) never needs memory.
  */
 static int kgo_heap_reserve(size_t extra)
 {
-	size_t need = kgo_tm.nuser + kgo_tm.nsleep + extra, cap = kgo_tm.cap;
+	size_t need = kgo_tm.nuser + kgo_tm.nstack + extra, cap = kgo_tm.cap;
 	struct kgo_tmr **h;
 
 	if (need <= cap)
@@ -148,8 +133,8 @@ static void kgo_heap_push(struct kgo_tmr *t)
 {
 	if (kgo_tm.n == kgo_tm.cap)
 		kgo_fatal("timer heap overflow (%zu timers)", kgo_tm.n);
-	if (t->kind == KGO_TMR_SLEEP)
-		kgo_tm.nsleep++;
+	if (kgo_tmr_on_stack(t))
+		kgo_tm.nstack++;
 	kgo_heap_set(kgo_tm.n++, t);
 	kgo_heap_up(t->idx);
 }
@@ -160,8 +145,8 @@ static void kgo_heap_remove(struct kgo_tmr *t)
 	struct kgo_tmr *moved;
 
 	t->idx = KGO_TMR_NONE;
-	if (t->kind == KGO_TMR_SLEEP)
-		kgo_tm.nsleep--;
+	if (kgo_tmr_on_stack(t))
+		kgo_tm.nstack--;
 	if (i == last)
 		return;
 	/* The last one fills the hole, then moves down or up into place. */
@@ -261,6 +246,14 @@ void kgo_timers_run(void)
 			t->next = sleepers;
 			sleepers = t;
 			break;
+		case KGO_TMR_EXPIRE:
+			/* The waiter's record is valid until we ready it. */
+			t->g = t->expire(t);
+			if (t->g) {
+				t->next = sleepers;
+				sleepers = t;
+			}
+			break;
 		case KGO_TMR_FUNC: {
 			int err = kgo_go(ut->fn, ut->arg);
 
@@ -298,12 +291,39 @@ void kgo_timers_fini(void)
 		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
 	free(kgo_tm.heap);
 	kgo_tm.heap = NULL;
-	kgo_tm.n = kgo_tm.cap = kgo_tm.nsleep = 0;
+	kgo_tm.n = kgo_tm.cap = kgo_tm.nstack = 0;
 	if (kgo_tm.tfd >= 0)
 		close(kgo_tm.tfd);
 	kgo_tm.tfd = -1;
 	kgo_tm.armed = 0;
 	kgo_tm.live = false;
+	pthread_mutex_unlock(&kgo_tm.lock);
+}
+
+/* ---- deadlines of blocking calls (block.h) ---- */
+
+int kgo_deadline_arm(struct kgo_tmr *t, uint64_t when, struct kgo_g *(*expire)(struct kgo_tmr *))
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->kind = KGO_TMR_EXPIRE;
+	t->idx = KGO_TMR_NONE;
+	t->when = when;
+	t->expire = expire;
+	pthread_mutex_lock(&kgo_tm.lock);
+	err = kgo_tm.live ? kgo_heap_reserve(1) : -ESRCH;
+	if (!err)
+		kgo_timer_add_locked(t);
+	pthread_mutex_unlock(&kgo_tm.lock);
+	return err;
+}
+
+void kgo_deadline_disarm(struct kgo_tmr *t)
+{
+	pthread_mutex_lock(&kgo_tm.lock);
+	if (t->idx != KGO_TMR_NONE)
+		kgo_heap_remove(t);
 	pthread_mutex_unlock(&kgo_tm.lock);
 }
 
