@@ -346,6 +346,50 @@ struct kgo_select_case {
 int kgo_select(struct kgo_select_case *cases, int n, bool block);
 
 /*
+ * Cancellation contexts (Go's context.Context).  A context is cancelled
+ * by kgo_ctx_cancel (err -ECANCELED), when its deadline passes (err
+ * -ETIMEDOUT), or when its parent is; then its done channel is closed
+ * (Go's ctx.Done(), for kgo_select) and every context derived from it is
+ * cancelled too.
+ * kgo_ctx_new - a child of @parent (NULL: a root), with no deadline of
+ *   its own; kgo_ctx_with_deadline - one whose deadline is @deadline
+ *   (CLOCK_MONOTONIC ns, kgo_nanotime()), or the parent's if earlier.
+ *   NULL with errno ENOMEM, or ESRCH for a deadline outside kgo_main.
+ * kgo_ctx_release - drop the caller's reference; the context lives on
+ *   while children or goroutines still use it.  Release what you make.
+ * kgo_ctx_err - 0, -ECANCELED or -ETIMEDOUT.  kgo_ctx_done - the channel
+ *   closed on cancel (never sent on).  kgo_ctx_deadline - 0 or the time.
+ * kgo_ctx_set - make @c (may be NULL) the calling goroutine's current
+ *   context; goroutines it then starts with kgo_go inherit it.  0, or
+ *   -ESRCH outside a goroutine.  kgo_ctx_current - the caller's, or NULL.
+ * The deadline forms below (channel send/recv/select) also return the
+ * context's error once the caller's current context is cancelled.
+ * Any thread while kgo_main runs, except set and current.
+ */
+struct kgo_ctx;
+struct kgo_ctx *kgo_ctx_new(struct kgo_ctx *parent);
+struct kgo_ctx *kgo_ctx_with_deadline(struct kgo_ctx *parent, uint64_t deadline);
+void kgo_ctx_cancel(struct kgo_ctx *c);
+void kgo_ctx_release(struct kgo_ctx *c);
+int kgo_ctx_err(struct kgo_ctx *c);
+struct kgo_chan *kgo_ctx_done(struct kgo_ctx *c);
+uint64_t kgo_ctx_deadline(struct kgo_ctx *c);
+int kgo_ctx_set(struct kgo_ctx *c);
+struct kgo_ctx *kgo_ctx_current(void);
+
+/*
+ * kgo_select_deadline, kgo_chan_send_deadline, kgo_chan_recv_deadline -
+ * kgo_select (blocking), kgo_chan_send and kgo_chan_recv that give up at
+ * @deadline (CLOCK_MONOTONIC ns; 0: none) with -ETIMEDOUT, or when the
+ * calling goroutine's context is cancelled, with its error (-ECANCELED,
+ * or -ETIMEDOUT for its deadline).  Otherwise as the plain calls.  From
+ * a goroutine; -ENOMEM if the timer cannot be made.
+ */
+int kgo_select_deadline(struct kgo_select_case *cases, int n, uint64_t deadline);
+int kgo_chan_send_deadline(struct kgo_chan *c, const void *elem, uint64_t deadline);
+int kgo_chan_recv_deadline(struct kgo_chan *c, void *elem, uint64_t deadline);
+
+/*
  * A mutual-exclusion lock for goroutines.  Zero-filled (KGO_MUTEX_INIT) is
  * unlocked; there is no destroy.  Not tied to a goroutine: any goroutine
  * may unlock it.  Contended, kgo_mutex_lock spins briefly (only with more

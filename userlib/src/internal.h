@@ -92,6 +92,7 @@ struct kgo_g {
 	char *map;			/* the mapping, guard included */
 	size_t map_size;
 	char *stack_lo;			/* lowest usable stack byte (above the guard) */
+	struct kgo_ctx *ctx;		/* its current context (ctx.c), or NULL */
 };
 
 /* Guard pages below each stack: several, as a large frame may skip one. */
@@ -262,6 +263,10 @@ KGO_HIDDEN struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg
 KGO_HIDDEN void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g);
 KGO_HIDDEN void kgo_begin_exit(void);
 KGO_HIDDEN void kgo_goexit0(void) __attribute__((noreturn));
+
+/* ctx.c: a G's context, inherited at creation, dropped when it ends */
+KGO_HIDDEN void kgo_ctx_inherit(struct kgo_g *g, struct kgo_g *from);
+KGO_HIDDEN void kgo_ctx_drop(struct kgo_g *g);
 
 /* overflow.c: runnable Gs for which every run queue was full */
 KGO_HIDDEN void kgo_overflow_put(struct kgo_g *g);

@@ -87,6 +87,7 @@ static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 
 	g->id = 0;
 	atomic_store_explicit(&g->status, KGO_G_IDLE, memory_order_relaxed);
+	kgo_ctx_drop(g);
 	/* Every G freed here was counted by kgo_newg. */
 	atomic_fetch_sub_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 	if (ps) {
@@ -165,6 +166,7 @@ struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
 	/* Relaxed: a count for kgo_numgoroutine, ordered with nothing. */
 	atomic_fetch_add_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 	g->waitlink = NULL;
+	kgo_ctx_inherit(g, m ? m->curg : NULL);
 	atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
 	return g;
 }
@@ -254,6 +256,7 @@ void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g)
 {
 	atomic_store_explicit(&g->status, KGO_G_DEAD, memory_order_relaxed);
 	if (g == kgo_rt.main_g) {
+		kgo_ctx_drop(g);
 		atomic_fetch_sub_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 		/* Not reused: it is freed with the others at teardown. */
 		kgo_begin_exit();
