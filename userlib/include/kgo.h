@@ -37,8 +37,8 @@
  * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
  * kgo_go_args(), kgo_sema_release(), kgo_nprocs(), kgo_set_nprocs() and
  * kgo_stats() may also be called from any other thread of the process
- * while kgo_main() runs, and so may those of the blocking primitives below
- * that say so.
+ * while kgo_main() runs, and so may the blocking primitives below (on
+ * such a thread they block the thread).
  *
  * Limits.  Each goroutine's stack is its own mapping with a guard below,
  * two of the process's memory areas: vm.max_map_count (65530 by default)
@@ -58,9 +58,8 @@
  * also says why kgo_main failed, and warns about recoverable trouble).  A
  * programming error is fatal, as a panic is in Go: a message on stderr,
  * then abort().  Such are: unlocking an unlocked mutex or rwmutex, a
- * negative waitgroup count, closing a closed channel, a blocking call
- * from a thread that is not a goroutine, and readying a goroutine that is
- * not parked.
+ * negative waitgroup count, closing a closed channel, and readying a
+ * goroutine that is not parked.
  *
  * Threads.  Beyond the nprocs+1 Ms started at first, an M is started for
  * each G blocked in the kernel while others wait to run (plus a small pool
@@ -228,7 +227,7 @@ int kgo_stats(struct kgo_stats_user *st);
 /*
  * A counting semaphore for goroutines (Go's runtime semaphore), built on
  * kgo_park/kgo_ready.  Initialise with KGO_SEMA_INIT(n) or kgo_sema_init().
- * acquire must be called from a goroutine; release from anywhere.  Waiters
+ * acquire blocks a thread that is not a goroutine; release from anywhere.  Waiters
  * are woken first in, first out.
  */
 struct kgo_sema {
@@ -253,11 +252,14 @@ void kgo_sema_release(struct kgo_sema *s);
  * Objects (channels, mutexes, ...) may be shared by goroutines on every M.
  * One that still has goroutines blocked on it when kgo_main returns must
  * not be used again, only freed: the abandoned goroutines' records stay in
- * it.  A call that has to block (send, receive, select, lock, wait, sleep)
- * must be made from a goroutine; from another thread it is a fatal error
- * (the network calls below are the exception: they fall back to poll(2)).
- * Calls that never block (close, unlock, add/done, a non-blocking select,
- * the timer calls) work from any thread while kgo_main runs.
+ * it.  Threads that are not goroutines (plain pthreads, main before or
+ * after kgo_main) may use them too: a call that has to block (send,
+ * receive, select, lock, rlock, cond wait, sema acquire, waitgroup wait,
+ * sleep) blocks that thread in futex(2) until a goroutine or another
+ * thread wakes it, and the network calls below wait in poll(2).  Sleep
+ * needs kgo_main running (its timers); the others do not.  Calls that
+ * never block (close, unlock, add/done, a non-blocking select, the timer
+ * calls) work from any thread while kgo_main runs.
  */
 
 /*
@@ -417,7 +419,7 @@ void kgo_mutex_unlock(struct kgo_mutex *mu);	/* any thread */
  * a count of 0.  kgo_waitgroup_add adds @n (may be negative); when the
  * count reaches 0 every waiter wakes; below 0 is a fatal error.
  * kgo_waitgroup_wait blocks until the count is 0.  add and done may be
- * called from any thread, wait from a goroutine.
+ * called from any thread, and so may wait (it blocks a plain thread).
  */
 struct kgo_waitgroup {
 	uint32_t lock;
@@ -436,7 +438,7 @@ void kgo_waitgroup_wait(struct kgo_waitgroup *wg);
  * Zero-filled (KGO_COND_INIT) is ready; there is no destroy.
  * kgo_cond_wait - with @mu locked by the caller: unlock it, wait for a
  *   signal or broadcast, lock it again, return.  As with any condition
- *   variable, check the condition in a loop around it.  From a goroutine.
+ *   variable, check the condition in a loop around it.  Any thread.
  * kgo_cond_signal - wake one waiter (the longest waiting), if any.
  * kgo_cond_broadcast - wake every waiter.
  * A signal or broadcast wakes every wait that began (unlocked its mutex)
@@ -464,8 +466,8 @@ void kgo_cond_broadcast(struct kgo_cond *c);
  * starve it (and a reader must not rlock again while it holds the lock:
  * that deadlocks against a pending writer, as in Go).  Not tied to a
  * goroutine.  Unlocking one that is not locked (for writing, or reading)
- * is a fatal error.  lock and rlock block, from a goroutine; the try
- * forms (true if locked now) and the unlocks work from any thread.
+ * is a fatal error.  Any thread (lock and rlock block a thread that is
+ * not a goroutine); the try forms return true if locked now.
  */
 struct kgo_rwmutex {
 	struct kgo_mutex w;		/* held by the writer, pending or in */
@@ -488,8 +490,7 @@ void kgo_rwmutex_runlock(struct kgo_rwmutex *rw);
  * Every call returns only after fn has returned, whichever goroutine ran
  * it, and sees what fn wrote.  fn must return (not kgo_exit), and must not
  * call kgo_once_do on the same @o.  Zero-filled (KGO_ONCE_INIT) is not
- * yet done.  From a goroutine (a plain thread is fine while nobody else
- * is running fn).
+ * yet done.  Any thread.
  */
 struct kgo_once {
 	uint32_t done;

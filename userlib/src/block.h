@@ -71,7 +71,11 @@ static inline uint64_t kgo_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The calling goroutine, or a fatal error naming @who outside one. */
+/*
+ * The calling goroutine, or on a thread that is not an M its stand-in G
+ * (foreign.c), which kgo_park blocks in futex(2).  On an M's g0 a fatal
+ * error naming @who.
+ */
 KGO_HIDDEN struct kgo_g *kgo_self_or_die(const char *who);
 
 /* select.c: a uniformly distributed number in [0, n), n > 0; any thread. */

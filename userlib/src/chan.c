@@ -27,10 +27,14 @@
 struct kgo_g *kgo_self_or_die(const char *who)
 {
 	struct kgo_g *g = kgo_self();
+	struct kgo_m *m;
 
-	if (!g)
-		kgo_fatal("%s would block outside a goroutine", who);
-	return g;
+	if (g)
+		return g;
+	m = kgo_getm();
+	if (m)
+		kgo_fatal("%s would block on M %u's g0", who, m->id);
+	return kgo_foreign_self();	/* it blocks the thread (foreign.c) */
 }
 
 /* ---- the wait queues ---- */

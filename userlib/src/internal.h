@@ -93,6 +93,7 @@ struct kgo_g {
 	size_t map_size;
 	char *stack_lo;			/* lowest usable stack byte (above the guard) */
 	struct kgo_ctx *ctx;		/* its current context (ctx.c), or NULL */
+	bool foreign;			/* a foreign thread's stand-in (foreign.c) */
 };
 
 /* Guard pages below each stack: several, as a large frame may skip one. */
@@ -267,6 +268,11 @@ KGO_HIDDEN void kgo_goexit0(void) __attribute__((noreturn));
 /* ctx.c: a G's context, inherited at creation, dropped when it ends */
 KGO_HIDDEN void kgo_ctx_inherit(struct kgo_g *g, struct kgo_g *from);
 KGO_HIDDEN void kgo_ctx_drop(struct kgo_g *g);
+
+/* foreign.c: blocking on a thread that is not an M */
+KGO_HIDDEN struct kgo_g *kgo_foreign_self(void);
+KGO_HIDDEN void kgo_foreign_park(bool (*unlock)(void *), void *lock);
+KGO_HIDDEN void kgo_foreign_wake(struct kgo_g *g);
 
 /* overflow.c: runnable Gs for which every run queue was full */
 KGO_HIDDEN void kgo_overflow_put(struct kgo_g *g);

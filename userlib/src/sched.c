@@ -489,7 +489,13 @@ void kgo_gosched(void)
 void kgo_park(bool (*unlock)(void *), void *lock)
 {
 	/* Not a safe point: the caller may hold what unlock releases. */
-	bool entered = kgo_enter(false);
+	bool entered;
+
+	if (!kgo_getm()) {
+		kgo_foreign_park(unlock, lock);
+		return;
+	}
+	entered = kgo_enter(false);
 
 	kgo_mcall(KGO_ACT_PARK, unlock, lock);
 	kgo_leave(entered);
@@ -507,6 +513,10 @@ void kgo_ready(struct kgo_g *g)
 						     memory_order_relaxed))
 		kgo_fatal("kgo_ready: goroutine %llu is not parked (status %u)",
 			  (unsigned long long)g->id, waiting);
+	if (g->foreign) {
+		kgo_foreign_wake(g);
+		return;
+	}
 	/* Not a safe point either: callers often hold the waiter's lock. */
 	entered = kgo_enter(false);
 	m = kgo_getm();

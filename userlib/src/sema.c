@@ -7,7 +7,7 @@
  */
 #include <sched.h>
 
-#include "internal.h"
+#include "block.h"
 
 static void kgo_sema_lock(struct kgo_sema *s)
 {
@@ -46,11 +46,9 @@ void kgo_sema_init(struct kgo_sema *s, int32_t n)
 
 void kgo_sema_acquire(struct kgo_sema *s)
 {
-	struct kgo_g *g = kgo_self();
+	struct kgo_g *g = kgo_self_or_die("kgo_sema_acquire");
 	bool entered;
 
-	if (!g)
-		kgo_fatal("kgo_sema_acquire called outside a goroutine");
 	/* A safe point, before the lock: nothing is held yet. */
 	entered = kgo_enter(true);
 	kgo_sema_lock(s);

@@ -335,7 +335,10 @@ static int sleep_in_library(uint64_t ns)
 	int err;
 
 	if (ns == 0) {
-		kgo_yield();
+		if (kgo_self())
+			kgo_yield();
+		else
+			sched_yield();	/* a thread that is not an M */
 		return 0;
 	}
 	memset(&t, 0, sizeof(t));
