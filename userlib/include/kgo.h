@@ -72,6 +72,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -504,6 +505,22 @@ void kgo_once_do(struct kgo_once *o, void (*fn)(void *), void *arg);
 /* kgo_numgoroutine - the goroutines that exist now (made and not yet
  * ended, the main one included), or 0 outside kgo_main.  Any thread. */
 int kgo_numgoroutine(void);
+
+/*
+ * kgo_signal_notify - deliver the signals in @set to channel @c (of int
+ *   elements: the signal number), as Go's signal.Notify: libkgo installs
+ *   its handler for them, and a signal arriving while @c is full is
+ *   dropped for @c (give it a buffer).  Several channels may want one
+ *   signal; each gets it.  0, -EINVAL (a NULL argument, another element
+ *   size, or SIGKILL, SIGSTOP, SIGSEGV, SIGBUS in @set), -ENOSPC (more
+ *   than 64 registrations), or -errno.  Any thread, with or without
+ *   kgo_main; delivery continues across kgo_main calls.
+ * kgo_signal_stop - stop delivering to @c; a signal no channel wants any
+ *   more gets back the action it had before kgo_signal_notify.
+ * Free @c only after kgo_signal_stop(c).
+ */
+int kgo_signal_notify(const sigset_t *set, struct kgo_chan *c);
+void kgo_signal_stop(struct kgo_chan *c);
 
 /* kgo_nanotime - CLOCK_MONOTONIC in nanoseconds, the clock of every
  * sleep and timer.  Any thread. */

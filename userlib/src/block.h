@@ -81,6 +81,8 @@ KGO_HIDDEN struct kgo_g *kgo_self_or_die(const char *who);
 /* select.c: a uniformly distributed number in [0, n), n > 0; any thread. */
 KGO_HIDDEN uint32_t kgo_fastrandn(uint32_t n);
 
+/* chan.c: @c's element size. */
+KGO_HIDDEN size_t kgo_chan_elemsize(struct kgo_chan *c);
 /* chan.c: empty @c's buffer (a stale timer value) without blocking. */
 KGO_HIDDEN void kgo_chan_drain(struct kgo_chan *c);
 

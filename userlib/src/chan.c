@@ -233,6 +233,11 @@ size_t kgo_chan_cap(struct kgo_chan *c)
 	return c->cap;
 }
 
+size_t kgo_chan_elemsize(struct kgo_chan *c)
+{
+	return c->elemsize;
+}
+
 /* After a try under c->lock: unlock, and ready the G it woke, if any. */
 static void chan_unlock_ready(struct kgo_chan *c, struct kgo_g *wake)
 {
