@@ -61,6 +61,13 @@
  * negative waitgroup count, closing a closed channel, and readying a
  * goroutine that is not parked.
  *
+ * fork.  In the child of a fork(2) made while kgo_main runs, the calls
+ * that need the scheduler (kgo_go, kgo_sleep, kgo_stats, kgo_set_nprocs,
+ * timers) return -ECHILD (NULL with errno ECHILD), the child's thread is
+ * no goroutine, the blocking primitives work between its threads, and it
+ * may start its own kgo_main.  posix_spawn and system work from a
+ * goroutine.
+ *
  * Threads.  Beyond the nprocs+1 Ms started at first, an M is started for
  * each G blocked in the kernel while others wait to run (plus a small pool
  * of spare Ms, kept by a spawner thread), up to kgo.ko's max_ms parameter

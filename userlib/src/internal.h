@@ -44,6 +44,7 @@
 #ifndef KGO_INTERNAL_H
 #define KGO_INTERNAL_H
 
+#include <errno.h>
 #include <linux/kgo.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -155,6 +156,8 @@ struct kgo_rt {
 	pthread_t spawner;		/* the spare-M spawner (not an M) */
 
 	_Atomic bool active;		/* between start-up and teardown */
+	bool forked_child;		/* a fork's child of a process that ran
+					   kgo_main, which has not started its own */
 	_Atomic bool exiting;		/* the main G has returned */
 	_Atomic uint64_t goidgen;
 	_Atomic int32_t ngoroutines;	/* made by kgo_newg, not yet dead */
@@ -268,6 +271,22 @@ KGO_HIDDEN void kgo_goexit0(void) __attribute__((noreturn));
 /* ctx.c: a G's context, inherited at creation, dropped when it ends */
 KGO_HIDDEN void kgo_ctx_inherit(struct kgo_g *g, struct kgo_g *from);
 KGO_HIDDEN void kgo_ctx_drop(struct kgo_g *g);
+
+/* Outside kgo_main: -ECHILD in a fork's child, else -ESRCH. */
+static inline int kgo_no_instance(void)
+{
+	return kgo_rt.forked_child ? -ECHILD : -ESRCH;
+}
+
+/* fork.c, and what each file forgets in a fork's child (no other thread
+ * exists there, so their locks are re-made, not taken) */
+KGO_HIDDEN void kgo_fork_init(void);
+KGO_HIDDEN void kgo_rt_forget_after_fork(void);
+KGO_HIDDEN void kgo_timers_forget_after_fork(void);
+KGO_HIDDEN void kgo_poller_forget_after_fork(void);
+KGO_HIDDEN void kgo_overflow_forget_after_fork(void);
+KGO_HIDDEN void kgo_signal_forget_after_fork(void);
+KGO_HIDDEN void kgo_schedtrace_forget_after_fork(void);
 
 /* foreign.c: blocking on a thread that is not an M */
 KGO_HIDDEN struct kgo_g *kgo_foreign_self(void);

@@ -413,6 +413,8 @@ int kgo_main(void (*fn)(void *), void *arg, const struct kgo_config *cfg)
 	}
 	kgo_main_busy = true;
 	pthread_mutex_unlock(&kgo_main_lock);
+	kgo_fork_init();
+	kgo_rt.forked_child = false;
 
 	if (sigaltstack(NULL, &old_ss))
 		old_ss.ss_flags = SS_DISABLE;
@@ -430,6 +432,40 @@ int kgo_main(void (*fn)(void *), void *arg, const struct kgo_config *cfg)
 	kgo_main_busy = false;
 	pthread_mutex_unlock(&kgo_main_lock);
 	return err;
+}
+
+/*
+ * In a fork's child: forget the parent's instance without touching it.
+ * The threads are gone; the device fd and the shared region are the
+ * parent's (the module's instance stays the parent's), so they are only
+ * closed and unmapped here; the memory of Ms, Gs and stacks is leaked.
+ */
+void kgo_rt_forget_after_fork(void)
+{
+	pthread_mutex_t fresh_adaptive = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	kgo_setm(NULL);
+	kgo_rt.lock = fresh_adaptive;
+	kgo_main_lock = fresh;
+	kgo_main_busy = false;
+	if (kgo_rt.region)
+		munmap(kgo_rt.region, kgo_rt.region_size);
+	if (kgo_rt.fd >= 0)
+		close(kgo_rt.fd);
+	kgo_rt.fd = -1;
+	kgo_rt.region = NULL;
+	kgo_rt.ss = NULL;
+	kgo_rt.ps = NULL;
+	kgo_rt.ms = NULL;
+	kgo_rt.nms = kgo_rt.ms_cap = 0;
+	kgo_rt.chunks = NULL;
+	kgo_rt.chunk_next = NULL;
+	kgo_rt.chunk_left = 0;
+	kgo_rt.spawner_started = false;
+	atomic_store(&kgo_rt.active, false);
+	atomic_store(&kgo_rt.exiting, false);
+	kgo_rt.forked_child = true;
 }
 
 int kgo_nprocs(void)
@@ -468,7 +504,7 @@ int kgo_set_nprocs(int n)
 	int err;
 
 	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
-		return -ESRCH;
+		return kgo_no_instance();
 	if (n < 1 || (uint32_t)n > kgo_rt.max_procs)
 		return -EINVAL;
 	entered = kgo_enter(true);
@@ -483,7 +519,7 @@ int kgo_stats(struct kgo_stats_user *st)
 	int err;
 
 	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
-		return -ESRCH;
+		return kgo_no_instance();
 	err = kgo_ioctl(KGO_IOC_STATS, &k);
 	if (err)
 		return err;

@@ -268,6 +268,24 @@ void kgo_poller_stop(void)
 	atomic_store(&kgo_np.stop, false);
 }
 
+/*
+ * A fork's child: the poller thread is gone; its epoll set and eventfd
+ * are copies shared with the parent's poller, so close them; the fd
+ * table (waiters of the parent's goroutines) is leaked, and with no
+ * table the I/O calls wait in poll(2) until the child's own kgo_main.
+ */
+void kgo_poller_forget_after_fork(void)
+{
+	if (kgo_np.epfd >= 0)
+		close(kgo_np.epfd);
+	if (kgo_np.wakefd >= 0)
+		close(kgo_np.wakefd);
+	kgo_np.epfd = kgo_np.wakefd = -1;
+	kgo_np.started = false;
+	kgo_np.dir = NULL;
+	atomic_store(&kgo_np.stop, false);
+}
+
 /* The poller and the timer heap, before any goroutine runs.  0 or -errno. */
 int kgo_poller_start(void)
 {

@@ -49,6 +49,14 @@ struct kgo_g *kgo_overflow_get(void)
 	return g;
 }
 
+/* A fork's child: the Gs are the parent's. */
+void kgo_overflow_forget_after_fork(void)
+{
+	kgo_overflow.lock = 0;
+	kgo_overflow.head = NULL;
+	atomic_store_explicit(&kgo_overflow.n, 0, memory_order_relaxed);
+}
+
 /* Forget whatever is left (abandoned Gs, freed with the instance). */
 void kgo_overflow_reset(void)
 {

@@ -217,7 +217,7 @@ static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t s
 	int err;
 
 	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
-		return -ESRCH;
+		return kgo_no_instance();
 	entered = kgo_enter(true);
 	err = kgo_newproc1(fn, arg, args, size);
 	kgo_leave(entered);

@@ -98,6 +98,18 @@ void kgo_schedtrace_start(void)
 }
 
 /* kgo_main's teardown, while the instance still exists. */
+/* A fork's child: the tracing thread is not there. */
+void kgo_schedtrace_forget_after_fork(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t fresh_cond = PTHREAD_COND_INITIALIZER;
+
+	kgo_trace_lock = fresh;
+	kgo_trace_cond = fresh_cond;
+	kgo_trace_running = false;
+	kgo_trace_stop = false;
+}
+
 void kgo_schedtrace_stop(void)
 {
 	if (!kgo_trace_running)

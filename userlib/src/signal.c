@@ -144,6 +144,29 @@ static void kgo_sig_maybe_restore_locked(int signo)
 	}
 }
 
+/*
+ * A fork's child: the reader thread is not there and the pipe is shared
+ * with the parent, so the child's signals would go to the parent's
+ * channels.  Drop every registration, put the old actions back, and let
+ * the next kgo_signal_notify start afresh.
+ */
+void kgo_signal_forget_after_fork(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	kgo_sig.lock = fresh;
+	for (int i = 0; i < KGO_SIG_REGS; i++)
+		kgo_sig.reg[i].c = NULL;
+	for (int s = 1; s < NSIG; s++)
+		kgo_sig_maybe_restore_locked(s);
+	if (kgo_sig.started) {
+		close(kgo_sig.pipe[0]);
+		close(kgo_sig.pipe[1]);
+		kgo_sig.pipe[0] = kgo_sig.pipe[1] = -1;
+		kgo_sig.started = false;
+	}
+}
+
 int kgo_signal_notify(const sigset_t *set, struct kgo_chan *c)
 {
 	int err = 0;

@@ -284,6 +284,22 @@ void kgo_timers_run(void)
  * goroutines are abandoned; user timers may still be freed), close the
  * timerfd.
  */
+/* A fork's child: the poller is gone; the timers are the parent's. */
+void kgo_timers_forget_after_fork(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	kgo_tm.lock = fresh;
+	for (size_t i = 0; i < kgo_tm.n; i++)
+		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
+	kgo_tm.n = kgo_tm.nstack = 0;
+	if (kgo_tm.tfd >= 0)
+		close(kgo_tm.tfd);
+	kgo_tm.tfd = -1;
+	kgo_tm.armed = 0;
+	kgo_tm.live = false;
+}
+
 void kgo_timers_fini(void)
 {
 	pthread_mutex_lock(&kgo_tm.lock);
@@ -312,7 +328,7 @@ int kgo_deadline_arm(struct kgo_tmr *t, uint64_t when, struct kgo_g *(*expire)(s
 	t->when = when;
 	t->expire = expire;
 	pthread_mutex_lock(&kgo_tm.lock);
-	err = kgo_tm.live ? kgo_heap_reserve(1) : -ESRCH;
+	err = kgo_tm.live ? kgo_heap_reserve(1) : kgo_no_instance();
 	if (!err)
 		kgo_timer_add_locked(t);
 	pthread_mutex_unlock(&kgo_tm.lock);
@@ -346,7 +362,7 @@ static int sleep_in_library(uint64_t ns)
 	t.g = kgo_self_or_die("kgo_sleep");
 	t.when = kgo_deadline(ns);
 	pthread_mutex_lock(&kgo_tm.lock);
-	err = kgo_tm.live ? kgo_heap_reserve(1) : -ESRCH;
+	err = kgo_tm.live ? kgo_heap_reserve(1) : kgo_no_instance();
 	if (err) {
 		pthread_mutex_unlock(&kgo_tm.lock);
 		return err;
@@ -392,7 +408,7 @@ struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
 		pthread_mutex_unlock(&kgo_tm.lock);
 		kgo_chan_free(ut->c);
 		free(ut);
-		errno = ESRCH;
+		errno = -kgo_no_instance();
 		return NULL;
 	}
 	if (kgo_heap_reserve(1)) {
