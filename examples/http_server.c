@@ -284,7 +284,8 @@ int main(int argc, char **argv)
 			return fprintf(stderr, "usage: %s [-p port] [-a address]\n", argv[0]), 2;
 	}
 	/* One fd per connection: as many as we may have. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+	rl.rlim_cur = rl.rlim_max = 65536;	/* root may raise the hard limit */
+	if (setrlimit(RLIMIT_NOFILE, &rl) && !getrlimit(RLIMIT_NOFILE, &rl)) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
