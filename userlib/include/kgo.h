@@ -247,6 +247,8 @@ struct kgo_sema {
 
 void kgo_sema_init(struct kgo_sema *s, int32_t n);
 void kgo_sema_acquire(struct kgo_sema *s);
+/* 0 with one taken, -ETIMEDOUT when @deadline passes first (0: none). */
+int kgo_sema_acquire_deadline(struct kgo_sema *s, uint64_t deadline);
 void kgo_sema_release(struct kgo_sema *s);
 
 /*
@@ -419,6 +421,9 @@ struct kgo_mutex {
 #define KGO_MUTEX_INIT	{ 0, 0, NULL, NULL }
 
 void kgo_mutex_lock(struct kgo_mutex *mu);
+/* 0 once locked, -ETIMEDOUT when CLOCK_MONOTONIC @deadline passes first
+ * (0: none), -ENOMEM / -ESRCH if its timer cannot be armed. */
+int kgo_mutex_lock_deadline(struct kgo_mutex *mu, uint64_t deadline);
 bool kgo_mutex_trylock(struct kgo_mutex *mu);	/* true if locked now */
 void kgo_mutex_unlock(struct kgo_mutex *mu);	/* any thread */
 
@@ -440,6 +445,8 @@ struct kgo_waitgroup {
 void kgo_waitgroup_add(struct kgo_waitgroup *wg, int64_t n);
 void kgo_waitgroup_done(struct kgo_waitgroup *wg);
 void kgo_waitgroup_wait(struct kgo_waitgroup *wg);
+/* 0 once the count is 0, -ETIMEDOUT when @deadline passes first. */
+int kgo_waitgroup_wait_deadline(struct kgo_waitgroup *wg, uint64_t deadline);
 
 /*
  * A condition variable (Go's sync.Cond), used with a kgo_mutex.
