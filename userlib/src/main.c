@@ -143,6 +143,30 @@ static void kgo_join(struct kgo_m *m)
 	pthread_join(m->thread, NULL);
 }
 
+/* kgo_rt's per-instance fields back to "no instance" (nothing freed). */
+static void kgo_rt_clear(void)
+{
+	kgo_rt.fd = -1;
+	kgo_rt.region = NULL;
+	kgo_rt.ss = NULL;
+	kgo_rt.pbase = NULL;
+	kgo_rt.ps = NULL;
+	kgo_rt.ms = NULL;
+	kgo_rt.nms = kgo_rt.ms_cap = 0;
+	kgo_rt.mbase = NULL;
+	kgo_rt.mstride = 0;
+	kgo_rt.max_ms = 0;
+	kgo_rt.sysmon = false;
+	kgo_rt.slice_ns = 0;
+	kgo_rt.allg = NULL;
+	kgo_rt.gfree = NULL;
+	atomic_store(&kgo_rt.ngfree, 0);
+	kgo_rt.main_g = NULL;
+	atomic_store(&kgo_rt.goidgen, 0);
+	atomic_store(&kgo_rt.ngoroutines, 0);
+	atomic_store(&kgo_rt.exiting, false);
+}
+
 /* Frees whatever start-up got to, in reverse.  M0's thread, no M running. */
 static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 {
@@ -186,25 +210,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 		munmap(kgo_rt.region, kgo_rt.region_size);
 	if (kgo_rt.fd >= 0)
 		close(kgo_rt.fd);
-	kgo_rt.fd = -1;
-	kgo_rt.region = NULL;
-	kgo_rt.ss = NULL;
-	kgo_rt.pbase = NULL;
-	kgo_rt.ps = NULL;
-	kgo_rt.ms = NULL;
-	kgo_rt.nms = kgo_rt.ms_cap = 0;
-	kgo_rt.mbase = NULL;
-	kgo_rt.mstride = 0;
-	kgo_rt.max_ms = 0;
-	kgo_rt.sysmon = false;
-	kgo_rt.slice_ns = 0;
-	kgo_rt.allg = NULL;
-	kgo_rt.gfree = NULL;
-	atomic_store(&kgo_rt.ngfree, 0);
-	kgo_rt.main_g = NULL;
-	atomic_store(&kgo_rt.goidgen, 0);
-	atomic_store(&kgo_rt.ngoroutines, 0);
-	atomic_store(&kgo_rt.exiting, false);
+	kgo_rt_clear();
 }
 
 /* Open the device and check that it speaks our protocol. */
@@ -453,12 +459,7 @@ void kgo_rt_forget_after_fork(void)
 		munmap(kgo_rt.region, kgo_rt.region_size);
 	if (kgo_rt.fd >= 0)
 		close(kgo_rt.fd);
-	kgo_rt.fd = -1;
-	kgo_rt.region = NULL;
-	kgo_rt.ss = NULL;
-	kgo_rt.ps = NULL;
-	kgo_rt.ms = NULL;
-	kgo_rt.nms = kgo_rt.ms_cap = 0;
+	kgo_rt_clear();
 	kgo_rt.chunks = NULL;
 	kgo_rt.chunk_next = NULL;
 	kgo_rt.chunk_left = 0;
