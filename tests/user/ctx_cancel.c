@@ -5,9 +5,15 @@
  * a context tree: 10 goroutines started under a child context inherit
  * it and, blocked on a channel, all wake with -ECANCELED when the root is
  * cancelled; a context's own deadline cancels it with -ETIMEDOUT; a
- * context made under a cancelled parent is born cancelled.
+ * context made under a cancelled parent is born cancelled; goroutines
+ * under a context blocked in the _deadline forms of mutex lock, sema
+ * acquire, waitgroup wait, read and kgo_wait_fd (no deadline of their
+ * own) all return -ECANCELED when it is cancelled, and the mutex and
+ * sema are left as they were.
  */
 #include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -38,6 +44,60 @@ static void blocked(void *arg)
 	if (kgo_chan_recv_deadline(arg, &v, 0) == -ECANCELED)
 		atomic_fetch_add(&cancelled, 1);
 	kgo_waitgroup_done(&wg);
+}
+
+/* ---- every kind of wait ends on cancel ---- */
+
+static struct kgo_mutex held;
+static struct kgo_sema empty;
+static struct kgo_waitgroup pending;
+static int sv[2];
+static atomic_int kinds_cancelled;
+
+static void wait_kind(void *arg)
+{
+	char c;
+	int r = -1;
+
+	switch ((int)(intptr_t)arg) {
+	case 0: r = kgo_mutex_lock_deadline(&held, 0); break;
+	case 1: r = kgo_sema_acquire_deadline(&empty, 0); break;
+	case 2: r = kgo_waitgroup_wait_deadline(&pending, 0); break;
+	case 3: r = (int)kgo_read_deadline(sv[0], &c, 1, 0); break;
+	case 4: r = kgo_wait_fd(sv[0], POLLIN, 0); break;
+	}
+	if (r == -ECANCELED)
+		atomic_fetch_add(&kinds_cancelled, 1);
+	kgo_waitgroup_done(&wg);
+}
+
+static bool every_wait_cancelled(void)
+{
+	struct kgo_ctx *c = kgo_ctx_new(NULL);
+	bool ok = true;
+
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+	kgo_mutex_lock(&held);
+	kgo_waitgroup_add(&pending, 1);
+	kgo_ctx_set(c);
+	kgo_waitgroup_add(&wg, 5);
+	for (int i = 0; i < 5; i++)
+		kgo_go(wait_kind, (void *)(intptr_t)i);
+	kgo_ctx_set(NULL);
+	kgo_sleep(30 * MS);
+	ok &= TAP_CHECK(atomic_load(&kinds_cancelled) == 0);
+	kgo_ctx_cancel(c);
+	kgo_waitgroup_wait(&wg);
+	ok &= TAP_CHECK(atomic_load(&kinds_cancelled) == 5);
+	kgo_mutex_unlock(&held);
+	ok &= TAP_CHECK(kgo_mutex_trylock(&held));
+	kgo_mutex_unlock(&held);
+	ok &= TAP_CHECK(kgo_sema_acquire_deadline(&empty, kgo_nanotime() + 5 * MS) == -ETIMEDOUT);
+	kgo_waitgroup_done(&pending);
+	kgo_ctx_release(c);
+	kgo_close(sv[0]);
+	kgo_close(sv[1]);
+	return ok;
 }
 
 static void main_g(void *arg)
@@ -98,6 +158,8 @@ static void main_g(void *arg)
 		   "a context's 30 ms deadline: recv %d after %llu ms, err %d", r,
 		   (unsigned long long)(took / MS), kgo_ctx_err(dl));
 	kgo_ctx_release(dl);
+	tap_ok(every_wait_cancelled(),
+	       "mutex, sema, waitgroup, read and wait_fd waits under a context end with -ECANCELED");
 	kgo_chan_free(c);
 	kgo_chan_free(ready);
 }
@@ -108,7 +170,7 @@ int main(void)
 	int rc;
 
 	tap_watchdog(120);
-	tap_plan(8);
+	tap_plan(9);
 	rc = kgo_main(main_g, NULL, &cfg);
 	tap_ok_fmt(rc == 0, "kgo_main returned %d", rc);
 	return tap_done();

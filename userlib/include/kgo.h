@@ -374,8 +374,10 @@ int kgo_select(struct kgo_select_case *cases, int n, bool block);
  * kgo_ctx_set - make @c (may be NULL) the calling goroutine's current
  *   context; goroutines it then starts with kgo_go inherit it.  0, or
  *   -ESRCH outside a goroutine.  kgo_ctx_current - the caller's, or NULL.
- * The deadline forms below (channel send/recv/select) also return the
- * context's error once the caller's current context is cancelled.
+ * The _deadline forms of every blocking call (channel send/recv, select,
+ * mutex, sema, waitgroup, the I/O calls, kgo_wait_fd, kgo_fd_io) also
+ * end with the context's error once the caller's current context is
+ * cancelled, even with deadline 0 (none); the plain forms do not.
  * Any thread while kgo_main runs, except set and current.
  */
 struct kgo_ctx;

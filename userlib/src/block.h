@@ -106,6 +106,9 @@ struct kgo_tmr {
 	struct kgo_g *g;	/* KGO_TMR_SLEEP; EXPIRE: the one to ready */
 	struct kgo_tmr *next;	/* the poller's list of Gs to ready */
 	struct kgo_g *(*expire)(struct kgo_tmr *t);
+	struct kgo_ctx *ctx;		/* the context watched, or NULL (ctx.c) */
+	struct kgo_tmr *cnext, *cprev;	/* in its list of waiters, under its lock */
+	bool watched;			/* in that list */
 };
 
 static inline bool kgo_tmr_on_stack(const struct kgo_tmr *t)
@@ -129,6 +132,29 @@ static inline bool kgo_tmr_on_stack(const struct kgo_tmr *t)
 KGO_HIDDEN int kgo_deadline_arm(struct kgo_tmr *t, uint64_t when,
 				struct kgo_g *(*expire)(struct kgo_tmr *t));
 KGO_HIDDEN void kgo_deadline_disarm(struct kgo_tmr *t);
+
+/*
+ * A wait that a deadline or the caller's context may end (timer.c,
+ * ctx.c).  The internal deadline argument of the blocking calls: 0 for
+ * the plain calls (neither); KGO_DL_CTX for a _deadline form given 0 (the
+ * context only); else a time (both).  kgo_wait_begin - set up @t: watch
+ * the calling goroutine's current context (cancel calls expire(t) as a
+ * deadline would, under the context's lock: the order is context, then
+ * object) and arm the timer.  0, the context's error if it is cancelled
+ * already, -ETIMEDOUT if the deadline passed, or -ENOMEM.  kgo_wait_end -
+ * disarm and unwatch; after it nothing touches @t.  kgo_wait_err - the
+ * error of a wait that expire ended: the context's if it is cancelled,
+ * else -ETIMEDOUT.  Whichever of the timer and the context ended it
+ * stores the G expire returned in t->g (never NULL over a G).
+ */
+#define KGO_DL_CTX	UINT64_MAX
+KGO_HIDDEN int kgo_wait_begin(struct kgo_tmr *t, uint64_t deadline,
+			      struct kgo_g *(*expire)(struct kgo_tmr *t));
+KGO_HIDDEN void kgo_wait_end(struct kgo_tmr *t);
+KGO_HIDDEN int kgo_wait_err(struct kgo_tmr *t);
+/* ctx.c: the calling goroutine's context watches @t (0, or its error). */
+KGO_HIDDEN int kgo_ctx_watch(struct kgo_tmr *t);
+KGO_HIDDEN void kgo_ctx_unwatch(struct kgo_tmr *t);
 
 /*
  * netpoll.c, for netio.c.  kgo_fd_wait - park until @fd may be ready for

@@ -31,6 +31,7 @@ struct kgo_ctx {
 	struct kgo_ctx *children;	/* first child */
 	struct kgo_ctx *next, *prev;	/* siblings, under the parent's lock */
 	struct kgo_timer *timer;	/* the deadline's, or NULL */
+	struct kgo_tmr *watchers;	/* waits that end when it is cancelled */
 };
 
 static void ctx_release_in_library(struct kgo_ctx *c);
@@ -46,6 +47,23 @@ static void ctx_cancel_locked(struct kgo_ctx *c, int err)
 	if (c->err)
 		return;
 	c->err = err;
+	/*
+	 * End the waits watching it, as their deadlines would (expire takes
+	 * the object's lock inside ours).  A record stays valid while it is
+	 * in the list: its owner unwatches, under our lock, before it goes.
+	 */
+	for (struct kgo_tmr *t = c->watchers, *next; t; t = next) {
+		struct kgo_g *g = t->expire(t);
+
+		next = t->cnext;
+		t->watched = false;
+		t->cnext = t->cprev = NULL;
+		if (g) {
+			t->g = g;	/* read by its owner after unwatch */
+			kgo_ready(g);
+		}
+	}
+	c->watchers = NULL;
 	for (struct kgo_ctx *k = c->children; k; k = k->next) {
 		kgo_spin_lock(&k->lock);
 		ctx_cancel_locked(k, err);
@@ -197,6 +215,49 @@ struct kgo_chan *kgo_ctx_done(struct kgo_ctx *c)
 uint64_t kgo_ctx_deadline(struct kgo_ctx *c)
 {
 	return c ? c->deadline : 0;
+}
+
+/* ---- waits that a cancel ends (block.h) ---- */
+
+int kgo_ctx_watch(struct kgo_tmr *t)
+{
+	struct kgo_ctx *c = kgo_ctx_current();
+	int err;
+
+	t->ctx = c;
+	if (!c)
+		return 0;
+	kgo_spin_lock(&c->lock);
+	err = c->err;
+	if (!err) {
+		t->cprev = NULL;
+		t->cnext = c->watchers;
+		if (c->watchers)
+			c->watchers->cprev = t;
+		c->watchers = t;
+		t->watched = true;
+	}
+	kgo_spin_unlock(&c->lock);
+	return err;
+}
+
+void kgo_ctx_unwatch(struct kgo_tmr *t)
+{
+	struct kgo_ctx *c = t->ctx;
+
+	if (!c)
+		return;
+	kgo_spin_lock(&c->lock);
+	if (t->watched) {
+		if (t->cprev)
+			t->cprev->cnext = t->cnext;
+		else
+			c->watchers = t->cnext;
+		if (t->cnext)
+			t->cnext->cprev = t->cprev;
+		t->watched = false;
+	}
+	kgo_spin_unlock(&c->lock);
 }
 
 /* ---- the goroutine's current context ---- */

@@ -107,9 +107,7 @@ static int kgo_mutex_lock_slow(struct kgo_mutex *mu, uint64_t deadline)
 	int r = 0;
 
 	if (deadline) {
-		if (kgo_now() >= deadline)
-			return -ETIMEDOUT;
-		r = kgo_deadline_arm(&w.t, deadline, kgo_mutex_expire);
+		r = kgo_wait_begin(&w.t, deadline, kgo_mutex_expire);
 		if (r)
 			return r;
 	}
@@ -136,7 +134,7 @@ static int kgo_mutex_lock_slow(struct kgo_mutex *mu, uint64_t deadline)
 		}
 		if (w.expired) {
 			kgo_spin_unlock(&mu->qlock);
-			r = -ETIMEDOUT;
+			r = 1;	/* ended by the deadline or the context */
 			goto out;
 		}
 		if (!w.since)
@@ -184,8 +182,8 @@ static int kgo_mutex_lock_slow(struct kgo_mutex *mu, uint64_t deadline)
 	}
 out:
 	if (deadline)
-		kgo_deadline_disarm(&w.t);
-	return r;
+		kgo_wait_end(&w.t);
+	return r == 1 ? kgo_wait_err(&w.t) : r;
 }
 
 static int mutex_lock_in_library(struct kgo_mutex *mu, uint64_t deadline)
@@ -199,7 +197,7 @@ static int mutex_lock_in_library(struct kgo_mutex *mu, uint64_t deadline)
 	return kgo_mutex_lock_slow(mu, deadline);
 }
 
-int kgo_mutex_lock_deadline(struct kgo_mutex *mu, uint64_t deadline)
+static int mutex_lock(struct kgo_mutex *mu, uint64_t deadline)
 {
 	bool entered = kgo_enter(true);
 	int r = mutex_lock_in_library(mu, deadline);
@@ -208,9 +206,14 @@ int kgo_mutex_lock_deadline(struct kgo_mutex *mu, uint64_t deadline)
 	return r;
 }
 
+int kgo_mutex_lock_deadline(struct kgo_mutex *mu, uint64_t deadline)
+{
+	return mutex_lock(mu, deadline ? deadline : KGO_DL_CTX);
+}
+
 void kgo_mutex_lock(struct kgo_mutex *mu)
 {
-	kgo_mutex_lock_deadline(mu, 0);
+	mutex_lock(mu, 0);
 }
 
 static void kgo_mutex_unlock_slow(struct kgo_mutex *mu)

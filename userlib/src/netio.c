@@ -90,7 +90,7 @@ ssize_t kgo_read_deadline(int fd, void *buf, size_t n, uint64_t deadline)
 	bool entered = kgo_enter(true);
 	int err;
 	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
-	ssize_t r = err ? err : read_in_library(fd, buf, n, deadline);
+	ssize_t r = err ? err : read_in_library(fd, buf, n, deadline ? deadline : KGO_DL_CTX);
 
 	kgo_fd_release(pd);
 	kgo_leave(entered);
@@ -99,7 +99,14 @@ ssize_t kgo_read_deadline(int fd, void *buf, size_t n, uint64_t deadline)
 
 ssize_t kgo_read(int fd, void *buf, size_t n)
 {
-	return kgo_read_deadline(fd, buf, n, 0);
+	bool entered = kgo_enter(true);
+	int err;
+	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
+	ssize_t r = err ? err : read_in_library(fd, buf, n, 0);
+
+	kgo_fd_release(pd);
+	kgo_leave(entered);
+	return r;
 }
 
 static ssize_t write_in_library(int fd, const void *buf, size_t n, uint64_t deadline)
@@ -139,7 +146,7 @@ ssize_t kgo_write_deadline(int fd, const void *buf, size_t n, uint64_t deadline)
 	bool entered = kgo_enter(true);
 	int err;
 	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
-	ssize_t r = err ? err : write_in_library(fd, buf, n, deadline);
+	ssize_t r = err ? err : write_in_library(fd, buf, n, deadline ? deadline : KGO_DL_CTX);
 
 	kgo_fd_release(pd);
 	kgo_leave(entered);
@@ -148,7 +155,14 @@ ssize_t kgo_write_deadline(int fd, const void *buf, size_t n, uint64_t deadline)
 
 ssize_t kgo_write(int fd, const void *buf, size_t n)
 {
-	return kgo_write_deadline(fd, buf, n, 0);
+	bool entered = kgo_enter(true);
+	int err;
+	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
+	ssize_t r = err ? err : write_in_library(fd, buf, n, 0);
+
+	kgo_fd_release(pd);
+	kgo_leave(entered);
+	return r;
 }
 
 static int accept_in_library(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
@@ -173,8 +187,9 @@ static int accept_in_library(int fd, struct sockaddr *addr, socklen_t *addrlen, 
 	}
 }
 
-int kgo_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
-			uint64_t deadline)
+/* @deadline as the internal argument (block.h: 0, KGO_DL_CTX or a time). */
+static int accept_held(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+		       uint64_t deadline)
 {
 	bool entered = kgo_enter(true);
 	int err;
@@ -188,7 +203,13 @@ int kgo_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addrlen, int f
 
 int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	return kgo_accept_deadline(fd, addr, addrlen, flags, 0);
+	return accept_held(fd, addr, addrlen, flags, 0);
+}
+
+int kgo_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+			uint64_t deadline)
+{
+	return accept_held(fd, addr, addrlen, flags, deadline ? deadline : KGO_DL_CTX);
 }
 
 static int connect_in_library(int fd, const struct sockaddr *addr, socklen_t addrlen,
@@ -233,8 +254,8 @@ static int connect_in_library(int fd, const struct sockaddr *addr, socklen_t add
 	}
 }
 
-int kgo_connect_deadline(int fd, const struct sockaddr *addr, socklen_t addrlen,
-			 uint64_t deadline)
+static int connect_held(int fd, const struct sockaddr *addr, socklen_t addrlen,
+			uint64_t deadline)
 {
 	bool entered = kgo_enter(true);
 	int err;
@@ -248,7 +269,13 @@ int kgo_connect_deadline(int fd, const struct sockaddr *addr, socklen_t addrlen,
 
 int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-	return kgo_connect_deadline(fd, addr, addrlen, 0);
+	return connect_held(fd, addr, addrlen, 0);
+}
+
+int kgo_connect_deadline(int fd, const struct sockaddr *addr, socklen_t addrlen,
+			 uint64_t deadline)
+{
+	return connect_held(fd, addr, addrlen, deadline ? deadline : KGO_DL_CTX);
 }
 
 /* events: POLLIN or POLLOUT, one of them; the mode, or -1. */
@@ -272,7 +299,7 @@ int kgo_wait_fd(int fd, short events, uint64_t deadline)
 	entered = kgo_enter(true);
 	pd = kgo_fd_acquire(fd, &err);
 	if (!err)
-		err = kgo_fd_wait(fd, mode, deadline);
+		err = kgo_fd_wait(fd, mode, deadline ? deadline : KGO_DL_CTX);
 	kgo_fd_release(pd);
 	kgo_leave(entered);
 	/* epoll refuses regular files and directories, which are always ready. */
@@ -314,7 +341,7 @@ ssize_t kgo_fd_io(int fd, short events, uint64_t deadline,
 		return -EINVAL;
 	entered = kgo_enter(true);
 	pd = kgo_fd_acquire(fd, &err);
-	r = err ? err : fd_io_in_library(fd, mode, deadline, op, arg);
+	r = err ? err : fd_io_in_library(fd, mode, deadline ? deadline : KGO_DL_CTX, op, arg);
 	kgo_fd_release(pd);
 	kgo_leave(entered);
 	return r;

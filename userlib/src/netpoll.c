@@ -425,22 +425,23 @@ int kgo_fd_wait(int fd, int mode, uint64_t deadline)
 	struct kgo_pwarg a = { &w, 0 };
 	int err;
 
-	if (deadline && kgo_now() >= deadline)
-		return -ETIMEDOUT;
 	w.g = kgo_self();
 	w.pd = w.g ? kgo_pd_get(fd, true) : NULL;
 	if (!w.pd)
-		return kgo_poll_wait(fd, mode, deadline);
+		return kgo_poll_wait(fd, mode, deadline == KGO_DL_CTX ? 0 : deadline);
 	w.mode = mode;
 	if (deadline) {
-		err = kgo_deadline_arm(&w.t, deadline, kgo_pw_expire);
+		err = kgo_wait_begin(&w.t, deadline, kgo_pw_expire);
 		if (err)
 			return err;
 	}
 	kgo_park(kgo_pd_parkarm, &a);
-	if (deadline)
-		kgo_deadline_disarm(&w.t);
-	return a.err ? a.err : w.result;
+	if (!deadline)
+		return a.err ? a.err : w.result;
+	kgo_wait_end(&w.t);
+	err = a.err ? a.err : w.result;
+	/* Ended by the deadline or by the context's cancel: say which. */
+	return err == -ETIMEDOUT ? kgo_wait_err(&w.t) : err;
 }
 
 /* ---- calls in flight ---- */

@@ -83,9 +83,15 @@ static int sema_acquire_in_library(struct kgo_sema *s, struct kgo_g *g, uint64_t
 	if (deadline) {
 		int err;
 
-		if (kgo_now() >= deadline)
-			return -ETIMEDOUT;
-		err = kgo_deadline_arm(&d.t, deadline, kgo_sema_expire);
+		/* A count that is there is taken, whatever the deadline. */
+		kgo_sema_lock(s);
+		if (s->count > 0) {
+			s->count--;
+			kgo_sema_unlock(s);
+			return 0;
+		}
+		kgo_sema_unlock(s);
+		err = kgo_wait_begin(&d.t, deadline, kgo_sema_expire);
 		if (err)
 			return err;
 	}
@@ -97,8 +103,8 @@ static int sema_acquire_in_library(struct kgo_sema *s, struct kgo_g *g, uint64_t
 			s->count--;
 		kgo_sema_unlock(s);
 		if (deadline)
-			kgo_deadline_disarm(&d.t);
-		return got ? 0 : -ETIMEDOUT;
+			kgo_wait_end(&d.t);
+		return got ? 0 : kgo_wait_err(&d.t);
 	}
 	g->waitlink = NULL;
 	if (s->tail)
@@ -111,16 +117,17 @@ static int sema_acquire_in_library(struct kgo_sema *s, struct kgo_g *g, uint64_t
 	kgo_park(kgo_sema_parkunlock, s);
 	if (!deadline)
 		return 0;
-	kgo_deadline_disarm(&d.t);
+	kgo_wait_end(&d.t);
 	/*
-	 * The timer records the G its expire unqueued (and readied) in t.g,
-	 * under the heap lock that disarm took after it: then no count is
-	 * ours.  Otherwise a release dequeued us and handed us its count.
+	 * The timer or the context records the G its expire unqueued (and
+	 * readied) in t.g, under the lock that kgo_wait_end took after it:
+	 * then no count is ours.  Otherwise a release dequeued us and handed
+	 * us its count.
 	 */
-	return d.t.g == g ? -ETIMEDOUT : 0;
+	return d.t.g == g ? kgo_wait_err(&d.t) : 0;
 }
 
-int kgo_sema_acquire_deadline(struct kgo_sema *s, uint64_t deadline)
+static int sema_acquire(struct kgo_sema *s, uint64_t deadline)
 {
 	struct kgo_g *g = kgo_self_or_die("kgo_sema_acquire");
 	/* A safe point, before the lock: nothing is held yet. */
@@ -131,9 +138,14 @@ int kgo_sema_acquire_deadline(struct kgo_sema *s, uint64_t deadline)
 	return r;
 }
 
+int kgo_sema_acquire_deadline(struct kgo_sema *s, uint64_t deadline)
+{
+	return sema_acquire(s, deadline ? deadline : KGO_DL_CTX);
+}
+
 void kgo_sema_acquire(struct kgo_sema *s)
 {
-	kgo_sema_acquire_deadline(s, 0);
+	sema_acquire(s, 0);
 }
 
 void kgo_sema_release(struct kgo_sema *s)

@@ -246,14 +246,17 @@ void kgo_timers_run(void)
 			t->next = sleepers;
 			sleepers = t;
 			break;
-		case KGO_TMR_EXPIRE:
+		case KGO_TMR_EXPIRE: {
 			/* The waiter's record is valid until we ready it. */
-			t->g = t->expire(t);
-			if (t->g) {
+			struct kgo_g *g = t->expire(t);
+
+			if (g) {
+				t->g = g;
 				t->next = sleepers;
 				sleepers = t;
 			}
 			break;
+		}
 		case KGO_TMR_FUNC: {
 			int err = kgo_go(ut->fn, ut->arg);
 
@@ -318,21 +321,59 @@ void kgo_timers_fini(void)
 
 /* ---- deadlines of blocking calls (block.h) ---- */
 
-int kgo_deadline_arm(struct kgo_tmr *t, uint64_t when, struct kgo_g *(*expire)(struct kgo_tmr *))
+/* Arm @t (set up by the caller) for @when. */
+static int kgo_deadline_arm_only(struct kgo_tmr *t, uint64_t when)
 {
 	int err;
 
-	memset(t, 0, sizeof(*t));
-	t->kind = KGO_TMR_EXPIRE;
-	t->idx = KGO_TMR_NONE;
 	t->when = when;
-	t->expire = expire;
 	pthread_mutex_lock(&kgo_tm.lock);
 	err = kgo_tm.live ? kgo_heap_reserve(1) : kgo_no_instance();
 	if (!err)
 		kgo_timer_add_locked(t);
 	pthread_mutex_unlock(&kgo_tm.lock);
 	return err;
+}
+
+int kgo_deadline_arm(struct kgo_tmr *t, uint64_t when, struct kgo_g *(*expire)(struct kgo_tmr *))
+{
+	memset(t, 0, sizeof(*t));
+	t->kind = KGO_TMR_EXPIRE;
+	t->idx = KGO_TMR_NONE;
+	t->expire = expire;
+	return kgo_deadline_arm_only(t, when);
+}
+
+int kgo_wait_begin(struct kgo_tmr *t, uint64_t deadline, struct kgo_g *(*expire)(struct kgo_tmr *))
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->kind = KGO_TMR_EXPIRE;
+	t->idx = KGO_TMR_NONE;
+	t->expire = expire;
+	err = kgo_ctx_watch(t);
+	if (err)
+		return err;
+	if (deadline == KGO_DL_CTX)
+		return 0;
+	err = kgo_now() >= deadline ? -ETIMEDOUT : kgo_deadline_arm_only(t, deadline);
+	if (err)
+		kgo_ctx_unwatch(t);
+	return err;
+}
+
+void kgo_wait_end(struct kgo_tmr *t)
+{
+	kgo_deadline_disarm(t);
+	kgo_ctx_unwatch(t);
+}
+
+int kgo_wait_err(struct kgo_tmr *t)
+{
+	int err = kgo_ctx_err(t->ctx);
+
+	return err ? err : -ETIMEDOUT;
 }
 
 void kgo_deadline_disarm(struct kgo_tmr *t)

@@ -80,25 +80,24 @@ static int waitgroup_wait_in_library(struct kgo_waitgroup *wg, uint64_t deadline
 	if (deadline) {
 		int err;
 
-		if (kgo_now() >= deadline) {
-			/* Not waiting, but a zero count is still success. */
-			kgo_spin_lock(&wg->lock);
-			err = wg->count == 0 ? 0 : -ETIMEDOUT;
-			kgo_spin_unlock(&wg->lock);
-			return err;
-		}
-		err = kgo_deadline_arm(&w.t, deadline, kgo_wg_expire);
+		/* A zero count is success, whatever the deadline. */
+		kgo_spin_lock(&wg->lock);
+		err = wg->count == 0;
+		kgo_spin_unlock(&wg->lock);
+		if (err)
+			return 0;
+		err = kgo_wait_begin(&w.t, deadline, kgo_wg_expire);
 		if (err)
 			return err;
 	}
 	kgo_spin_lock(&wg->lock);
 	if (wg->count == 0 || w.expired) {
-		int r = wg->count == 0 ? 0 : -ETIMEDOUT;
+		bool zero = wg->count == 0;
 
 		kgo_spin_unlock(&wg->lock);
 		if (deadline)
-			kgo_deadline_disarm(&w.t);
-		return r;
+			kgo_wait_end(&w.t);
+		return zero ? 0 : kgo_wait_err(&w.t);
 	}
 	w.g = kgo_self_or_die("kgo_waitgroup_wait");
 	w.next = wg->waiters;
@@ -106,12 +105,12 @@ static int waitgroup_wait_in_library(struct kgo_waitgroup *wg, uint64_t deadline
 	kgo_park(kgo_spin_parkunlock, &wg->lock);
 	if (!deadline)
 		return 0;
-	kgo_deadline_disarm(&w.t);
-	/* t.g names us only if the timer unlinked us (see sema.c). */
-	return w.t.g == w.g ? -ETIMEDOUT : 0;
+	kgo_wait_end(&w.t);
+	/* t.g names us only if a deadline or cancel unlinked us (sema.c). */
+	return w.t.g == w.g ? kgo_wait_err(&w.t) : 0;
 }
 
-int kgo_waitgroup_wait_deadline(struct kgo_waitgroup *wg, uint64_t deadline)
+static int waitgroup_wait(struct kgo_waitgroup *wg, uint64_t deadline)
 {
 	bool entered = kgo_enter(true);
 	int r = waitgroup_wait_in_library(wg, deadline);
@@ -120,7 +119,12 @@ int kgo_waitgroup_wait_deadline(struct kgo_waitgroup *wg, uint64_t deadline)
 	return r;
 }
 
+int kgo_waitgroup_wait_deadline(struct kgo_waitgroup *wg, uint64_t deadline)
+{
+	return waitgroup_wait(wg, deadline ? deadline : KGO_DL_CTX);
+}
+
 void kgo_waitgroup_wait(struct kgo_waitgroup *wg)
 {
-	kgo_waitgroup_wait_deadline(wg, 0);
+	waitgroup_wait(wg, 0);
 }
