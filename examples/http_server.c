@@ -2,7 +2,7 @@
  * A small HTTP/1.1 server, one goroutine per connection, Go's net/http
  * shape in C:
  *   - keep-alive connections; each request must arrive within the read
- *     deadline (5 s), each response be written within the write deadline;
+ *     deadline (5 s, -r), each response be written within 5 s;
  *   - GET / says hello, GET /sum/N returns 1 + 2 + ... + N (some work
  *     per request), anything else 404; HEAD is not served (405);
  *   - SIGINT or SIGTERM (kgo_signal_notify) starts a graceful shutdown:
@@ -13,7 +13,8 @@
  *     goroutine before it exits; a second signal, or the shutdown
  *     deadline (10 s), ends it at once.
  *
- *   http_server [-p port] [-a address]     defaults: 8080, 127.0.0.1
+ *   http_server [-p port] [-a address] [-r read-timeout-seconds]
+ *       defaults: 8080, 127.0.0.1, 5
  *
  * Prints "listening on ADDR:PORT" once ready, and the requests served
  * when it stops.
@@ -34,13 +35,13 @@
 #include <kgo.h>
 
 #define SEC		1000000000ull
-#define READ_TIMEOUT	(5 * SEC)
 #define WRITE_TIMEOUT	(5 * SEC)
 #define SHUTDOWN_GRACE	(10 * SEC)
 #define MAX_CONNS	8192
 #define REQ_MAX		8192
 
 static int port = 8080;
+static uint64_t read_timeout = 5 * SEC;	/* -r seconds */
 static const char *address = "127.0.0.1";
 static int lfd = -1;
 static atomic_bool shutting_down;
@@ -163,7 +164,7 @@ static void connection(void *arg)
 		}
 		c->buf[c->len] = 0;
 		r = kgo_read_deadline(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len,
-				      kgo_nanotime() + READ_TIMEOUT);
+				      kgo_nanotime() + read_timeout);
 		if (r <= 0)
 			break;	/* end of file (or shut down), -ETIMEDOUT, an error */
 		c->len += (size_t)r;
@@ -275,13 +276,16 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	int o;
 
-	while ((o = getopt(argc, argv, "p:a:")) != -1) {
+	while ((o = getopt(argc, argv, "p:a:r:")) != -1) {
 		if (o == 'p')
 			port = atoi(optarg);
 		else if (o == 'a')
 			address = optarg;
+		else if (o == 'r' && atoi(optarg) > 0)
+			read_timeout = (uint64_t)atoi(optarg) * SEC;
 		else
-			return fprintf(stderr, "usage: %s [-p port] [-a address]\n", argv[0]), 2;
+			return fprintf(stderr, "usage: %s [-p port] [-a address] [-r seconds]\n",
+				       argv[0]), 2;
 	}
 	/* One fd per connection: as many as we may have. */
 	rl.rlim_cur = rl.rlim_max = 65536;	/* root may raise the hard limit */

@@ -25,6 +25,7 @@ import (
 
 func main() {
 	port := flag.Int("p", 8080, "port")
+	readTimeout := flag.Int("r", 5, "read timeout, seconds")
 	flag.Parse()
 	var requests atomic.Int64
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +56,7 @@ func main() {
 	srv := &http.Server{
 		Addr:         fmt.Sprintf("127.0.0.1:%d", *port),
 		Handler:      handler,
-		ReadTimeout:  5 * time.Second,
+		ReadTimeout:  time.Duration(*readTimeout) * time.Second,
 		WriteTimeout: 5 * time.Second,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

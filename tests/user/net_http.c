@@ -76,7 +76,7 @@ static int read_reply(int fd, char *b, size_t *len, size_t cap, struct reply *rp
 			return -1;
 		{
 			ssize_t r = kgo_read_deadline(fd, b + *len, cap - 1 - *len,
-						      kgo_nanotime() + 30 * SEC);
+						      kgo_nanotime() + 120 * SEC);
 
 			if (r <= 0)
 				return -1;
@@ -199,7 +199,7 @@ static void clients_main(void *arg)
  * net_http [SERVER]: with SERVER, a program to run instead of the
  * included example (examples/go_http_server, for the same load on Go's
  * net/http in the same guest); it is given -p PORT and must print the
- * same two lines.
+ * same two lines, and take -r SECONDS (read timeout).
  */
 int main(int argc, char **argv)
 {
@@ -232,13 +232,15 @@ int main(int argc, char **argv)
 	if (server == 0) {
 		dup2(p[1], 1);
 		close(p[0]);
-		char *sargv[] = { argc > 1 ? argv[1] : "http_server", "-p", portarg, NULL };
+		/* A generous read timeout: 1,000 clients under TCG are slow. */
+		char *sargv[] = { argc > 1 ? argv[1] : "http_server", "-p", portarg, "-r", "120",
+				  NULL };
 
 		if (argc > 1) {
 			execv(argv[1], sargv);
 			_exit(127);
 		}
-		_exit(http_server_main(3, sargv));
+		_exit(http_server_main(5, sargv));
 	}
 	close(p[1]);
 	server_out = fdopen(p[0], "r");
