@@ -138,7 +138,7 @@ static void client(void *arg)
 		note_bad("reply 2", id);
 		goto close;
 	}
-	n = snprintf(req, sizeof(req), "GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
+	n = snprintf(req, sizeof(req), "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	if (kgo_write(fd, req, (size_t)n) != n ||
 	    read_reply(fd, buf, &len, sizeof(buf), &rp) || rp.status != 404 || !rp.closes ||
 	    kgo_read(fd, buf, sizeof(buf)) != 0) {
@@ -181,7 +181,7 @@ static void clients_main(void *arg)
 	/* An idle keep-alive connection while the server shuts down. */
 	idle = dial();
 	len = 0;
-	kgo_write(idle, "GET / HTTP/1.1\r\n\r\n", 18);
+	kgo_write(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27);
 	read_reply(idle, buf, &len, sizeof(buf), &rp);
 	kill(server, SIGINT);
 	tap_ok(kgo_read_deadline(idle, buf, sizeof(buf), kgo_nanotime() + 10 * SEC) == 0,
