@@ -52,8 +52,10 @@ int main(void)
 	char err[512];
 	int rc;
 
-	tap_plan(12);
+	tap_plan(13);
 
+	/* Start-up errors are explained on stderr only when KGO_DEBUG asks. */
+	setenv("KGO_DEBUG", "warn=1", 1);
 	setenv("KGO_DEVICE", "/nonexistent/kgo", 1);
 	rc = capture(NULL, err, sizeof(err));
 	tap_ok_fmt(rc == -ENOENT, "kgo_main returns -ENOENT without the device (%d)", rc);
@@ -102,6 +104,10 @@ int main(void)
 	rc = capture(&cfg, err, sizeof(err));
 	tap_ok_fmt(rc == -ENOENT, "KGO_COOPERATIVE is accepted (%d)", rc);
 	cfg.flags = 0;
+	unsetenv("KGO_DEBUG");
+	rc = capture(&cfg, err, sizeof(err));
+	tap_ok_fmt(rc == -ENOENT && err[0] == 0,
+		   "without KGO_DEBUG the same error is silent (%d, \"%s\")", rc, err);
 
 	tap_ok(!ran && kgo_go(never, NULL) == -ESRCH && kgo_nprocs() == 0 &&
 	       kgo_set_nprocs(2) == -ESRCH && kgo_self() == NULL && kgo_id() == 0,

@@ -37,8 +37,8 @@
  * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
  * kgo_go_args(), kgo_sema_release(), kgo_nprocs(), kgo_set_nprocs() and
  * kgo_stats() may also be called from any other thread of the process
- * while kgo_main() runs, and so may those of the blocking primitives below
- * that say so.
+ * while kgo_main() runs, and so may the blocking primitives below (on
+ * such a thread they block the thread).
  *
  * Limits.  Goroutine stacks are slots of large mappings of /dev/kgo,
  * thousands of stacks to one memory area, each with a guard below it, so
@@ -59,6 +59,23 @@
  * select, mutex, waitgroup, sleep, network I/O): the goroutine may resume
  * on another thread.
  *
+ * Errors.  A call that can fail returns -errno (never setting errno: a
+ * goroutine may change threads inside the call, and errno is per thread),
+ * or, for a call that returns a pointer, NULL with errno set.  The
+ * library prints nothing on stderr unless $KGO_DEBUG has warn=1 (then it
+ * also says why kgo_main failed, and warns about recoverable trouble).  A
+ * programming error is fatal, as a panic is in Go: a message on stderr,
+ * then abort().  Such are: unlocking an unlocked mutex or rwmutex, a
+ * negative waitgroup count, closing a closed channel, and readying a
+ * goroutine that is not parked.
+ *
+ * fork.  In the child of a fork(2) made while kgo_main runs, the calls
+ * that need the scheduler (kgo_go, kgo_sleep, kgo_stats, kgo_set_nprocs,
+ * timers) return -ECHILD (NULL with errno ECHILD), the child's thread is
+ * no goroutine, the blocking primitives work between its threads, and it
+ * may start its own kgo_main.  posix_spawn and system work from a
+ * goroutine.
+ *
  * Threads.  Beyond the nprocs+1 Ms started at first, an M is started for
  * each G blocked in the kernel while others wait to run (plus a small pool
  * of spare Ms, kept by a spawner thread), up to kgo.ko's max_ms parameter
@@ -69,6 +86,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -224,7 +243,7 @@ int kgo_stats(struct kgo_stats_user *st);
 /*
  * A counting semaphore for goroutines (Go's runtime semaphore), built on
  * kgo_park/kgo_ready.  Initialise with KGO_SEMA_INIT(n) or kgo_sema_init().
- * acquire must be called from a goroutine; release from anywhere.  Waiters
+ * acquire blocks a thread that is not a goroutine; release from anywhere.  Waiters
  * are woken first in, first out.
  */
 struct kgo_sema {
@@ -236,6 +255,8 @@ struct kgo_sema {
 
 void kgo_sema_init(struct kgo_sema *s, int32_t n);
 void kgo_sema_acquire(struct kgo_sema *s);
+/* 0 with one taken, -ETIMEDOUT when @deadline passes first (0: none). */
+int kgo_sema_acquire_deadline(struct kgo_sema *s, uint64_t deadline);
 void kgo_sema_release(struct kgo_sema *s);
 
 /*
@@ -249,11 +270,14 @@ void kgo_sema_release(struct kgo_sema *s);
  * Objects (channels, mutexes, ...) may be shared by goroutines on every M.
  * One that still has goroutines blocked on it when kgo_main returns must
  * not be used again, only freed: the abandoned goroutines' records stay in
- * it.  A call that has to block (send, receive, select, lock, wait, sleep)
- * must be made from a goroutine; from another thread it is a fatal error
- * (the network calls below are the exception: they fall back to poll(2)).
- * Calls that never block (close, unlock, add/done, a non-blocking select,
- * the timer calls) work from any thread while kgo_main runs.
+ * it.  Threads that are not goroutines (plain pthreads, main before or
+ * after kgo_main) may use them too: a call that has to block (send,
+ * receive, select, lock, rlock, cond wait, sema acquire, waitgroup wait,
+ * sleep) blocks that thread in futex(2) until a goroutine or another
+ * thread wakes it, and the network calls below wait in poll(2).  Sleep
+ * needs kgo_main running (its timers); the others do not.  Calls that
+ * never block (close, unlock, add/done, a non-blocking select, the timer
+ * calls) work from any thread while kgo_main runs.
  */
 
 /*
@@ -271,8 +295,9 @@ struct kgo_chan *kgo_chan_new(size_t elem_size, size_t cap);
  * kgo_chan_send - copy elem_size bytes from @elem into the channel,
  * blocking while it is full (unbuffered: until a receiver takes them).
  * 0, or -EPIPE if the channel is closed, or closed while the sender
- * waited (then nobody got the value).  Sends from one goroutine are
- * received in the order sent.
+ * waited (then nobody got the value), or -EINVAL if @elem is NULL and the
+ * elements are not empty.  Sends from one goroutine are received in the
+ * order sent.
  */
 int kgo_chan_send(struct kgo_chan *c, const void *elem);
 
@@ -287,10 +312,20 @@ int kgo_chan_recv(struct kgo_chan *c, void *elem);
 /*
  * kgo_chan_close - no more values may be sent.  Every blocked receiver
  * wakes (with 0 once the buffer is drained) and every blocked sender
- * wakes with -EPIPE.  Closing a closed channel is a no-op that prints a
- * warning on stderr (Go panics).  May be called from any thread.
+ * wakes with -EPIPE.  Closing a closed channel is a fatal error (Go
+ * panics).  May be called from any thread.
  */
 void kgo_chan_close(struct kgo_chan *c);
+
+/*
+ * kgo_chan_trysend, kgo_chan_tryrecv - a send or receive that never
+ * blocks (Go's select with a default case).  trysend: 0 sent, -EAGAIN if
+ * it would block, -EPIPE closed, -EINVAL as kgo_chan_send.  tryrecv: 1
+ * received, 0 closed and drained (@elem zeroed), -EAGAIN if it would
+ * block.  Any thread while kgo_main runs.
+ */
+int kgo_chan_trysend(struct kgo_chan *c, const void *elem);
+int kgo_chan_tryrecv(struct kgo_chan *c, void *elem);
 
 /* kgo_chan_len, kgo_chan_cap - values buffered now; the capacity. */
 size_t kgo_chan_len(struct kgo_chan *c);
@@ -322,11 +357,59 @@ struct kgo_select_case {
  * proceed, do it, and return its index.  Among cases ready at once one is
  * picked uniformly at random.  A send on a closed channel counts as ready
  * (and fails: ok false).  With @block false, return -1 at once if no case
- * is ready (select with a default case).  -EINVAL for a bad case or n < 0.
+ * is ready (select with a default case).  -EINVAL for a bad case (a bad
+ * dir, or a send of NULL on a channel whose elements are not empty) or
+ * n < 0; -ENOMEM when more than four cases need memory and there is none.
  * With no usable case and @block true, the goroutine blocks for ever, as
  * in Go.  Any number of cases; the same channel may appear several times.
  */
 int kgo_select(struct kgo_select_case *cases, int n, bool block);
+
+/*
+ * Cancellation contexts (Go's context.Context).  A context is cancelled
+ * by kgo_ctx_cancel (err -ECANCELED), when its deadline passes (err
+ * -ETIMEDOUT), or when its parent is; then its done channel is closed
+ * (Go's ctx.Done(), for kgo_select) and every context derived from it is
+ * cancelled too.
+ * kgo_ctx_new - a child of @parent (NULL: a root), with no deadline of
+ *   its own; kgo_ctx_with_deadline - one whose deadline is @deadline
+ *   (CLOCK_MONOTONIC ns, kgo_nanotime()), or the parent's if earlier.
+ *   NULL with errno ENOMEM, or ESRCH for a deadline outside kgo_main.
+ * kgo_ctx_release - drop the caller's reference; the context lives on
+ *   while children or goroutines still use it.  Release what you make.
+ * kgo_ctx_err - 0, -ECANCELED or -ETIMEDOUT.  kgo_ctx_done - the channel
+ *   closed on cancel (never sent on).  kgo_ctx_deadline - 0 or the time.
+ * kgo_ctx_set - make @c (may be NULL) the calling goroutine's current
+ *   context; goroutines it then starts with kgo_go inherit it.  0, or
+ *   -ESRCH outside a goroutine.  kgo_ctx_current - the caller's, or NULL.
+ * The _deadline forms of every blocking call (channel send/recv, select,
+ * mutex, sema, waitgroup, the I/O calls, kgo_wait_fd, kgo_fd_io) also
+ * end with the context's error once the caller's current context is
+ * cancelled, even with deadline 0 (none); the plain forms do not.
+ * Any thread while kgo_main runs, except set and current.
+ */
+struct kgo_ctx;
+struct kgo_ctx *kgo_ctx_new(struct kgo_ctx *parent);
+struct kgo_ctx *kgo_ctx_with_deadline(struct kgo_ctx *parent, uint64_t deadline);
+void kgo_ctx_cancel(struct kgo_ctx *c);
+void kgo_ctx_release(struct kgo_ctx *c);
+int kgo_ctx_err(struct kgo_ctx *c);
+struct kgo_chan *kgo_ctx_done(struct kgo_ctx *c);
+uint64_t kgo_ctx_deadline(struct kgo_ctx *c);
+int kgo_ctx_set(struct kgo_ctx *c);
+struct kgo_ctx *kgo_ctx_current(void);
+
+/*
+ * kgo_select_deadline, kgo_chan_send_deadline, kgo_chan_recv_deadline -
+ * kgo_select (blocking), kgo_chan_send and kgo_chan_recv that give up at
+ * @deadline (CLOCK_MONOTONIC ns; 0: none) with -ETIMEDOUT, or when the
+ * calling goroutine's context is cancelled, with its error (-ECANCELED,
+ * or -ETIMEDOUT for its deadline).  Otherwise as the plain calls.  From
+ * a goroutine; -ENOMEM if the timer cannot be made.
+ */
+int kgo_select_deadline(struct kgo_select_case *cases, int n, uint64_t deadline);
+int kgo_chan_send_deadline(struct kgo_chan *c, const void *elem, uint64_t deadline);
+int kgo_chan_recv_deadline(struct kgo_chan *c, void *elem, uint64_t deadline);
 
 /*
  * A mutual-exclusion lock for goroutines.  Zero-filled (KGO_MUTEX_INIT) is
@@ -348,6 +431,9 @@ struct kgo_mutex {
 #define KGO_MUTEX_INIT	{ 0, 0, NULL, NULL }
 
 void kgo_mutex_lock(struct kgo_mutex *mu);
+/* 0 once locked, -ETIMEDOUT when CLOCK_MONOTONIC @deadline passes first
+ * (0: none), -ENOMEM / -ESRCH if its timer cannot be armed. */
+int kgo_mutex_lock_deadline(struct kgo_mutex *mu, uint64_t deadline);
 bool kgo_mutex_trylock(struct kgo_mutex *mu);	/* true if locked now */
 void kgo_mutex_unlock(struct kgo_mutex *mu);	/* any thread */
 
@@ -356,7 +442,7 @@ void kgo_mutex_unlock(struct kgo_mutex *mu);	/* any thread */
  * a count of 0.  kgo_waitgroup_add adds @n (may be negative); when the
  * count reaches 0 every waiter wakes; below 0 is a fatal error.
  * kgo_waitgroup_wait blocks until the count is 0.  add and done may be
- * called from any thread, wait from a goroutine.
+ * called from any thread, and so may wait (it blocks a plain thread).
  */
 struct kgo_waitgroup {
 	uint32_t lock;
@@ -369,6 +455,96 @@ struct kgo_waitgroup {
 void kgo_waitgroup_add(struct kgo_waitgroup *wg, int64_t n);
 void kgo_waitgroup_done(struct kgo_waitgroup *wg);
 void kgo_waitgroup_wait(struct kgo_waitgroup *wg);
+/* 0 once the count is 0, -ETIMEDOUT when @deadline passes first. */
+int kgo_waitgroup_wait_deadline(struct kgo_waitgroup *wg, uint64_t deadline);
+
+/*
+ * A condition variable (Go's sync.Cond), used with a kgo_mutex.
+ * Zero-filled (KGO_COND_INIT) is ready; there is no destroy.
+ * kgo_cond_wait - with @mu locked by the caller: unlock it, wait for a
+ *   signal or broadcast, lock it again, return.  As with any condition
+ *   variable, check the condition in a loop around it.  Any thread.
+ * kgo_cond_signal - wake one waiter (the longest waiting), if any.
+ * kgo_cond_broadcast - wake every waiter.
+ * A signal or broadcast wakes every wait that began (unlocked its mutex)
+ * before it; holding the mutex while calling them is allowed, not needed.
+ * signal and broadcast may be called from any thread.
+ */
+struct kgo_cond {
+	uint32_t lock;
+	uint32_t wait;		/* tickets handed out */
+	uint32_t notify;	/* tickets woken */
+	uint32_t reserved;
+	void *head, *tail;	/* the waiters (private) */
+};
+#define KGO_COND_INIT	{ 0, 0, 0, 0, NULL, NULL }
+
+void kgo_cond_wait(struct kgo_cond *c, struct kgo_mutex *mu);
+void kgo_cond_signal(struct kgo_cond *c);
+void kgo_cond_broadcast(struct kgo_cond *c);
+
+/*
+ * A reader/writer lock (Go's sync.RWMutex).  Zero-filled
+ * (KGO_RWMUTEX_INIT) is unlocked.  Any number of readers, or one writer.
+ * Writers are preferred: once a writer waits in kgo_rwmutex_lock, new
+ * readers wait until it has had the lock, so a stream of readers cannot
+ * starve it (and a reader must not rlock again while it holds the lock:
+ * that deadlocks against a pending writer, as in Go).  Not tied to a
+ * goroutine.  Unlocking one that is not locked (for writing, or reading)
+ * is a fatal error.  Any thread (lock and rlock block a thread that is
+ * not a goroutine); the try forms return true if locked now.
+ */
+struct kgo_rwmutex {
+	struct kgo_mutex w;		/* held by the writer, pending or in */
+	struct kgo_sema writer_sem;	/* the writer waits for readers */
+	struct kgo_sema reader_sem;	/* readers wait for the writer */
+	int32_t readers;		/* private */
+	int32_t departing;		/* private */
+};
+#define KGO_RWMUTEX_INIT	{ KGO_MUTEX_INIT, KGO_SEMA_INIT(0), KGO_SEMA_INIT(0), 0, 0 }
+
+void kgo_rwmutex_lock(struct kgo_rwmutex *rw);
+bool kgo_rwmutex_trylock(struct kgo_rwmutex *rw);
+void kgo_rwmutex_unlock(struct kgo_rwmutex *rw);
+void kgo_rwmutex_rlock(struct kgo_rwmutex *rw);
+bool kgo_rwmutex_tryrlock(struct kgo_rwmutex *rw);
+void kgo_rwmutex_runlock(struct kgo_rwmutex *rw);
+
+/*
+ * kgo_once_do - call fn(arg) if no call on @o has yet (Go's sync.Once).
+ * Every call returns only after fn has returned, whichever goroutine ran
+ * it, and sees what fn wrote.  fn must return (not kgo_exit), and must not
+ * call kgo_once_do on the same @o.  Zero-filled (KGO_ONCE_INIT) is not
+ * yet done.  Any thread.
+ */
+struct kgo_once {
+	uint32_t done;
+	uint32_t reserved;
+	struct kgo_mutex mu;
+};
+#define KGO_ONCE_INIT	{ 0, 0, KGO_MUTEX_INIT }
+
+void kgo_once_do(struct kgo_once *o, void (*fn)(void *), void *arg);
+
+/* kgo_numgoroutine - the goroutines that exist now (made and not yet
+ * ended, the main one included), or 0 outside kgo_main.  Any thread. */
+int kgo_numgoroutine(void);
+
+/*
+ * kgo_signal_notify - deliver the signals in @set to channel @c (of int
+ *   elements: the signal number), as Go's signal.Notify: libkgo installs
+ *   its handler for them, and a signal arriving while @c is full is
+ *   dropped for @c (give it a buffer).  Several channels may want one
+ *   signal; each gets it.  0, -EINVAL (a NULL argument, another element
+ *   size, or SIGKILL, SIGSTOP, SIGSEGV, SIGBUS in @set), -ENOSPC (more
+ *   than 64 registrations), or -errno.  Any thread, with or without
+ *   kgo_main; delivery continues across kgo_main calls.
+ * kgo_signal_stop - stop delivering to @c; a signal no channel wants any
+ *   more gets back the action it had before kgo_signal_notify.
+ * Free @c only after kgo_signal_stop(c).
+ */
+int kgo_signal_notify(const sigset_t *set, struct kgo_chan *c);
+void kgo_signal_stop(struct kgo_chan *c);
 
 /* kgo_nanotime - CLOCK_MONOTONIC in nanoseconds, the clock of every
  * sleep and timer.  Any thread. */
@@ -377,8 +553,10 @@ uint64_t kgo_nanotime(void);
 /*
  * kgo_sleep - block the calling goroutine for at least @ns nanoseconds of
  * CLOCK_MONOTONIC; it never wakes earlier.  kgo_sleep(0) only yields.
+ * 0, or -ENOMEM (no room for its timer), -ESRCH (the runtime's timers
+ * are not running: kgo_main is ending).
  */
-void kgo_sleep(uint64_t ns);
+int kgo_sleep(uint64_t ns);
 
 /*
  * Timers, served by the runtime's poller (no thread per timer).
@@ -424,15 +602,48 @@ void kgo_timer_free(struct kgo_timer *t);
  * kgo_connect - connect(2), waiting for the connection to complete: 0 or
  *   -errno (e.g. -ECONNREFUSED).
  * kgo_close - close(2) that first wakes every goroutine waiting in the
- *   calls above on @fd, which then return -EBADF.  0 or -errno.  Closing
- *   an fd with plain close(2) while a goroutine waits on it leaves that
- *   goroutine blocked.
+ *   calls here on @fd, which then return -EBADF.  If one of these calls
+ *   is still in flight on @fd (between two of its system calls, say), the
+ *   close(2) itself waits until the last of them returns, so the fd
+ *   number is never reused under it (Go's fdMutex); meanwhile new calls
+ *   on @fd fail with -EBADF.  0 or -errno (-EBADF for a second kgo_close
+ *   while the first is pending).  Closing an fd with plain close(2) while
+ *   a goroutine waits on it leaves that goroutine blocked.
+ *
+ * Deadlines.  The _deadline forms take an absolute CLOCK_MONOTONIC time
+ * in nanoseconds (kgo_nanotime() + a timeout; 0: none) and return
+ * -ETIMEDOUT once it passes while they wait (a write that wrote some
+ * bytes first returns that count).  A deadline in the past fails at once
+ * without a system call only if the call has to wait.
+ *
+ * kgo_wait_fd - park until @fd may be ready for @events (POLLIN or
+ *   POLLOUT, one of them), the deadline passes (-ETIMEDOUT), or
+ *   kgo_close closes it (-EBADF).  0 then: retry the system call, which
+ *   may still say EAGAIN if another goroutine took the data.  -EINVAL for
+ *   other events.  A regular file is always ready (0).
+ * kgo_fd_io - call op(fd, arg), a non-blocking system call of the
+ *   caller's that returns a count or -errno (recvmsg, sendmsg, SSL_read
+ *   with its error mapped...), and while it returns -EAGAIN wait as
+ *   kgo_wait_fd does and call it again.  op's result, -ETIMEDOUT or
+ *   -EBADF.  The fd is held (see kgo_close) for the whole call, so op
+ *   never runs on a reused fd number.  op must not block or switch
+ *   goroutines (no kgo_ call that blocks).  Go's syscall.RawConn.
  */
 ssize_t kgo_read(int fd, void *buf, size_t n);
 ssize_t kgo_write(int fd, const void *buf, size_t n);
 int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
 int kgo_close(int fd);
+
+ssize_t kgo_read_deadline(int fd, void *buf, size_t n, uint64_t deadline);
+ssize_t kgo_write_deadline(int fd, const void *buf, size_t n, uint64_t deadline);
+int kgo_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+			uint64_t deadline);
+int kgo_connect_deadline(int fd, const struct sockaddr *addr, socklen_t addrlen,
+			 uint64_t deadline);
+int kgo_wait_fd(int fd, short events, uint64_t deadline);
+ssize_t kgo_fd_io(int fd, short events, uint64_t deadline,
+		  ssize_t (*op)(int fd, void *arg), void *arg);
 
 #ifdef __cplusplus
 }

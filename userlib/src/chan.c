@@ -1,5 +1,6 @@
 /*
- * Channels: kgo_chan_new/send/recv/close/free, as Go's hchan.
+ * Channels: kgo_chan_new/send/recv/trysend/tryrecv/close/free, as Go's
+ * hchan.
  *
  * A channel is a ring buffer of cap values plus two FIFO queues of waiting
  * goroutines, all under one spinlock.  A send first looks for a waiting
@@ -26,10 +27,14 @@
 struct kgo_g *kgo_self_or_die(const char *who)
 {
 	struct kgo_g *g = kgo_self();
+	struct kgo_m *m;
 
-	if (!g)
-		kgo_fatal("%s would block outside a goroutine", who);
-	return g;
+	if (g)
+		return g;
+	m = kgo_getm();
+	if (m)
+		kgo_fatal("%s would block on M %u's g0", who, m->id);
+	return kgo_foreign_self();	/* it blocks the thread (foreign.c) */
 }
 
 /* ---- the wait queues ---- */
@@ -228,6 +233,11 @@ size_t kgo_chan_cap(struct kgo_chan *c)
 	return c->cap;
 }
 
+size_t kgo_chan_elemsize(struct kgo_chan *c)
+{
+	return c->elemsize;
+}
+
 /* After a try under c->lock: unlock, and ready the G it woke, if any. */
 static void chan_unlock_ready(struct kgo_chan *c, struct kgo_g *wake)
 {
@@ -261,6 +271,8 @@ static int chan_send_in_library(struct kgo_chan *c, const void *elem)
 	struct kgo_g *wake;
 	int r;
 
+	if (!elem && c->elemsize)
+		return -EINVAL;
 	kgo_spin_lock(&c->lock);
 	r = kgo_chan_trysend_locked(c, elem, &wake);
 	if (r != KGO_CH_BLOCK) {
@@ -304,21 +316,49 @@ int kgo_chan_recv(struct kgo_chan *c, void *elem)
 	return r;
 }
 
-static bool chan_trysend_in_library(struct kgo_chan *c, const void *elem)
+/* A send needs a value unless the elements are empty (a signal). */
+static inline bool kgo_chan_elem_ok(struct kgo_chan *c, const void *elem)
+{
+	return elem || c->elemsize == 0;
+}
+
+static int chan_trysend_in_library(struct kgo_chan *c, const void *elem)
+{
+	struct kgo_g *wake;
+	int r;
+
+	if (!kgo_chan_elem_ok(c, elem))
+		return -EINVAL;
+	kgo_spin_lock(&c->lock);
+	r = kgo_chan_trysend_locked(c, elem, &wake);
+	chan_unlock_ready(c, wake);
+	return r == KGO_CH_DONE ? 0 : r == KGO_CH_CLOSED ? -EPIPE : -EAGAIN;
+}
+
+int kgo_chan_trysend(struct kgo_chan *c, const void *elem)
+{
+	bool entered = kgo_enter(true);
+	int r = chan_trysend_in_library(c, elem);
+
+	kgo_leave(entered);
+	return r;
+}
+
+static int chan_tryrecv_in_library(struct kgo_chan *c, void *elem)
 {
 	struct kgo_g *wake;
 	int r;
 
 	kgo_spin_lock(&c->lock);
-	r = kgo_chan_trysend_locked(c, elem, &wake);
+	r = kgo_chan_tryrecv_locked(c, elem, &wake);
 	chan_unlock_ready(c, wake);
-	return r == KGO_CH_DONE;
+	return r == KGO_CH_DONE ? 1 : r == KGO_CH_CLOSED ? 0 : -EAGAIN;
 }
 
-bool kgo_chan_trysend(struct kgo_chan *c, const void *elem)
+int kgo_chan_tryrecv(struct kgo_chan *c, void *elem)
 {
 	bool entered = kgo_enter(true);
-	bool r = chan_trysend_in_library(c, elem);
+	int r = chan_tryrecv_in_library(c, elem);
 
 	kgo_leave(entered);
 	return r;
@@ -350,8 +390,7 @@ static void chan_close_in_library(struct kgo_chan *c)
 	kgo_spin_lock(&c->lock);
 	if (c->closed) {
 		kgo_spin_unlock(&c->lock);
-		kgo_warn("kgo_chan_close: channel %p is already closed", (void *)c);
-		return;
+		kgo_fatal("kgo_chan_close: close of closed channel %p", (void *)c);
 	}
 	c->closed = true;
 	/* Receivers get the zero value; senders fail.  Chained on ->next. */

@@ -44,6 +44,7 @@
 #ifndef KGO_INTERNAL_H
 #define KGO_INTERNAL_H
 
+#include <errno.h>
 #include <linux/kgo.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -97,6 +98,8 @@ struct kgo_g {
 #ifdef KGO_TSAN
 	void *tsan_fiber;		/* ThreadSanitizer's fiber (tsan.h) */
 #endif
+	struct kgo_ctx *ctx;		/* its current context (ctx.c), or NULL */
+	bool foreign;			/* a foreign thread's stand-in (foreign.c) */
 };
 
 /* Guard pages below each stack: several, as a large frame may skip one. */
@@ -161,8 +164,11 @@ struct kgo_rt {
 	pthread_t spawner;		/* the spare-M spawner (not an M) */
 
 	_Atomic bool active;		/* between start-up and teardown */
+	bool forked_child;		/* a fork's child of a process that ran
+					   kgo_main, which has not started its own */
 	_Atomic bool exiting;		/* the main G has returned */
 	_Atomic uint64_t goidgen;
+	_Atomic int32_t ngoroutines;	/* made by kgo_newg, not yet dead */
 	struct kgo_g *main_g;
 
 	pthread_mutex_t lock;		/* the fields below */
@@ -276,6 +282,38 @@ KGO_HIDDEN struct kgo_g *kgo_gfree_take_old(uint64_t before);
 KGO_HIDDEN int kgo_scavenger_start(void);
 KGO_HIDDEN void kgo_scavenger_stop(void);
 
+/* ctx.c: a G's context, inherited at creation, dropped when it ends */
+KGO_HIDDEN void kgo_ctx_inherit(struct kgo_g *g, struct kgo_g *from);
+KGO_HIDDEN void kgo_ctx_drop(struct kgo_g *g);
+
+/* Outside kgo_main: -ECHILD in a fork's child, else -ESRCH. */
+static inline int kgo_no_instance(void)
+{
+	return kgo_rt.forked_child ? -ECHILD : -ESRCH;
+}
+
+/* fork.c, and what each file forgets in a fork's child (no other thread
+ * exists there, so their locks are re-made, not taken) */
+KGO_HIDDEN void kgo_fork_init(void);
+KGO_HIDDEN void kgo_rt_forget_after_fork(void);
+KGO_HIDDEN void kgo_timers_forget_after_fork(void);
+KGO_HIDDEN void kgo_poller_forget_after_fork(void);
+KGO_HIDDEN void kgo_overflow_forget_after_fork(void);
+KGO_HIDDEN void kgo_signal_forget_after_fork(void);
+KGO_HIDDEN void kgo_schedtrace_forget_after_fork(void);
+KGO_HIDDEN void kgo_stacks_forget_after_fork(void);
+KGO_HIDDEN void kgo_scavenger_forget_after_fork(void);
+
+/* foreign.c: blocking on a thread that is not an M */
+KGO_HIDDEN struct kgo_g *kgo_foreign_self(void);
+KGO_HIDDEN void kgo_foreign_park(bool (*unlock)(void *), void *lock);
+KGO_HIDDEN void kgo_foreign_wake(struct kgo_g *g);
+
+/* overflow.c: runnable Gs for which every run queue was full */
+KGO_HIDDEN void kgo_overflow_put(struct kgo_g *g);
+KGO_HIDDEN struct kgo_g *kgo_overflow_get(void);
+KGO_HIDDEN void kgo_overflow_reset(void);
+
 /* stack.c */
 KGO_HIDDEN struct kgo_g *kgo_stackalloc(int *err);
 KGO_HIDDEN void kgo_stack_scavenge(struct kgo_g *batch);
@@ -298,5 +336,7 @@ KGO_HIDDEN int kgo_ioctl(unsigned long req, void *arg);
 KGO_HIDDEN void kgo_fatal(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));
 KGO_HIDDEN void kgo_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+KGO_HIDDEN bool kgo_debug(void);
+KGO_HIDDEN unsigned long kgo_debug_value(const char *key);
 
 #endif /* KGO_INTERNAL_H */

@@ -50,11 +50,14 @@ static int kgo_online_cpus(void)
 	return n > 0 ? (int)n : 1;
 }
 
+/* @err, after saying why on stderr if $KGO_DEBUG asks. */
 static int kgo_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int kgo_err(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!kgo_debug())
+		return err;
 	fputs("kgo: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -140,6 +143,30 @@ static void kgo_join(struct kgo_m *m)
 	pthread_join(m->thread, NULL);
 }
 
+/* kgo_rt's per-instance fields back to "no instance" (nothing freed). */
+static void kgo_rt_clear(void)
+{
+	kgo_rt.fd = -1;
+	kgo_rt.region = NULL;
+	kgo_rt.ss = NULL;
+	kgo_rt.pbase = NULL;
+	kgo_rt.ps = NULL;
+	kgo_rt.ms = NULL;
+	kgo_rt.nms = kgo_rt.ms_cap = 0;
+	kgo_rt.mbase = NULL;
+	kgo_rt.mstride = 0;
+	kgo_rt.max_ms = 0;
+	kgo_rt.sysmon = false;
+	kgo_rt.slice_ns = 0;
+	kgo_rt.allg = NULL;
+	kgo_rt.gfree = NULL;
+	atomic_store(&kgo_rt.ngfree, 0);
+	kgo_rt.main_g = NULL;
+	atomic_store(&kgo_rt.goidgen, 0);
+	atomic_store(&kgo_rt.ngoroutines, 0);
+	atomic_store(&kgo_rt.exiting, false);
+}
+
 /* Frees whatever start-up got to, in reverse.  M0's thread, no M running. */
 static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 {
@@ -167,6 +194,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	}
 	/* No goroutine runs now; the poller may still hold their records. */
 	kgo_poller_stop();
+	kgo_overflow_reset();
 	if (m0) {
 		kgo_altstack_off(m0);
 		if (old_ss && !(old_ss->ss_flags & SS_DISABLE))
@@ -183,24 +211,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 		munmap(kgo_rt.region, kgo_rt.region_size);
 	if (kgo_rt.fd >= 0)
 		close(kgo_rt.fd);
-	kgo_rt.fd = -1;
-	kgo_rt.region = NULL;
-	kgo_rt.ss = NULL;
-	kgo_rt.pbase = NULL;
-	kgo_rt.ps = NULL;
-	kgo_rt.ms = NULL;
-	kgo_rt.nms = kgo_rt.ms_cap = 0;
-	kgo_rt.mbase = NULL;
-	kgo_rt.mstride = 0;
-	kgo_rt.max_ms = 0;
-	kgo_rt.sysmon = false;
-	kgo_rt.slice_ns = 0;
-	kgo_rt.allg = NULL;
-	kgo_rt.gfree = NULL;
-	atomic_store(&kgo_rt.ngfree, 0);
-	kgo_rt.main_g = NULL;
-	atomic_store(&kgo_rt.goidgen, 0);
-	atomic_store(&kgo_rt.exiting, false);
+	kgo_rt_clear();
 }
 
 /* Open the device and check that it speaks our protocol. */
@@ -412,6 +423,8 @@ int kgo_main(void (*fn)(void *), void *arg, const struct kgo_config *cfg)
 	}
 	kgo_main_busy = true;
 	pthread_mutex_unlock(&kgo_main_lock);
+	kgo_fork_init();
+	kgo_rt.forked_child = false;
 
 	if (sigaltstack(NULL, &old_ss))
 		old_ss.ss_flags = SS_DISABLE;
@@ -429,6 +442,32 @@ int kgo_main(void (*fn)(void *), void *arg, const struct kgo_config *cfg)
 	kgo_main_busy = false;
 	pthread_mutex_unlock(&kgo_main_lock);
 	return err;
+}
+
+/*
+ * In a fork's child: forget the parent's instance without touching it.
+ * The threads are gone; the device fd and the shared region are the
+ * parent's (the module's instance stays the parent's), so they are only
+ * closed and unmapped here; the memory of Ms, Gs and stacks is leaked.
+ */
+void kgo_rt_forget_after_fork(void)
+{
+	pthread_mutex_t fresh_adaptive = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	kgo_setm(NULL);
+	kgo_rt.lock = fresh_adaptive;
+	kgo_main_lock = fresh;
+	kgo_main_busy = false;
+	if (kgo_rt.region)
+		munmap(kgo_rt.region, kgo_rt.region_size);
+	if (kgo_rt.fd >= 0)
+		close(kgo_rt.fd);
+	kgo_rt_clear();
+	kgo_rt.spawner_started = false;
+	atomic_store(&kgo_rt.active, false);
+	atomic_store(&kgo_rt.exiting, false);
+	kgo_rt.forked_child = true;
 }
 
 int kgo_nprocs(void)
@@ -467,7 +506,7 @@ int kgo_set_nprocs(int n)
 	int err;
 
 	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
-		return -ESRCH;
+		return kgo_no_instance();
 	if (n < 1 || (uint32_t)n > kgo_rt.max_procs)
 		return -EINVAL;
 	entered = kgo_enter(true);
@@ -482,7 +521,7 @@ int kgo_stats(struct kgo_stats_user *st)
 	int err;
 
 	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
-		return -ESRCH;
+		return kgo_no_instance();
 	err = kgo_ioctl(KGO_IOC_STATS, &k);
 	if (err)
 		return err;

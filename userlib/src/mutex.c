@@ -16,6 +16,10 @@
  * leaves LOCKED set and hands the mutex to the first waiter; newcomers
  * queue at the tail.  It ends when the queue empties or a waiter got the
  * mutex within 1 ms of starting to wait.
+ *
+ * kgo_mutex_lock_deadline: the waiter's record carries a timer
+ * (kgo_deadline_arm); when it expires the poller unlinks the record if
+ * it is queued, or marks it expired so that it does not queue again.
  */
 #include "block.h"
 
@@ -28,11 +32,45 @@
 #define KGO_MUTEX_SPIN_PAUSES	30
 
 struct kgo_mwaiter {
+	struct kgo_tmr t;	/* the deadline, if any (first: expire casts) */
 	struct kgo_g *g;
 	struct kgo_mwaiter *next;
+	struct kgo_mutex *mu;
 	uint64_t since;		/* when it first queued */
 	bool handoff;		/* unlock gave it the mutex */
+	bool queued;		/* under qlock */
+	bool expired;		/* under qlock: the deadline passed */
 };
+
+/*
+ * The deadline passed (poller, heap lock held; the order is heap, then
+ * qlock).  Unlink the waiter if it is queued.  WAITERS and STARVING may
+ * stay set with the queue empty: unlock's slow path then finds nobody
+ * and clears them, as after any other wait.
+ */
+static struct kgo_g *kgo_mutex_expire(struct kgo_tmr *t)
+{
+	struct kgo_mwaiter *w = (struct kgo_mwaiter *)t, *p, *prev = NULL;
+	struct kgo_mutex *mu = w->mu;
+	struct kgo_g *g = NULL;
+
+	kgo_spin_lock(&mu->qlock);
+	w->expired = true;
+	if (w->queued) {
+		for (p = mu->head; p != w; prev = p, p = p->next)
+			;
+		if (prev)
+			prev->next = w->next;
+		else
+			mu->head = w->next;
+		if (mu->tail == w)
+			mu->tail = prev;
+		w->queued = false;
+		g = w->g;
+	}
+	kgo_spin_unlock(&mu->qlock);
+	return g;
+}
 
 static bool mutex_trylock_in_library(struct kgo_mutex *mu)
 {
@@ -61,17 +99,24 @@ static bool kgo_mutex_canspin(int round)
 	return round < KGO_MUTEX_SPINS && kgo_nprocs() > 1;
 }
 
-static void kgo_mutex_lock_slow(struct kgo_mutex *mu)
+/* The lock's slow path: 0, or -ETIMEDOUT once @deadline (0: none) passed. */
+static int kgo_mutex_lock_slow(struct kgo_mutex *mu, uint64_t deadline)
 {
-	struct kgo_mwaiter w = { 0 };
+	struct kgo_mwaiter w = { .mu = mu };
 	bool woken = false;
+	int r = 0;
 
+	if (deadline) {
+		r = kgo_wait_begin(&w.t, deadline, kgo_mutex_expire);
+		if (r)
+			return r;
+	}
 	for (;;) {
 		uint32_t s;
 
 		for (int round = 0; kgo_mutex_canspin(round); round++) {
 			if (kgo_mutex_trylock(mu))
-				return;
+				goto out;
 			for (int i = 0; i < KGO_MUTEX_SPIN_PAUSES; i++)
 				__builtin_ia32_pause();
 		}
@@ -82,10 +127,15 @@ static void kgo_mutex_lock_slow(struct kgo_mutex *mu)
 			if (__atomic_compare_exchange_n(&mu->state, &s, s | KGO_MUTEX_LOCKED, false,
 							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 				kgo_spin_unlock(&mu->qlock);
-				return;
+				goto out;
 			}
 			kgo_spin_unlock(&mu->qlock);
 			continue;
+		}
+		if (w.expired) {
+			kgo_spin_unlock(&mu->qlock);
+			r = 1;	/* ended by the deadline or the context */
+			goto out;
 		}
 		if (!w.since)
 			w.since = kgo_now();
@@ -117,6 +167,7 @@ static void kgo_mutex_lock_slow(struct kgo_mutex *mu)
 				mu->head = &w;
 			mu->tail = &w;
 		}
+		w.queued = true;
 		kgo_park(kgo_spin_parkunlock, &mu->qlock);
 		if (w.handoff) {
 			/*
@@ -125,29 +176,44 @@ static void kgo_mutex_lock_slow(struct kgo_mutex *mu)
 			 * critical section before ours.
 			 */
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			return;
+			goto out;
 		}
 		woken = true;
 	}
+out:
+	if (deadline)
+		kgo_wait_end(&w.t);
+	return r == 1 ? kgo_wait_err(&w.t) : r;
 }
 
-static void mutex_lock_in_library(struct kgo_mutex *mu)
+static int mutex_lock_in_library(struct kgo_mutex *mu, uint64_t deadline)
 {
 	uint32_t s = 0;
 
 	/* Acquire: pairs with the unlocker's release. */
 	if (__atomic_compare_exchange_n(&mu->state, &s, KGO_MUTEX_LOCKED, false,
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return;
-	kgo_mutex_lock_slow(mu);
+		return 0;
+	return kgo_mutex_lock_slow(mu, deadline);
+}
+
+static int mutex_lock(struct kgo_mutex *mu, uint64_t deadline)
+{
+	bool entered = kgo_enter(true);
+	int r = mutex_lock_in_library(mu, deadline);
+
+	kgo_leave(entered);
+	return r;
+}
+
+int kgo_mutex_lock_deadline(struct kgo_mutex *mu, uint64_t deadline)
+{
+	return mutex_lock(mu, deadline ? deadline : KGO_DL_CTX);
 }
 
 void kgo_mutex_lock(struct kgo_mutex *mu)
 {
-	bool entered = kgo_enter(true);
-
-	mutex_lock_in_library(mu);
-	kgo_leave(entered);
+	mutex_lock(mu, 0);
 }
 
 static void kgo_mutex_unlock_slow(struct kgo_mutex *mu)
@@ -165,6 +231,7 @@ static void kgo_mutex_unlock_slow(struct kgo_mutex *mu)
 		mu->head = w->next;
 		if (!mu->head)
 			mu->tail = NULL;
+		w->queued = false;
 	}
 	if (w && (s & KGO_MUTEX_STARVING)) {
 		/*

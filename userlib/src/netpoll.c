@@ -1,6 +1,6 @@
 /*
- * The poller thread, and network I/O on it (Go's netpoll): kgo_read,
- * kgo_write, kgo_accept, kgo_connect, kgo_close.
+ * The poller thread, the fd table, and waiting for an fd (Go's netpoll and
+ * fdMutex): kgo_wait_fd and what netio.c's calls build on.
  *
  * The poller is one thread per kgo_main (not an M: it holds no P and runs
  * no goroutine).  It blocks in epoll_wait on three kinds of fd: an eventfd
@@ -26,6 +26,21 @@
  * park again if someone else consumed the readiness first.  Because an fd
  * is armed only while someone waits, a plain close(2) of an idle fd leaves
  * nothing stale behind.
+ *
+ * Deadlines.  A waiter with a deadline puts a timer record (on its stack)
+ * in the timer heap before it parks; when it expires, the poller, holding
+ * the heap's lock, takes the descriptor's lock and unlinks the waiter if
+ * it is still queued (kgo_pw_expire).  A waiter that has not queued yet
+ * finds its expired flag when it tries to, and does not park.  Whatever
+ * woke it, the waiter takes its timer out of the heap before it returns.
+ *
+ * Calls in flight (Go's fdMutex).  Every kgo_ I/O call holds a reference
+ * on the descriptor (refs) from before its first system call to after its
+ * last.  kgo_close wakes the waiters, and if calls are in flight only
+ * marks the descriptor closing: new calls and new waits fail with EBADF,
+ * and the last call to drop its reference does the close(2).  So the fd
+ * number stays open, and cannot be reused by another open, while any of
+ * these calls may still use it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -48,18 +63,26 @@
 #define KGO_NP_TAG_WAKE		0
 #define KGO_NP_TAG_TIMER	1
 
-enum { KGO_WAIT_READ, KGO_WAIT_WRITE };
+struct kgo_pd;
 
+/* A goroutine waiting for an fd; everything but g under pd->lock. */
 struct kgo_pwait {
 	struct kgo_g *g;
 	struct kgo_pwait *next;
-	bool closed;		/* woken by kgo_close */
+	struct kgo_pd *pd;
+	int mode;		/* KGO_WAIT_READ or KGO_WAIT_WRITE */
+	bool queued;		/* on pd's rq or wq */
+	bool expired;		/* the deadline passed */
+	int result;		/* 0, -EBADF (kgo_close) or -ETIMEDOUT */
+	struct kgo_tmr t;	/* the deadline's timer */
 };
 
 struct kgo_pd {
 	uint32_t lock;
 	int fd;
 	bool added;			/* a hint: in the epoll set (maybe stale) */
+	bool closing;			/* kgo_close waits for refs to drop */
+	uint32_t refs;			/* kgo_ I/O calls in flight */
 	struct kgo_pwait *rq, *wq;	/* waiting to read, to write */
 };
 
@@ -136,9 +159,11 @@ static int kgo_pd_arm_locked(struct kgo_pd *pd)
 	return err;
 }
 
-/* Append list @l to list *@to. */
+/* Append list @l to list *@to; its records are no longer queued. */
 static void kgo_pw_splice(struct kgo_pwait **to, struct kgo_pwait *l)
 {
+	for (struct kgo_pwait *w = l; w; w = w->next)
+		w->queued = false;
 	while (*to)
 		to = &(*to)->next;
 	*to = l;
@@ -243,6 +268,24 @@ void kgo_poller_stop(void)
 	atomic_store(&kgo_np.stop, false);
 }
 
+/*
+ * A fork's child: the poller thread is gone; its epoll set and eventfd
+ * are copies shared with the parent's poller, so close them; the fd
+ * table (waiters of the parent's goroutines) is leaked, and with no
+ * table the I/O calls wait in poll(2) until the child's own kgo_main.
+ */
+void kgo_poller_forget_after_fork(void)
+{
+	if (kgo_np.epfd >= 0)
+		close(kgo_np.epfd);
+	if (kgo_np.wakefd >= 0)
+		close(kgo_np.wakefd);
+	kgo_np.epfd = kgo_np.wakefd = -1;
+	kgo_np.started = false;
+	kgo_np.dir = NULL;
+	atomic_store(&kgo_np.stop, false);
+}
+
 /* The poller and the timer heap, before any goroutine runs.  0 or -errno. */
 int kgo_poller_start(void)
 {
@@ -280,32 +323,45 @@ int kgo_poller_start(void)
 /* ---- waiting for an fd ---- */
 
 struct kgo_pwarg {
-	struct kgo_pd *pd;
 	struct kgo_pwait *w;
-	int mode;
 	int err;
 };
 
+static struct kgo_pwait **kgo_pw_queue(struct kgo_pwait *w)
+{
+	return w->mode == KGO_WAIT_READ ? &w->pd->rq : &w->pd->wq;
+}
+
 /*
- * kgo_park's unlock function: queue the waiter and arm the fd.  If arming
- * fails the goroutine does not sleep (returns false) and gets the error.
- * Nothing of *a is touched after pd is unlocked: the poller may ready the
- * goroutine from then on.
+ * kgo_park's unlock function: queue the waiter and arm the fd.  If the fd
+ * is being closed, the deadline passed already, or arming fails, the
+ * goroutine does not sleep (returns false) and gets the error.  Nothing
+ * of *a is touched after pd is unlocked: from then on the poller, a close
+ * or the deadline may ready the goroutine.
  */
 static bool kgo_pd_parkarm(void *arg)
 {
 	struct kgo_pwarg *a = arg;
-	struct kgo_pd *pd = a->pd;
-	struct kgo_pwait *w = a->w, **q;
-	int err;
+	struct kgo_pwait *w = a->w, **q = kgo_pw_queue(w);
+	struct kgo_pd *pd = w->pd;
+	int err = 0;
 
 	kgo_spin_lock(&pd->lock);
-	q = a->mode == KGO_WAIT_READ ? &pd->rq : &pd->wq;
-	w->next = *q;
-	*q = w;
-	err = kgo_pd_arm_locked(pd);
+	if (pd->closing)
+		err = -EBADF;
+	else if (w->expired)
+		err = -ETIMEDOUT;
+	if (!err) {
+		w->next = *q;
+		*q = w;
+		w->queued = true;
+		err = kgo_pd_arm_locked(pd);
+		if (err) {
+			*q = w->next;
+			w->queued = false;
+		}
+	}
 	if (err) {
-		*q = w->next;
 		a->err = err;
 		kgo_spin_unlock(&pd->lock);
 		return false;
@@ -314,89 +370,100 @@ static bool kgo_pd_parkarm(void *arg)
 	return true;
 }
 
+/* A waiter's deadline passed (poller, heap lock held; block.h). */
+static struct kgo_g *kgo_pw_expire(struct kgo_tmr *t)
+{
+	struct kgo_pwait *w = (struct kgo_pwait *)((char *)t - offsetof(struct kgo_pwait, t));
+	struct kgo_pd *pd = w->pd;
+	struct kgo_g *g = NULL;
+
+	kgo_spin_lock(&pd->lock);
+	w->expired = true;
+	if (w->queued) {
+		struct kgo_pwait **q = kgo_pw_queue(w);
+
+		while (*q != w)
+			q = &(*q)->next;
+		*q = w->next;
+		w->queued = false;
+		w->result = -ETIMEDOUT;
+		g = w->g;
+	}
+	/* The fd stays armed for the others; an event for nobody is harmless. */
+	kgo_spin_unlock(&pd->lock);
+	return g;
+}
+
 /* Outside a goroutine (or past the table): wait in poll(2). */
-static __attribute__((noinline)) int kgo_poll_wait(int fd, int mode)
+static __attribute__((noinline)) int kgo_poll_wait(int fd, int mode, uint64_t deadline)
 {
 	struct pollfd p = { .fd = fd, .events = mode == KGO_WAIT_READ ? POLLIN : POLLOUT };
 
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR)
+	for (;;) {
+		int ms = -1, r;
+
+		if (deadline) {
+			uint64_t now = kgo_now();
+
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			/* Rounded up: poll never wakes before the deadline. */
+			ms = (deadline - now + 999999) / 1000000 > INT_MAX ? INT_MAX :
+			     (int)((deadline - now + 999999) / 1000000);
+		}
+		r = poll(&p, 1, ms);
+		if (r > 0)
+			return 0;	/* even POLLNVAL: the retried call reports EBADF */
+		if (r < 0 && errno != EINTR)
 			return -errno;
-	return 0;	/* even POLLNVAL: the retried call reports EBADF */
+	}
 }
 
-/*
- * kgo_fd_wait - block until @fd may be ready for @mode.  0 (retry the
- * system call), -EBADF if kgo_close closed it, or -errno if epoll cannot
- * wait for it (EPERM: a regular file, which is always ready anyway).
- */
-static int kgo_fd_wait(int fd, int mode)
+int kgo_fd_wait(int fd, int mode, uint64_t deadline)
 {
 	struct kgo_pwait w = { 0 };
-	struct kgo_pwarg a;
-	struct kgo_pd *pd;
+	struct kgo_pwarg a = { &w, 0 };
+	int err;
 
 	w.g = kgo_self();
-	pd = w.g ? kgo_pd_get(fd, true) : NULL;
-	if (!pd)
-		return kgo_poll_wait(fd, mode);
-	a.pd = pd;
-	a.w = &w;
-	a.mode = mode;
-	a.err = 0;
+	w.pd = w.g ? kgo_pd_get(fd, true) : NULL;
+	if (!w.pd)
+		return kgo_poll_wait(fd, mode, deadline == KGO_DL_CTX ? 0 : deadline);
+	w.mode = mode;
+	if (deadline) {
+		err = kgo_wait_begin(&w.t, deadline, kgo_pw_expire);
+		if (err)
+			return err;
+	}
 	kgo_park(kgo_pd_parkarm, &a);
-	if (a.err)
-		return a.err;
-	return w.closed ? -EBADF : 0;
+	if (!deadline)
+		return a.err ? a.err : w.result;
+	kgo_wait_end(&w.t);
+	err = a.err ? a.err : w.result;
+	/* Ended by the deadline or by the context's cancel: say which. */
+	return err == -ETIMEDOUT ? kgo_wait_err(&w.t) : err;
 }
 
-/* ---- the system calls, each in a frame that cannot span a switch ---- */
+/* ---- calls in flight ---- */
 
-static __attribute__((noinline)) ssize_t kgo_sys_read(int fd, void *buf, size_t n)
+struct kgo_pd *kgo_fd_acquire(int fd, int *err)
 {
-	ssize_t r = read(fd, buf, n);
+	struct kgo_pd *pd = kgo_pd_get(fd, true);
+	bool closing;
 
-	return r < 0 ? -errno : r;
-}
-
-static __attribute__((noinline)) ssize_t kgo_sys_write(int fd, const void *buf, size_t n)
-{
-	ssize_t r = write(fd, buf, n);
-
-	return r < 0 ? -errno : r;
-}
-
-static __attribute__((noinline)) int kgo_sys_accept(int fd, struct sockaddr *addr,
-						     socklen_t *len, int flags)
-{
-	int r = accept4(fd, addr, len, flags);
-
-	return r < 0 ? -errno : r;
-}
-
-static __attribute__((noinline)) int kgo_sys_connect(int fd, const struct sockaddr *addr,
-						      socklen_t len)
-{
-	return connect(fd, addr, len) ? -errno : 0;
-}
-
-/* The socket's pending error (positive errno, 0 if none), or -errno. */
-static __attribute__((noinline)) int kgo_sys_soerror(int fd)
-{
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len))
-		return -errno;
-	return soerr;
-}
-
-static __attribute__((noinline)) int kgo_sys_connected(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	return getpeername(fd, (struct sockaddr *)&ss, &len) ? -errno : 0;
+	*err = 0;
+	if (!pd)
+		return NULL;	/* no table (outside kgo_main), a huge fd, ENOMEM */
+	kgo_spin_lock(&pd->lock);
+	closing = pd->closing;
+	if (!closing)
+		pd->refs++;
+	kgo_spin_unlock(&pd->lock);
+	if (closing) {
+		*err = -EBADF;
+		return NULL;
+	}
+	return pd;
 }
 
 static __attribute__((noinline)) int kgo_sys_close(int fd)
@@ -404,181 +471,49 @@ static __attribute__((noinline)) int kgo_sys_close(int fd)
 	return close(fd) ? -errno : 0;
 }
 
-/* ---- the public calls ---- */
-
-static ssize_t read_in_library(int fd, void *buf, size_t n)
+void kgo_fd_release(struct kgo_pd *pd)
 {
-	for (;;) {
-		ssize_t r = kgo_sys_read(fd, buf, n);
-		int err;
-
-		if (r >= 0 || (r != -EAGAIN && r != -EINTR))
-			return r;
-		if (r == -EAGAIN) {
-			err = kgo_fd_wait(fd, KGO_WAIT_READ);
-			if (err)
-				return err;
-		}
+	if (!pd)
+		return;
+	kgo_spin_lock(&pd->lock);
+	if (--pd->refs == 0 && pd->closing) {
+		/* The last call in flight on a kgo_close()d fd closes it. */
+		kgo_sys_close(pd->fd);
+		pd->closing = false;
+		pd->added = false;
 	}
+	kgo_spin_unlock(&pd->lock);
 }
 
-ssize_t kgo_read(int fd, void *buf, size_t n)
-{
-	bool entered = kgo_enter(true);
-	ssize_t r = read_in_library(fd, buf, n);
-
-	kgo_leave(entered);
-	return r;
-}
-
-static ssize_t write_in_library(int fd, const void *buf, size_t n)
-{
-	const unsigned char *p = buf;
-	size_t done = 0;
-
-	if (n > SSIZE_MAX)
-		return -EINVAL;
-	if (n == 0)
-		return kgo_sys_write(fd, buf, 0);
-	while (done < n) {
-		ssize_t r = kgo_sys_write(fd, p + done, n - done);
-
-		if (r > 0) {
-			done += (size_t)r;
-			continue;
-		}
-		if (r == -EINTR)
-			continue;
-		if (r == -EAGAIN) {
-			int err = kgo_fd_wait(fd, KGO_WAIT_WRITE);
-
-			if (!err)
-				continue;
-			r = err;
-		}
-		if (r == 0)
-			break;		/* no progress and no error: give up */
-		return done ? (ssize_t)done : r;
-	}
-	return (ssize_t)done;
-}
-
-ssize_t kgo_write(int fd, const void *buf, size_t n)
-{
-	bool entered = kgo_enter(true);
-	ssize_t r = write_in_library(fd, buf, n);
-
-	kgo_leave(entered);
-	return r;
-}
-
-static int accept_in_library(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
-{
-	socklen_t len = addrlen ? *addrlen : 0;
-
-	for (;;) {
-		int r;
-
-		if (addrlen)
-			*addrlen = len;
-		r = kgo_sys_accept(fd, addr, addrlen, flags | SOCK_NONBLOCK);
-		if (r >= 0 || (r != -EAGAIN && r != -EINTR && r != -ECONNABORTED))
-			return r;
-		if (r == -EAGAIN) {
-			int err = kgo_fd_wait(fd, KGO_WAIT_READ);
-
-			if (err)
-				return err;
-		}
-	}
-}
-
-int kgo_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
-{
-	bool entered = kgo_enter(true);
-	int r = accept_in_library(fd, addr, addrlen, flags);
-
-	kgo_leave(entered);
-	return r;
-}
-
-static int connect_in_library(int fd, const struct sockaddr *addr, socklen_t addrlen)
-{
-	int r;
-
-	for (;;) {
-		r = kgo_sys_connect(fd, addr, addrlen);
-		if (r != -EAGAIN)
-			break;
-		/* A Unix socket's full backlog: try again shortly. */
-		if (kgo_self()) {
-			kgo_sleep(1000000);
-		} else {
-			struct timespec ts = { 0, 1000000 };
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	if (r != -EINPROGRESS && r != -EINTR && r != -EALREADY)
-		return r;
-	/* In progress: it is done when the socket becomes writable. */
-	for (;;) {
-		int err = kgo_fd_wait(fd, KGO_WAIT_WRITE);
-
-		if (err)
-			return err;
-		err = kgo_sys_soerror(fd);
-		if (err < 0)
-			return err;
-		if (err == EINPROGRESS || err == EALREADY || err == EINTR)
-			continue;
-		if (err)
-			return -err;
-		/* No error may also mean "not yet" after a spurious wakeup. */
-		err = kgo_sys_connected(fd);
-		if (err != -ENOTCONN)
-			return err;
-	}
-}
-
-int kgo_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
-{
-	bool entered = kgo_enter(true);
-	int r = connect_in_library(fd, addr, addrlen);
-
-	kgo_leave(entered);
-	return r;
-}
-
-static int close_in_library(int fd)
+int kgo_fd_close(int fd)
 {
 	struct kgo_pd *pd = kgo_pd_get(fd, false);
 	struct kgo_pwait *take = NULL, *w;
-	int r;
+	int r = 0;
 
 	if (!pd)
 		return kgo_sys_close(fd);
 	/* Under pd's lock, so that no waiter arms the fd meanwhile. */
 	kgo_spin_lock(&pd->lock);
+	if (pd->closing) {
+		kgo_spin_unlock(&pd->lock);
+		return -EBADF;
+	}
 	kgo_pw_splice(&take, pd->rq);
 	kgo_pw_splice(&take, pd->wq);
 	pd->rq = pd->wq = NULL;
 	for (w = take; w; w = w->next)
-		w->closed = true;
+		w->result = -EBADF;
 	if (take)
 		kgo_epoll_ctl(EPOLL_CTL_DEL, fd, NULL);
-	pd->added = false;	/* closing removes it from the epoll set */
-	r = kgo_sys_close(fd);
+	if (pd->refs) {
+		/* Calls in flight: the last one to finish closes it. */
+		pd->closing = true;
+	} else {
+		r = kgo_sys_close(fd);
+		pd->added = false;	/* closing removes it from the epoll set */
+	}
 	kgo_spin_unlock(&pd->lock);
 	kgo_pw_ready(take);
-	return r;
-}
-
-int kgo_close(int fd)
-{
-	bool entered = kgo_enter(true);
-	int r = close_in_library(fd);
-
-	kgo_leave(entered);
 	return r;
 }

@@ -92,6 +92,9 @@ static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 
 	g->id = 0;
 	atomic_store_explicit(&g->status, KGO_G_IDLE, memory_order_relaxed);
+	kgo_ctx_drop(g);
+	/* Every G freed here was counted by kgo_newg. */
+	atomic_fetch_sub_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 	if (ps) {
 		g->schedlink = ps->gfree;
 		ps->gfree = g;
@@ -209,7 +212,10 @@ struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
 	}
 	kgo_gframe(g, fn, arg, args, size);
 	g->id = atomic_fetch_add_explicit(&kgo_rt.goidgen, 1, memory_order_relaxed) + 1;
+	/* Relaxed: a count for kgo_numgoroutine, ordered with nothing. */
+	atomic_fetch_add_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 	g->waitlink = NULL;
+	kgo_ctx_inherit(g, m ? m->curg : NULL);
 	atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
 	return g;
 }
@@ -260,7 +266,7 @@ static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t s
 	int err;
 
 	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
-		return -ESRCH;
+		return kgo_no_instance();
 	entered = kgo_enter(true);
 	err = kgo_newproc1(fn, arg, args, size);
 	kgo_leave(entered);
@@ -299,6 +305,8 @@ void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g)
 {
 	atomic_store_explicit(&g->status, KGO_G_DEAD, memory_order_relaxed);
 	if (g == kgo_rt.main_g) {
+		kgo_ctx_drop(g);
+		atomic_fetch_sub_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 		/* Not reused: it is freed with the others at teardown. */
 		kgo_begin_exit();
 		return;
@@ -318,4 +326,11 @@ void kgo_goexit0(void)
 void kgo_exit(void)
 {
 	kgo_goexit0();
+}
+
+int kgo_numgoroutine(void)
+{
+	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
+		return 0;
+	return atomic_load_explicit(&kgo_rt.ngoroutines, memory_order_relaxed);
 }

@@ -90,6 +90,20 @@ int kgo_scavenger_start(void)
 	return 0;
 }
 
+/*
+ * kgo_scavenger_forget_after_fork - in a fork's child, which has no
+ * scavenger thread: nothing to join, and the lock is made anew (the
+ * parent's thread may have held it at the fork).
+ */
+void kgo_scavenger_forget_after_fork(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	kgo_sc.lock = fresh;
+	kgo_sc.stop = false;
+	kgo_sc.started = false;
+}
+
 /* kgo_scavenger_stop - at teardown, before the stacks are unmapped. */
 void kgo_scavenger_stop(void)
 {

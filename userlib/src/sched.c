@@ -115,15 +115,21 @@ int kgo_runqput_m(struct kgo_m *m, struct kgo_g *g, bool next, uint64_t *left)
 	return err;
 }
 
-/* A runqput that must succeed (yield, ready): out of room is fatal. */
-static void kgo_runqput_or_die(struct kgo_m *m, struct kgo_g *g, bool next)
+/*
+ * A runqput that must not lose @g (yield, ready): with every queue full,
+ * the G that found no place (@g, or the runnext it displaced) waits in the
+ * overflow list.
+ */
+static void kgo_runqput_or_overflow(struct kgo_m *m, struct kgo_g *g, bool next)
 {
-	int err = kgo_runqput_m(m, g, next, NULL);
+	uint64_t left = kgo_gtok(g);
+	int err = kgo_runqput_m(m, g, next, &left);
 
-	if (err)
-		kgo_fatal("cannot queue goroutine %llu: %s%s",
-			  (unsigned long long)g->id, strerror(-err),
-			  err == -ENOSPC ? " (global run queue full)" : "");
+	if (err == -ENOSPC)
+		kgo_overflow_put(kgo_tokg(left));
+	else if (err)
+		kgo_fatal("cannot queue goroutine %llu: %s",
+			  (unsigned long long)g->id, strerror(-err));
 }
 
 /*
@@ -233,7 +239,9 @@ static void kgo_globrunqput(struct kgo_m *m, struct kgo_g *g)
 		return;
 	err = kgo_ioctl(KGO_IOC_READY, &a);
 	if (err == -ENOSPC && m->p)
-		kgo_runqput_or_die(m, g, false);
+		kgo_runqput_or_overflow(m, g, false);
+	else if (err == -ENOSPC)
+		kgo_overflow_put(g);
 	else if (err)
 		kgo_fatal("READY of a preempted goroutine failed: %s", strerror(-err));
 }
@@ -295,6 +303,9 @@ static struct kgo_g *kgo_schedule(struct kgo_m *m)
 		tok = kgo_runqget(m->p);
 		if (tok)
 			return kgo_tokg(tok);
+		g = kgo_overflow_get();
+		if (g)
+			return g;
 	}
 	kgo_gfree_idle(m);
 	g = kgo_stopm(m);
@@ -349,7 +360,7 @@ static struct kgo_g *kgo_execute(struct kgo_m *m, struct kgo_g *g)
 			return NULL;
 		}
 		/* The tail, not runnext, so that others run first. */
-		kgo_runqput_or_die(m, g, false);
+		kgo_runqput_or_overflow(m, g, false);
 		return NULL;
 	case KGO_ACT_PARK: {
 		uint32_t waiting = KGO_G_WAITING;
@@ -497,7 +508,13 @@ void kgo_yield_global(void)
 void kgo_park(bool (*unlock)(void *), void *lock)
 {
 	/* Not a safe point: the caller may hold what unlock releases. */
-	bool entered = kgo_enter(false);
+	bool entered;
+
+	if (!kgo_getm()) {
+		kgo_foreign_park(unlock, lock);
+		return;
+	}
+	entered = kgo_enter(false);
 
 	kgo_mcall(KGO_ACT_PARK, unlock, lock);
 	kgo_leave(entered);
@@ -515,19 +532,25 @@ void kgo_ready(struct kgo_g *g)
 						     memory_order_relaxed))
 		kgo_fatal("kgo_ready: goroutine %llu is not parked (status %u)",
 			  (unsigned long long)g->id, waiting);
+	if (g->foreign) {
+		kgo_foreign_wake(g);
+		return;
+	}
 	/* Not a safe point either: callers often hold the waiter's lock. */
 	entered = kgo_enter(false);
 	m = kgo_getm();
 	if (m && m->p) {
 		/* From an M: the current P's runnext, no system call. */
-		kgo_runqput_or_die(m, g, true);
+		kgo_runqput_or_overflow(m, g, true);
 		kgo_wakep();
 	} else {
 		/* From elsewhere: the global queue, and the module's wakep. */
 		struct kgo_ready a = { .g = kgo_gtok(g) };
 		int err = kgo_ioctl(KGO_IOC_READY, &a);
 
-		if (err)
+		if (err == -ENOSPC)
+			kgo_overflow_put(g);
+		else if (err)
 			kgo_fatal("READY failed: %s", strerror(-err));
 	}
 	kgo_leave(entered);

@@ -25,19 +25,6 @@ static pthread_cond_t kgo_trace_cond = PTHREAD_COND_INITIALIZER;
 static bool kgo_trace_stop;
 static unsigned long kgo_trace_ms;
 
-/* The value of @key in KGO_DEBUG ("a=1,schedtrace=100"), or 0. */
-static unsigned long kgo_debug_value(const char *key)
-{
-	const char *env = getenv("KGO_DEBUG"), *p;
-	size_t n = strlen(key);
-
-	for (p = env; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-		if (!strncmp(p, key, n) && p[n] == '=')
-			return strtoul(p + n + 1, NULL, 10);
-	}
-	return 0;
-}
-
 static uint32_t kgo_local_len(uint32_t id)
 {
 	struct kgo_shared_p *p = kgo_shared_p(id);
@@ -111,6 +98,18 @@ void kgo_schedtrace_start(void)
 }
 
 /* kgo_main's teardown, while the instance still exists. */
+/* A fork's child: the tracing thread is not there. */
+void kgo_schedtrace_forget_after_fork(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t fresh_cond = PTHREAD_COND_INITIALIZER;
+
+	kgo_trace_lock = fresh;
+	kgo_trace_cond = fresh_cond;
+	kgo_trace_running = false;
+	kgo_trace_stop = false;
+}
+
 void kgo_schedtrace_stop(void)
 {
 	if (!kgo_trace_running)

@@ -122,8 +122,10 @@ static int select_in_library(struct kgo_select_case *cases, int n, bool block)
 	if (n < 0 || (n && !cases))
 		return -EINVAL;
 	for (int i = 0; i < n; i++)
-		if (cases[i].chan && cases[i].dir != KGO_SELECT_SEND &&
-		    cases[i].dir != KGO_SELECT_RECV)
+		if (cases[i].chan &&
+		    ((cases[i].dir != KGO_SELECT_SEND && cases[i].dir != KGO_SELECT_RECV) ||
+		     (cases[i].dir == KGO_SELECT_SEND && !cases[i].elem &&
+		      cases[i].chan->elemsize)))
 			return -EINVAL;
 	if (n > KGO_SELECT_STACK) {
 		size_t each = sizeof(int) + sizeof(struct kgo_chan *) + sizeof(struct kgo_sudog);

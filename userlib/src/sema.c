@@ -7,7 +7,7 @@
  */
 #include <sched.h>
 
-#include "internal.h"
+#include "block.h"
 
 static void kgo_sema_lock(struct kgo_sema *s)
 {
@@ -44,21 +44,67 @@ void kgo_sema_init(struct kgo_sema *s, int32_t n)
 	s->tail = NULL;
 }
 
-void kgo_sema_acquire(struct kgo_sema *s)
-{
-	struct kgo_g *g = kgo_self();
-	bool entered;
+/* A deadline on an acquire (kgo_deadline_arm): the G and its sema. */
+struct kgo_sema_dl {
+	struct kgo_tmr t;
+	struct kgo_sema *s;
+	struct kgo_g *g;
+	bool expired;		/* under s's lock */
+};
 
-	if (!g)
-		kgo_fatal("kgo_sema_acquire called outside a goroutine");
-	/* A safe point, before the lock: nothing is held yet. */
-	entered = kgo_enter(true);
+/* The deadline passed (poller, heap lock held): unqueue g if queued. */
+static struct kgo_g *kgo_sema_expire(struct kgo_tmr *t)
+{
+	struct kgo_sema_dl *d = (struct kgo_sema_dl *)t;
+	struct kgo_sema *s = d->s;
+	struct kgo_g *g, *prev = NULL;
+
 	kgo_sema_lock(s);
-	if (s->count > 0) {
-		s->count--;
+	d->expired = true;
+	for (g = s->head; g && g != d->g; prev = g, g = g->waitlink)
+		;
+	if (g) {
+		if (prev)
+			prev->waitlink = g->waitlink;
+		else
+			s->head = g->waitlink;
+		if (s->tail == g)
+			s->tail = prev;
+		g->waitlink = NULL;
+	}
+	kgo_sema_unlock(s);
+	return g;
+}
+
+static int sema_acquire_in_library(struct kgo_sema *s, struct kgo_g *g, uint64_t deadline)
+{
+	struct kgo_sema_dl d = { .s = s, .g = g };
+
+	if (deadline) {
+		int err;
+
+		/* A count that is there is taken, whatever the deadline. */
+		kgo_sema_lock(s);
+		if (s->count > 0) {
+			s->count--;
+			kgo_sema_unlock(s);
+			return 0;
+		}
 		kgo_sema_unlock(s);
-		kgo_leave(entered);
-		return;
+		err = kgo_wait_begin(&d.t, deadline, kgo_sema_expire);
+		if (err)
+			return err;
+	}
+	kgo_sema_lock(s);
+	if (s->count > 0 || d.expired) {
+		bool got = s->count > 0;
+
+		if (got)
+			s->count--;
+		kgo_sema_unlock(s);
+		if (deadline)
+			kgo_wait_end(&d.t);
+		return got ? 0 : kgo_wait_err(&d.t);
 	}
 	g->waitlink = NULL;
 	if (s->tail)
@@ -66,9 +112,40 @@ void kgo_sema_acquire(struct kgo_sema *s)
 	else
 		s->head = g;
 	s->tail = g;
-	/* The releaser hands its count straight to us. */
+	/* The releaser hands its count straight to us, or the deadline
+	 * unqueues us (and sets expired, which nobody else clears). */
 	kgo_park(kgo_sema_parkunlock, s);
+	if (!deadline)
+		return 0;
+	kgo_wait_end(&d.t);
+	/*
+	 * The timer or the context records the G its expire unqueued (and
+	 * readied) in t.g, under the lock that kgo_wait_end took after it:
+	 * then no count is ours.  Otherwise a release dequeued us and handed
+	 * us its count.
+	 */
+	return d.t.g == g ? kgo_wait_err(&d.t) : 0;
+}
+
+static int sema_acquire(struct kgo_sema *s, uint64_t deadline)
+{
+	struct kgo_g *g = kgo_self_or_die("kgo_sema_acquire");
+	/* A safe point, before the lock: nothing is held yet. */
+	bool entered = kgo_enter(true);
+	int r = sema_acquire_in_library(s, g, deadline);
+
 	kgo_leave(entered);
+	return r;
+}
+
+int kgo_sema_acquire_deadline(struct kgo_sema *s, uint64_t deadline)
+{
+	return sema_acquire(s, deadline ? deadline : KGO_DL_CTX);
+}
+
+void kgo_sema_acquire(struct kgo_sema *s)
+{
+	sema_acquire(s, 0);
 }
 
 void kgo_sema_release(struct kgo_sema *s)

@@ -384,6 +384,17 @@ void kgo_stacks_free(void)
 	memset(&kgo_stacks, 0, sizeof(kgo_stacks));
 }
 
+/*
+ * kgo_stacks_forget_after_fork - in a fork's child: forget the regions
+ * without unmapping them.  The thread that forked may be running on one
+ * of their stacks (the child's copy-on-write copy), so they stay mapped
+ * and are leaked, like the rest of the parent's scheduler state.
+ */
+void kgo_stacks_forget_after_fork(void)
+{
+	memset(&kgo_stacks, 0, sizeof(kgo_stacks));
+}
+
 /* Decimal digits of @v into @buf (which must hold 20), returns the length. */
 static size_t kgo_utoa(char *buf, uint64_t v)
 {

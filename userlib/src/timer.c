@@ -17,6 +17,10 @@
  * stays valid until then).  User timers (struct kgo_timer) fire under the
  * lock, so that kgo_timer_stop/free, which take it too, never race with a
  * firing.
+ *
+ * Memory.  The heap's room is reserved when a sleep starts or a kgo_timer
+ * is made (which then fail with -ENOMEM / ENOMEM), never when a timer is
+ * armed again, so the poller and kgo_timer_reset cannot run out.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,21 +31,6 @@
 
 #include "block.h"
 
-#define KGO_TMR_NONE	SIZE_MAX	/* not in the heap */
-
-enum {
-	KGO_TMR_SLEEP,		/* ready g */
-	KGO_TMR_FUNC,		/* kgo_go(fn, arg) */
-	KGO_TMR_CHAN,		/* send the time on c, if there is room */
-};
-
-struct kgo_tmr {
-	uint64_t when;
-	size_t idx;		/* position in the heap, or KGO_TMR_NONE */
-	int kind;
-	struct kgo_g *g;	/* KGO_TMR_SLEEP */
-	struct kgo_tmr *next;	/* the poller's list of sleepers to ready */
-};
 
 struct kgo_timer {
 	struct kgo_tmr t;
@@ -54,6 +43,8 @@ static struct {
 	pthread_mutex_t lock;
 	struct kgo_tmr **heap;
 	size_t n, cap;
+	size_t nuser;		/* kgo_timers alive (made, not freed) */
+	size_t nstack;		/* goroutines' own timers in the heap */
 	int tfd;
 	uint64_t armed;		/* the timerfd's deadline; 0: not armed */
 	bool live;		/* between kgo_timers_init and _fini */
@@ -114,17 +105,36 @@ static void kgo_heap_down(size_t i)
 	kgo_heap_set(i, t);
 }
 
+/*
+ * kgo_heap_reserve - room for @extra more timers than every user timer
+ * alive plus every goroutine's own timer queued: 0, or -ENOMEM (nothing changed).  So a
+ * user timer's slot is reserved from kgo_timer_new to kgo_timer_free, and
+ * arming it (reset, in the poller or anywhere) never needs memory.
+ */
+static int kgo_heap_reserve(size_t extra)
+{
+	size_t need = kgo_tm.nuser + kgo_tm.nstack + extra, cap = kgo_tm.cap;
+	struct kgo_tmr **h;
+
+	if (need <= cap)
+		return 0;
+	while (cap < need)
+		cap = cap ? 2 * cap : 64;
+	h = realloc(kgo_tm.heap, cap * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	kgo_tm.heap = h;
+	kgo_tm.cap = cap;
+	return 0;
+}
+
+/* Never out of room: kgo_heap_reserve made it. */
 static void kgo_heap_push(struct kgo_tmr *t)
 {
-	if (kgo_tm.n == kgo_tm.cap) {
-		size_t cap = kgo_tm.cap ? 2 * kgo_tm.cap : 64;
-		struct kgo_tmr **h = realloc(kgo_tm.heap, cap * sizeof(*h));
-
-		if (!h)
-			kgo_fatal("out of memory for %zu timers", cap);
-		kgo_tm.heap = h;
-		kgo_tm.cap = cap;
-	}
+	if (kgo_tm.n == kgo_tm.cap)
+		kgo_fatal("timer heap overflow (%zu timers)", kgo_tm.n);
+	if (kgo_tmr_on_stack(t))
+		kgo_tm.nstack++;
 	kgo_heap_set(kgo_tm.n++, t);
 	kgo_heap_up(t->idx);
 }
@@ -135,6 +145,8 @@ static void kgo_heap_remove(struct kgo_tmr *t)
 	struct kgo_tmr *moved;
 
 	t->idx = KGO_TMR_NONE;
+	if (kgo_tmr_on_stack(t))
+		kgo_tm.nstack--;
 	if (i == last)
 		return;
 	/* The last one fills the hole, then moves down or up into place. */
@@ -169,6 +181,7 @@ static void kgo_timers_arm_locked(void)
 	kgo_tm.armed = when;
 }
 
+/* Room was reserved for @t (kgo_heap_reserve). */
 static void kgo_timer_add_locked(struct kgo_tmr *t)
 {
 	kgo_heap_push(t);
@@ -198,6 +211,12 @@ int kgo_timers_init(int epfd, uint64_t tag)
 		return err;
 	}
 	pthread_mutex_lock(&kgo_tm.lock);
+	/* Slots for user timers that outlived an earlier kgo_main. */
+	if (kgo_heap_reserve(0)) {
+		pthread_mutex_unlock(&kgo_tm.lock);
+		close(fd);
+		return -ENOMEM;
+	}
 	kgo_tm.tfd = fd;
 	kgo_tm.armed = 0;
 	kgo_tm.live = true;
@@ -227,6 +246,17 @@ void kgo_timers_run(void)
 			t->next = sleepers;
 			sleepers = t;
 			break;
+		case KGO_TMR_EXPIRE: {
+			/* The waiter's record is valid until we ready it. */
+			struct kgo_g *g = t->expire(t);
+
+			if (g) {
+				t->g = g;
+				t->next = sleepers;
+				sleepers = t;
+			}
+			break;
+		}
 		case KGO_TMR_FUNC: {
 			int err = kgo_go(ut->fn, ut->arg);
 
@@ -236,7 +266,7 @@ void kgo_timers_run(void)
 		}
 		case KGO_TMR_CHAN:
 			/* Buffer of one: a value still unread makes this one drop. */
-			kgo_chan_trysend(ut->c, &now);
+			(void)kgo_chan_trysend(ut->c, &now);
 			break;
 		}
 	}
@@ -257,6 +287,22 @@ void kgo_timers_run(void)
  * goroutines are abandoned; user timers may still be freed), close the
  * timerfd.
  */
+/* A fork's child: the poller is gone; the timers are the parent's. */
+void kgo_timers_forget_after_fork(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	kgo_tm.lock = fresh;
+	for (size_t i = 0; i < kgo_tm.n; i++)
+		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
+	kgo_tm.n = kgo_tm.nstack = 0;
+	if (kgo_tm.tfd >= 0)
+		close(kgo_tm.tfd);
+	kgo_tm.tfd = -1;
+	kgo_tm.armed = 0;
+	kgo_tm.live = false;
+}
+
 void kgo_timers_fini(void)
 {
 	pthread_mutex_lock(&kgo_tm.lock);
@@ -264,7 +310,7 @@ void kgo_timers_fini(void)
 		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
 	free(kgo_tm.heap);
 	kgo_tm.heap = NULL;
-	kgo_tm.n = kgo_tm.cap = 0;
+	kgo_tm.n = kgo_tm.cap = kgo_tm.nstack = 0;
 	if (kgo_tm.tfd >= 0)
 		close(kgo_tm.tfd);
 	kgo_tm.tfd = -1;
@@ -273,33 +319,107 @@ void kgo_timers_fini(void)
 	pthread_mutex_unlock(&kgo_tm.lock);
 }
 
+/* ---- deadlines of blocking calls (block.h) ---- */
+
+/* Arm @t (set up by the caller) for @when. */
+static int kgo_deadline_arm_only(struct kgo_tmr *t, uint64_t when)
+{
+	int err;
+
+	t->when = when;
+	pthread_mutex_lock(&kgo_tm.lock);
+	err = kgo_tm.live ? kgo_heap_reserve(1) : kgo_no_instance();
+	if (!err)
+		kgo_timer_add_locked(t);
+	pthread_mutex_unlock(&kgo_tm.lock);
+	return err;
+}
+
+int kgo_deadline_arm(struct kgo_tmr *t, uint64_t when, struct kgo_g *(*expire)(struct kgo_tmr *))
+{
+	memset(t, 0, sizeof(*t));
+	t->kind = KGO_TMR_EXPIRE;
+	t->idx = KGO_TMR_NONE;
+	t->expire = expire;
+	return kgo_deadline_arm_only(t, when);
+}
+
+int kgo_wait_begin(struct kgo_tmr *t, uint64_t deadline, struct kgo_g *(*expire)(struct kgo_tmr *))
+{
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->kind = KGO_TMR_EXPIRE;
+	t->idx = KGO_TMR_NONE;
+	t->expire = expire;
+	err = kgo_ctx_watch(t);
+	if (err)
+		return err;
+	if (deadline == KGO_DL_CTX)
+		return 0;
+	err = kgo_now() >= deadline ? -ETIMEDOUT : kgo_deadline_arm_only(t, deadline);
+	if (err)
+		kgo_ctx_unwatch(t);
+	return err;
+}
+
+void kgo_wait_end(struct kgo_tmr *t)
+{
+	kgo_deadline_disarm(t);
+	kgo_ctx_unwatch(t);
+}
+
+int kgo_wait_err(struct kgo_tmr *t)
+{
+	int err = kgo_ctx_err(t->ctx);
+
+	return err ? err : -ETIMEDOUT;
+}
+
+void kgo_deadline_disarm(struct kgo_tmr *t)
+{
+	pthread_mutex_lock(&kgo_tm.lock);
+	if (t->idx != KGO_TMR_NONE)
+		kgo_heap_remove(t);
+	pthread_mutex_unlock(&kgo_tm.lock);
+}
+
 /* ---- the public calls ---- */
 
-static void sleep_in_library(uint64_t ns)
+static int sleep_in_library(uint64_t ns)
 {
 	struct kgo_tmr t;
+	int err;
 
 	if (ns == 0) {
-		kgo_yield();
-		return;
+		if (kgo_self())
+			kgo_yield();
+		else
+			sched_yield();	/* a thread that is not an M */
+		return 0;
 	}
 	memset(&t, 0, sizeof(t));
 	t.kind = KGO_TMR_SLEEP;
 	t.g = kgo_self_or_die("kgo_sleep");
 	t.when = kgo_deadline(ns);
 	pthread_mutex_lock(&kgo_tm.lock);
-	if (!kgo_tm.live)
-		kgo_fatal("kgo_sleep: the runtime's timers are not running");
+	err = kgo_tm.live ? kgo_heap_reserve(1) : kgo_no_instance();
+	if (err) {
+		pthread_mutex_unlock(&kgo_tm.lock);
+		return err;
+	}
 	kgo_timer_add_locked(&t);
 	kgo_park(kgo_tm_parkunlock, &kgo_tm.lock);
+	return 0;
 }
 
-void kgo_sleep(uint64_t ns)
+int kgo_sleep(uint64_t ns)
 {
 	bool entered = kgo_enter(true);
+	int r = sleep_in_library(ns);
 
-	sleep_in_library(ns);
 	kgo_leave(entered);
+	return r;
 }
 
 struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
@@ -329,9 +449,17 @@ struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
 		pthread_mutex_unlock(&kgo_tm.lock);
 		kgo_chan_free(ut->c);
 		free(ut);
-		errno = ESRCH;
+		errno = -kgo_no_instance();
 		return NULL;
 	}
+	if (kgo_heap_reserve(1)) {
+		pthread_mutex_unlock(&kgo_tm.lock);
+		kgo_chan_free(ut->c);
+		free(ut);
+		errno = ENOMEM;
+		return NULL;
+	}
+	kgo_tm.nuser++;
 	ut->t.when = kgo_deadline(ns);
 	kgo_timer_add_locked(&ut->t);
 	pthread_mutex_unlock(&kgo_tm.lock);
@@ -382,7 +510,7 @@ static bool timer_reset_in_library(struct kgo_timer *ut, uint64_t ns)
 	was = kgo_timer_stop_locked(ut);
 	if (kgo_tm.live) {
 		ut->t.when = kgo_deadline(ns);
-		kgo_timer_add_locked(&ut->t);
+		kgo_timer_add_locked(&ut->t);	/* its slot is reserved */
 	}
 	pthread_mutex_unlock(&kgo_tm.lock);
 	return was;
@@ -404,6 +532,7 @@ static void timer_free_in_library(struct kgo_timer *ut)
 	pthread_mutex_lock(&kgo_tm.lock);
 	if (ut->t.idx != KGO_TMR_NONE)
 		kgo_heap_remove(&ut->t);
+	kgo_tm.nuser--;
 	pthread_mutex_unlock(&kgo_tm.lock);
 	kgo_chan_free(ut->c);
 	free(ut);
