@@ -1,5 +1,5 @@
 /*
- * Memory goes back after a burst (issue 17): resident memory (VmRSS)
+ * Memory goes back after a burst (issue 17): resident memory (Rss)
  * before a burst of N goroutines ($KGO_BURST, 1,000,000 by default), while
  * they are all parked, and after they have all ended, polled every 100 ms:
  * it must return within 10% of the value before the burst within 10 s
@@ -73,6 +73,28 @@ static long status_kib(const char *field)
 	return v;
 }
 
+/*
+ * Resident KiB, from the page tables (smaps_rollup's Rss): 6.1's VmRSS
+ * lags by up to 64 pages a thread (its per-thread RSS counter caches),
+ * which reads as 64 KiB for a whole process.  VmRSS if there is none.
+ */
+static long rss_kib(void)
+{
+	char line[256];
+	long v = -1;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return status_kib("VmRSS");
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Rss:", 4)) {
+			v = atol(line + 4);
+			break;
+		}
+	fclose(f);
+	return v >= 0 ? v : status_kib("VmRSS");
+}
+
 static long count_maps(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
@@ -115,7 +137,7 @@ static void main_g(void *arg)
 
 	(void)arg;
 	kgo_sleep(300000000);	/* Ms started, their stacks touched */
-	res->rss_before = status_kib("VmRSS");
+	res->rss_before = rss_kib();
 	kgo_waitgroup_add(&gate, 1);
 	kgo_waitgroup_add(&finished, n_burst);
 	for (i = 0; i < n_burst; i++) {
@@ -131,7 +153,7 @@ static void main_g(void *arg)
 	while (atomic_load(&parked) < res->spawned)
 		kgo_sleep(1000000);
 	kgo_sleep(20000000);
-	res->rss_during = status_kib("VmRSS");
+	res->rss_during = rss_kib();
 	res->maps_during = count_maps();
 	kgo_waitgroup_done(&gate);
 	kgo_waitgroup_wait(&finished);
@@ -141,7 +163,7 @@ static void main_g(void *arg)
 	res->ms_to_return = -1;
 	t0 = kgo_nanotime();
 	for (i = 0; i <= 100; i++) {
-		res->rss_after = status_kib("VmRSS");
+		res->rss_after = rss_kib();
 		if (res->rss_after <= limit) {
 			res->ms_to_return = (long)((kgo_nanotime() - t0) / 1000000);
 			break;
@@ -191,7 +213,7 @@ int main(void)
 		if (pid == 0)
 			_exit(kgo_main(main_g, NULL, &cfg) ? 3 : 0);
 		waitpid(pid, &st, 0);
-		printf("# nprocs %d, burst of %ld: status %#x, spawned %ld (err %d); VmRSS "
+		printf("# nprocs %d, burst of %ld: status %#x, spawned %ld (err %d); RSS "
 		       "%ld KiB before, %ld KiB during (%ld memory areas), %ld KiB after "
 		       "(%ld memory areas), back within 10%% after %ld ms\n", nprocs, n_burst,
 		       st, res->spawned, res->spawn_err, res->rss_before, res->rss_during,
@@ -202,7 +224,7 @@ int main(void)
 			   "nprocs %d: a burst of %ld parked goroutines, at least 4 KiB each",
 			   nprocs, n_burst);
 		tap_ok_fmt(res->ms_to_return >= 0 && res->ms_to_return <= 10000,
-			   "nprocs %d: VmRSS back within 10%% of %ld KiB in %ld ms (10 s allowed); "
+			   "nprocs %d: RSS back within 10%% of %ld KiB in %ld ms (10 s allowed); "
 			   "%ld KiB", nprocs, res->rss_before, res->ms_to_return, res->rss_after);
 		tap_ok_fmt(res->second == n_burst / 10,
 			   "nprocs %d: a second burst on the given-back stacks: %ld of %ld ran",

@@ -91,7 +91,8 @@ struct kgo_g {
 	struct kgo_g *waitlink;		/* kgo_sema wait queues */
 	struct kgo_g *alllink;		/* every G of the instance, */
 	struct kgo_g *allprev;		/* doubly linked (a scavenged G leaves) */
-	uint64_t gfree_time;		/* when the batch went on the global list */
+	uint64_t gfree_time;		/* the scavenger's epoch when the batch
+					 * went on the global list */
 	char *map;			/* the mapping, guard included */
 	size_t map_size;
 	char *stack_lo;			/* lowest usable stack byte (above the guard) */
@@ -279,6 +280,7 @@ KGO_HIDDEN void kgo_gfree_idle(struct kgo_m *m);
 KGO_HIDDEN struct kgo_g *kgo_gfree_take_old(uint64_t before);
 
 /* scavenge.c: gives the stacks of long-free Gs back to the kernel */
+extern KGO_HIDDEN _Atomic uint64_t kgo_scavenge_epoch;	/* + 1 every round */
 KGO_HIDDEN int kgo_scavenger_start(void);
 KGO_HIDDEN void kgo_scavenger_stop(void);
 

@@ -30,14 +30,16 @@ static struct kgo_pstate *kgo_mps(struct kgo_m *m)
 
 /*
  * Pushes the batch @g (@n Gs chained by schedlink), stamped with the
- * time, so that the list runs from the newest batch to the oldest (the
+ * scavenger's epoch (no clock read on this path), so that the list runs from the newest batch to the oldest (the
  * scavenger cuts its tail).  kgo_rt.lock held.
  */
 static void kgo_gfree_push_locked(struct kgo_g *g, uint32_t n)
 {
 	g->gfree_next = kgo_rt.gfree;
 	g->gfree_len = n;
-	g->gfree_time = kgo_nanotime();
+	/* Relaxed: a coarse age; pushes are ordered by the lock, the epoch
+	 * only grows, so the list stays sorted. */
+	g->gfree_time = atomic_load_explicit(&kgo_scavenge_epoch, memory_order_relaxed);
 	kgo_rt.gfree = g;
 	atomic_fetch_add_explicit(&kgo_rt.ngfree, n, memory_order_relaxed);
 }
@@ -134,9 +136,9 @@ void kgo_gfree_idle(struct kgo_m *m)
 
 /*
  * kgo_gfree_take_old - detach from the global list every batch pushed at
- * @before (kgo_nanotime) or earlier, and return them chained by
+ * scavenger epoch @before or earlier, and return them chained by
  * gfree_next (each still a schedlink chain of gfree_len Gs), or NULL.
- * Takes kgo_rt.lock.  Batches are pushed at the head with the time, so
+ * Takes kgo_rt.lock.  Batches are pushed at the head with the epoch, so
  * the old ones are a tail of the list.
  */
 struct kgo_g *kgo_gfree_take_old(uint64_t before)

@@ -2,7 +2,7 @@
  * The stack scavenger (Go's background scavenger, for goroutine stacks):
  * a library thread, not an M, that wakes every KGO_SCAVENGE_PERIOD_NS and
  * gives back to the kernel the stacks of Gs that have sat on the global
- * free list for KGO_SCAVENGE_AGE_NS or more.  Their slots become clean
+ * free list for KGO_SCAVENGE_AGE rounds (at least a second) or more.  Their slots become clean
  * (stack.c): they cost no memory until handed out again.  So after a burst
  * of goroutines, the memory it took returns within about a second and a
  * half, while a program that keeps creating goroutines keeps its warm
@@ -25,7 +25,14 @@
 #include "internal.h"
 
 #define KGO_SCAVENGE_PERIOD_NS	250000000ULL
-#define KGO_SCAVENGE_AGE_NS	1000000000ULL
+#define KGO_SCAVENGE_AGE	5	/* rounds: at least a second free */
+
+/*
+ * The scavenger's round counter.  Free-list batches are stamped with it
+ * (proc.c), not with the clock: a relaxed load on the free path instead of
+ * a clock read, which under some clock sources is a system call.
+ */
+_Atomic uint64_t kgo_scavenge_epoch;
 
 /* The scavenger thread; stop and the condition under lock. */
 static struct {
@@ -39,7 +46,7 @@ static struct {
 static void *kgo_scavenger(void *arg)
 {
 	struct timespec ts;
-	uint64_t now;
+	uint64_t now, epoch;
 
 	(void)arg;
 	pthread_mutex_lock(&kgo_sc.lock);
@@ -51,9 +58,10 @@ static void *kgo_scavenger(void *arg)
 		if (kgo_sc.stop)
 			break;
 		pthread_mutex_unlock(&kgo_sc.lock);
-		now = kgo_nanotime();
-		if (now > KGO_SCAVENGE_AGE_NS)
-			kgo_stack_scavenge(kgo_gfree_take_old(now - KGO_SCAVENGE_AGE_NS));
+		epoch = atomic_fetch_add_explicit(&kgo_scavenge_epoch, 1,
+						  memory_order_relaxed) + 1;
+		if (epoch >= KGO_SCAVENGE_AGE)
+			kgo_stack_scavenge(kgo_gfree_take_old(epoch - KGO_SCAVENGE_AGE));
 		pthread_mutex_lock(&kgo_sc.lock);
 	}
 	pthread_mutex_unlock(&kgo_sc.lock);
