@@ -8,7 +8,9 @@
  *   KGO_MAXPROCS=2 build/examples/hello    on a machine with kgo.ko loaded
  * Without $KGO_MAXPROCS it runs with 4 Ps.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include <kgo.h>
@@ -86,8 +88,11 @@ int main(void)
 	struct kgo_config cfg = { .nprocs = getenv("KGO_MAXPROCS") ? 0 : 4 };
 	int rc = kgo_main(start, NULL, &cfg);
 
-	if (rc)
+	if (rc) {
+		fprintf(stderr, "hello: cannot start kgo: %s%s\n", strerror(-rc),
+			rc == -ENOENT ? " (is kgo.ko loaded?)" : "");
 		return 1;
+	}
 	printf("kgo_main returned: every goroutine is done\n");
 	return 0;
 }
