@@ -575,7 +575,19 @@ int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, 
 			*g = kgo_findrunnable(inst, m);
 			if (*g) {
 				kgo_resetspinning(inst, m);
-				return 0;
+				/*
+				 * SET_NPROCS may have removed the P while we
+				 * looked.  A G made runnable after SET_NPROCS
+				 * returned was found through an acquire (the
+				 * ring's tail, or inst->lock), which orders
+				 * this read after the DEAD mark: such a G never
+				 * runs on a removed P.  It goes back to the
+				 * global queue; the loop drops the P.
+				 */
+				if (!m->p || READ_ONCE(m->p->status) != KGO_P_DEAD ||
+				    kgo_globrunqput(inst, g, 1))
+					return 0;
+				continue;
 			}
 		}
 		if (flags & KGO_PARK_NOWAIT)
