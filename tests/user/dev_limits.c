@@ -35,7 +35,7 @@ static int opens_as(uid_t uid, int *errno_out, int pipefd)
 
 	if (pid == 0) {
 		static int fds[MAXFD];
-		int n = 0, e = 0, again;
+		int n = 0, e = 0, again, opened;
 
 		if (setgid(uid) || setuid(uid))
 			_exit(255);
@@ -47,6 +47,7 @@ static int opens_as(uid_t uid, int *errno_out, int pipefd)
 			}
 			n++;
 		}
+		opened = n;
 		/* A closed instance is given back (its free is asynchronous). */
 		again = -1;
 		if (n > 0) {
@@ -59,7 +60,7 @@ static int opens_as(uid_t uid, int *errno_out, int pipefd)
 		if (write(pipefd, &e, sizeof(e)) != sizeof(e) ||
 		    write(pipefd, &again, sizeof(again)) != sizeof(again))
 			_exit(254);
-		_exit(n > 250 ? 250 : n);
+		_exit(opened > 250 ? 250 : opened);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
