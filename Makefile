@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # kgo: Go's G-M-P scheduler for C, with the cross-thread half in the kernel.
 #
 #   make                 libkgo (static and shared), and kgo.ko against KDIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the C benchmark programs (bench/kgo.c, bench/pthread.c) share: the
  * clock, the workload sizes, the command line, the output lines that

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # Runs inside the benchmark guest (busybox sh), started by bench/run.sh
 # through scripts/kgo-vm with kgo-bench, go-bench and pthread-bench on the
 # PATH, once per guest boot.  Prints, for bench/report.py:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The benchmark workloads on kgo (bench/common.h has the command line and
  * the sizes; bench/go/main.go and bench/pthread.c are the same workloads

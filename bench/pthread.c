@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The benchmark workloads on plain POSIX threads, where a thread per G
  * makes sense: yield, spawn, pingpong, fib, preempt and blocked.  skynet

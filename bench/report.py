@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
 """Turns the benchmark guest's output (bench/guest.sh) into the results.
 
     report.py LOG... --csv FILE [--plots DIR] [--md FILE] [--host-load "a b c;..."]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # make bench: every benchmark workload, kgo against Go 1.23 and pthreads,
 # in BENCH_RUNS separate boots of one QEMU guest configuration (same
 # kernel, same CPUs for all three implementations, which are interleaved

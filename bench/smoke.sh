@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # make check's smoke run of the benchmark programs: a test that
 # tests/user/run-tests runs in the debug guest (scripts/check adds it, and
 # kgo-bench, go-bench and pthread-bench, to the guest's /bin).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A load client for examples/echo_server.c: C goroutines, one connection
  * each to 127.0.0.1 (never any other address), each sending M messages of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A TCP echo server with one goroutine per connection, Go style: the
  * goroutines read and write as if the sockets blocked, and the runtime's

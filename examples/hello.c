@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo's demo.  Eight goroutines each do a little arithmetic and say which
  * M (thread) and P ran them: the spawns wake idle Ms, which steal from the

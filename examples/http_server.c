@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A small HTTP/1.1 server, one goroutine per connection, Go's net/http
  * shape in C:

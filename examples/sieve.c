@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The concurrent prime sieve: a generator goroutine sends 2, 3, 4, ... down
  * a channel; each prime found gets a filter goroutine that passes on only

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Installs the Debian packages that one target needs, and only those, and
 # never upgrades, downgrades or removes a package already on the host.
 #

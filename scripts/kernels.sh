@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 # Shared helpers (sourced, not run): which Debian packages hold the stock
 # kernels kgo is tested on, and where the harness caches kernels.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 // The benchmark workloads in Go, for comparison with kgo (bench/kgo.c) and
 // plain threads (bench/pthread.c).  The command line, the output lines and
 // the sizes are those of bench/common.h; keep them in step.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Go net/http counterpart of examples/http_server.c, for comparing
 // requests per second in the same guest (tests/user/net_http.c drives
 // either): GET / says hello, GET /sum/N returns 1 + ... + N, anything

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The error convention (kgo(7) ERRORS).  Programming errors are fatal
  * with a "kgo: fatal:" message, each checked in a forked child: a second

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Channel semantics on 2 Ps: FIFO order (buffered and unbuffered, one and
  * several senders), the unbuffered hand-off (a sender blocks until a

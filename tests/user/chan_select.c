@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_select on 4 Ps: fairness among ready cases (a chi-square test over
  * 4 always-ready receive cases, and mixed send and receive cases), the

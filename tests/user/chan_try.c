@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_chan_trysend and kgo_chan_tryrecv on 2 Ps: -EAGAIN exactly when
  * the operation would block (unbuffered without a partner, buffer full

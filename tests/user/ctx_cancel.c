@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Deadlines and cancellation on 2 Ps: kgo_chan_recv_deadline times out
  * (not early) and kgo_chan_send_deadline succeeds when a receiver comes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The 61st-tick rule: with one P whose local queue never empties (four
  * goroutines yielding in turn), work in the global queue still runs,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Threads that are not goroutines, on 2 Ps: 4 plain pthreads and 8
  * goroutines pass 4,000 values through unbuffered and buffered channels

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * fork(2), posix_spawn(3) and system(3) from goroutines, on 2 Ps.  A
  * goroutine forks: in the child, the calls that need the instance return

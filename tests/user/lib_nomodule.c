@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_main without the module: a clear message and -ENOENT.  The device
  * is named by $KGO_DEVICE (or kgo_config.device), so this runs anywhere,

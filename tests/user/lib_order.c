@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * libkgo ordering on one P, where the order is fully determined:
  *   - a newly spawned G goes to runnext and runs before older runnable Gs;

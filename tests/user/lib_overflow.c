@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A goroutine that recurses past its stack hits the guard page; the
  * SIGSEGV handler (on the M's sigaltstack) reports the overflow and exits

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * park/ready ping-pong with no lost wakeup, on 2 Ps: 1,000,000 rounds in
  * all ($KGO_PINGPONG_ROUNDS to change).  Each side waits on its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_set_nprocs (procresize) while goroutines run: shrinking to one P
  * moves every goroutine onto P 0 once each has been scheduled again (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * 100,000 goroutines created and finished, on 1 P and then on 4 Ps (two
  * kgo_main calls in one process), each counted exactly once.  The main

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The fast paths make no system call: 100,000 yields, spawns and
  * park/ready round trips on one P.  Every system call of every thread of
@@ -16,11 +17,15 @@
  *    stalled for 10 ms is enough) goes to the global queue by a READY
  *    ioctl and comes back by GLOBRUNQGET.  So each window may hold at
  *    most 2 ioctls per preemption the module counted in it, and nothing
- *    else: any other system call fails the case.
+ *    else: any other system call fails the case;
+ *  - the stack scavenger: its thread wakes every 250 ms (a futex wait),
+ *    whatever the goroutines do.  It is turned off here (KGO_SCAVENGE=off);
+ *    stack_scavenge tests it.
  */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -207,6 +212,7 @@ int main(void)
 
 	tap_watchdog(300);
 	tap_plan(5);
+	setenv("KGO_SCAVENGE", "off", 1);
 	err = syscount_open(&sc);
 	if (err) {
 		/* The guests have tracefs and perf: their absence is a failure. */

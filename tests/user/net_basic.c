@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Netpoll basics on 2 Ps, loopback and pipes only: a read on an empty
  * pipe parks the goroutine (others run meanwhile) until a writer comes; a

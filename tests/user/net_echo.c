@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A TCP echo server with one goroutine per connection carries 1,000
  * concurrent loopback connections (127.0.0.1 only; $KGO_ECHO_CONNS to

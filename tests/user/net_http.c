@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * examples/http_server under load, on 2 Ps: the server (its source is
  * included here, its main renamed) runs in a forked child process; 1,000 client goroutines connect at once, and each sends three

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_wait_fd, kgo_fd_io and the deadline forms of the I/O calls on 2 Ps:
  * a pipe's fd passed over a Unix socket with sendmsg/recvmsg and

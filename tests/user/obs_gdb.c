@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The gdb extension (userlib/gdb/kgo-gdb.py) on a known program: this
  * binary runs itself under gdb in batch mode, stops at a checkpoint with

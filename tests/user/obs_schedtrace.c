@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * KGO_DEBUG=schedtrace=MS: a child runs a busy program with the trace on;
  * every line it prints on stderr must parse, and its counts must add up

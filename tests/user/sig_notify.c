@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_signal_notify / kgo_signal_stop.  Without kgo_main (runs on the
  * host): SIGUSR1 raised reaches a channel, and main blocks on it as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Running out of memory areas is clean (issue 17).  vm.max_map_count is
  * lowered to 1000 for the test (and put back).  With kgo.ko's stack

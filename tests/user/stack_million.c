@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A million goroutines alive at once (issue 17).  In a child per case:
  * N goroutines (1,000,000 unless $KGO_MILLION says otherwise) each park

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Memory goes back after a burst (issue 17): resident memory (Rss)
  * before a burst of N goroutines ($KGO_BURST, 1,000,000 by default), while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * skynet (issue 17): a tree of goroutines, fan-out 10, with 1,000,000
  * leaves ($KGO_SKYNET to change it, a power of 10); each leaf sends its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_cond on 2 Ps: a queue with 4 consumers and 2 producers passes
  * 2,000 items, each consumed once; signal wakes exactly one of 4 waiters

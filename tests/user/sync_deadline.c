@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Deadlines on kgo_mutex, kgo_sema and kgo_waitgroup, on 2 Ps: each
  * times out (not early) while the resource stays unavailable, and

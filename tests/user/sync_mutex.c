@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_mutex: 8 goroutines x 20,000 increments of a plain counter on 2 and
  * on 4 Ps end with the exact total, and a pair of fields updated together

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_once_do on 2 Ps: 100 goroutines race to run a slow function; it
  * runs once, and every caller returns only after it has (and sees what it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_rwmutex on 2 Ps: 4 readers hold it at once; writers exclude
  * readers and each other (readers never see a half-made update in 20,000

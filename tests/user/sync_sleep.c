@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_sleep and timers.  300 goroutines sleep 1..50 ms at once, on 2 and
  * on 4 Ps: none wakes before its deadline (CLOCK_MONOTONIC), all wake,

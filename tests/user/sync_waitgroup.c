@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo_waitgroup on 2 Ps: wait returns only once all of 200 goroutines
  * (sleeping various times) are done; several waiters all wake; a group is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Handoff, GOMAXPROCS=1: goroutines blocked in raw system calls, which the
  * library knows nothing about, do not stall the others.  One G reads an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The end of kgo_main with goroutines still busy elsewhere (GOMAXPROCS=2):
  *   - one spinning forever without a call: the main goroutine returns,

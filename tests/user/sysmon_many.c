@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Many goroutines blocking at random, GOMAXPROCS=2: 1,000 goroutines, half
  * of which block in raw system calls (a nanosleep of 0-2 ms, or a read of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Blocking calls that nothing interrupts finish as they would without
  * kgo, while preemption runs all the while (GOMAXPROCS=1, 1 ms slice, a

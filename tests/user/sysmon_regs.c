@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Register state survives preemption.  GOMAXPROCS=2, a 1 ms slice, and
  * four goroutines that spin on computations keeping everything they can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Slice preemption, GOMAXPROCS=1: a goroutine spinning in a loop that
  * makes no call at all does not keep a "sleeper" from running.  The

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # gdb support for libkgo programs, in the manner of Go's runtime-gdb.py.
 #
 #   source kgo-gdb.py          (or install it as an auto-load script)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libkgo: goroutines for C, scheduled by Go's G-M-P algorithm, with the
  * cross-thread half of the scheduler in the kgo.ko kernel module.

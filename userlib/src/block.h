@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What libkgo's blocking primitives share: the small spinlock that guards
  * each channel, mutex wait list, waitgroup and fd, the clock, a per-thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Channels: kgo_chan_new/send/recv/trysend/tryrecv/close/free, as Go's
  * hchan.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A channel's insides, shared by chan.c (send, receive, close) and
  * select.c: the ring buffer, the two queues of waiting goroutines, and the

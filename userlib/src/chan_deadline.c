@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Deadlines and cancellation for channel operations, the Go way: a
  * select with two more cases, a timer's channel (time.After) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_cond: a condition variable for goroutines (Go's sync.Cond), on a
  * ticket list as Go's runtime notifyList.

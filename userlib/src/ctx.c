@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_ctx: cancellation contexts (Go's context.Context, in C terms).
  *

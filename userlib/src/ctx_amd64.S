@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The context switch between goroutine stacks (x86-64, System V ABI), and
  * the two frames at the bottom of every goroutine stack.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Blocking from a thread that is not an M (a "foreign" thread: one the
  * program made with pthread_create, or main before kgo_main).

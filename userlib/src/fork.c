@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fork(2) and libkgo.  The child of a process running kgo_main (or that
  * ran it) has one thread, a copy of the one that forked, perhaps a

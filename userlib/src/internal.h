@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libkgo's internal types and the functions its files share: the G, the
  * M, the user-space half of a P, the runtime singleton, and the shared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Start-up and teardown of a scheduler instance (Go's rt0_go and the end
  * of runtime.main), and the calls about the instance as a whole:

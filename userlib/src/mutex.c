@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_mutex: a goroutine mutex with Go's sync.Mutex policy.
  *

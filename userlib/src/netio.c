@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Network I/O on the poller (netpoll.c): kgo_read, kgo_write, kgo_accept,
  * kgo_connect and their deadline forms, kgo_close, kgo_wait_fd, kgo_fd_io.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The poller thread, the fd table, and waiting for an fd (Go's netpoll and
  * fdMutex): kgo_wait_fd and what netio.c's calls build on.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_once: run a function exactly once (Go's sync.Once).  done is set,
  * with release order, only after the function has returned, and read

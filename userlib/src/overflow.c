@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The run-queue overflow: where a runnable G goes when both its P's ring
  * and kgo.ko's global queue are full (KGO_IOC_READY or RUNQPUTSLOW said

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The library's side of kgo.ko's sysmon: the M slot protocol (entering and
  * leaving the library), what happens to a goroutine that sysmon redirected

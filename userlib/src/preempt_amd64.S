@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_preempt_tramp: where kgo.ko redirects a goroutine that sysmon
  * preempted (its slice is over) or whose M lost its P while blocked in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Goroutine life cycle: creation (newproc: a G from a free list or a new
  * stack, its first frame, a place in a run queue), the free lists of Gs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The owner's half of a P's run queue (runnext + KGO_RING_SIZE-slot ring)
  * in the region shared with kgo.ko.  The protocol is Go's, and the same as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_rwmutex: a reader/writer lock for goroutines with writer preference
  * (Go's sync.RWMutex), on a kgo_mutex and two kgo_semas.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The stack scavenger (Go's background scavenger, for goroutine stacks):
  * a library thread, not an M, that wakes every KGO_SCAVENGE_PERIOD_NS and

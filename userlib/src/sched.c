@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The scheduler's user-space half: the M threads and their g0 loop
  * (schedule -> execute -> the G runs until it yields, parks or exits ->

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * KGO_DEBUG=schedtrace=MS: every MS milliseconds, one line on stderr in the
  * manner of Go's GODEBUG=schedtrace, from the module's own counters (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_select (Go's selectgo), and the per-thread random numbers it uses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_sema: a counting semaphore for goroutines, on kgo_park/kgo_ready.
  * Its state is guarded by a small spinlock (the struct is public and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_signal_notify and kgo_signal_stop: deliver signals to channels (Go's
  * signal.Notify and signal.Stop).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Goroutine stacks and their overflow detection.  Stacks are slots of
  * regions, each region one mmap() of many slots:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The library's few contacts with the outside: the ioctl wrapper (the only
  * way in which the library talks to kgo.ko after mmap), and its fatal and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Time: kgo_nanotime, kgo_sleep and the kgo_timer calls, served by one
  * min-heap of deadlines for the whole runtime and the poller thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kgo_waitgroup: Go's sync.WaitGroup on park/ready.  The count and the
  * list of waiting goroutines (records on their stacks) are guarded by the
