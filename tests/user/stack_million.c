@@ -25,6 +25,7 @@
 
 #include <kgo.h>
 
+#include "mem_util.h"
 #include "tap.h"
 
 struct result {
@@ -40,79 +41,6 @@ static struct result *res;		/* shared with the parent */
 static _Atomic long parked, resumed;
 static struct kgo_waitgroup gate, finished;
 static bool overflow_case;
-
-/* A field of /proc/self/status in KiB, or -1. */
-static long status_kib(const char *field)
-{
-	char line[256];
-	long v = -1;
-	size_t n = strlen(field);
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':') {
-			v = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/*
- * Resident KiB, from the page tables (smaps_rollup's Rss): 6.1's VmRSS
- * lags by up to 64 pages a thread (its per-thread RSS counter caches),
- * which reads as 64 KiB for a whole process.  VmRSS if there is none.
- */
-static long rss_kib(void)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-
-	if (!f)
-		return status_kib("VmRSS");
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "Rss:", 4)) {
-			v = atol(line + 4);
-			break;
-		}
-	fclose(f);
-	return v >= 0 ? v : status_kib("VmRSS");
-}
-
-static long count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	long n = 0;
-	int c;
-
-	if (!f)
-		return -1;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
-static long meminfo_kib(const char *field)
-{
-	char line[256];
-	long v = -1;
-	size_t n = strlen(field);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':') {
-			v = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
 
 static void waiter(void *arg)
 {

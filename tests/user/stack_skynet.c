@@ -20,6 +20,7 @@
 
 #include <kgo.h>
 
+#include "mem_util.h"
 #include "tap.h"
 
 struct node {
@@ -35,24 +36,6 @@ struct result {
 
 static int64_t n_leaves = 1000000;
 static struct result *res;
-
-static long meminfo_kib(const char *field)
-{
-	char line[256];
-	long v = -1;
-	size_t n = strlen(field);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':') {
-			v = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
-}
 
 static void skynet(void *arg)
 {
