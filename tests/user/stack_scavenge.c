@@ -112,6 +112,7 @@ static void main_g(void *arg)
 
 int main(void)
 {
+	long return_ms = 10000;
 	const char *env = getenv("KGO_BURST");
 	int nprocs;
 
@@ -131,6 +132,9 @@ int main(void)
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (res == MAP_FAILED)
 		return 1;
+	/* KASAN and lockdep make the debug kernel's page freeing slow. */
+	if (getenv("KGO_GUEST_KERNEL") && !strcmp(getenv("KGO_GUEST_KERNEL"), "debug"))
+		return_ms = 30000;
 	tap_plan(6);
 	for (nprocs = 1; nprocs <= 2; nprocs++) {
 		struct kgo_config cfg = { .nprocs = nprocs };
@@ -153,9 +157,10 @@ int main(void)
 			   res->rss_during - res->rss_before >= n_burst * 4,
 			   "nprocs %d: a burst of %ld parked goroutines, at least 4 KiB each",
 			   nprocs, n_burst);
-		tap_ok_fmt(res->ms_to_return >= 0 && res->ms_to_return <= 10000,
-			   "nprocs %d: RSS back within 10%% of %ld KiB in %ld ms (10 s allowed); "
-			   "%ld KiB", nprocs, res->rss_before, res->ms_to_return, res->rss_after);
+		tap_ok_fmt(res->ms_to_return >= 0 && res->ms_to_return <= return_ms,
+			   "nprocs %d: RSS back within 10%% of %ld KiB in %ld ms (%ld s allowed%s); "
+			   "%ld KiB", nprocs, res->rss_before, res->ms_to_return, return_ms / 1000,
+			   return_ms > 10000 ? ", tripled on the debug kernel" : "", res->rss_after);
 		tap_ok_fmt(res->second == n_burst / 10,
 			   "nprocs %d: a second burst on the given-back stacks: %ld of %ld ran",
 			   nprocs, res->second, n_burst / 10);

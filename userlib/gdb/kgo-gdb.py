@@ -105,11 +105,20 @@ class _OnGoroutine(object):
         return False
 
 
+def _in_libkgo(frame):
+    """Whether @frame is libkgo's: a kgo_ function, or one of its static
+    helpers (sema_acquire_in_library...), told by its source file."""
+    if (frame.name() or "").startswith("kgo_"):
+        return True
+    sal = frame.find_sal()
+    return sal.symtab is not None and "userlib/src/" in sal.symtab.filename
+
+
 def _where(frame):
     """The first frame outside libkgo: 'function (file:line)'."""
     while frame is not None:
         name = frame.name() or "??"
-        if not name.startswith("kgo_"):
+        if not _in_libkgo(frame):
             sal = frame.find_sal()
             if sal.symtab is not None:
                 return "%s (%s:%d)" % (name, sal.symtab.filename, sal.line)
