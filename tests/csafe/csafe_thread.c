@@ -30,6 +30,7 @@
 
 #include <kgo.h>
 
+#include "clock_util.h"
 #include "tap.h"
 
 #define GOROUTINES	8
@@ -52,14 +53,6 @@ static atomic_long stretches;
 static atomic_int finished;
 static __thread uintptr_t tls_owner;
 static struct kgo_sema done;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void compute(void)
 {

@@ -23,18 +23,9 @@
 #include <kgo.h>
 #include <linux/kgo.h>
 
+#include "clock_util.h"
 #include "tap.h"
 
-#ifndef KGO_TESTS_NOW_NS
-#define KGO_TESTS_NOW_NS
-static inline int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-#endif
 
 /* A snapshot of the module's counters (zeroes outside kgo_main). */
 static inline struct kgo_stats_user stats_now(void)

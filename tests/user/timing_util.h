@@ -56,18 +56,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock_util.h"
 #include "tap.h"
 
-#ifndef KGO_TESTS_NOW_NS
-#define KGO_TESTS_NOW_NS
-static inline int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-#endif
 
 #define PROBE_NS	500000		/* a probe's sleep */
 #define CONTROL_NS	1000000		/* the control's sleep */
