@@ -88,6 +88,15 @@ static struct kgo_g *kgo_gfget(struct kgo_m *m)
 	return g;
 }
 
+/* A P's whole free list to the global one, as one batch.  On g0. */
+static void kgo_gfree_flush(struct kgo_pstate *ps)
+{
+	pthread_mutex_lock(&kgo_rt.lock);
+	kgo_gfree_push_locked(ps->gfree, ps->ngfree);
+	pthread_mutex_unlock(&kgo_rt.lock);
+	ps->gfree = NULL;
+	ps->ngfree = 0;
+}
 /* kgo_gfput - put dead @g on a free list.  @m may be NULL. */
 static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 {
@@ -103,11 +112,7 @@ static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 		ps->gfree = g;
 		if (++ps->ngfree < KGO_GFREE_LOCAL_MAX)
 			return;
-		pthread_mutex_lock(&kgo_rt.lock);
-		kgo_gfree_push_locked(ps->gfree, ps->ngfree);
-		pthread_mutex_unlock(&kgo_rt.lock);
-		ps->gfree = NULL;
-		ps->ngfree = 0;
+		kgo_gfree_flush(ps);
 		return;
 	}
 	g->schedlink = NULL;
@@ -126,13 +131,8 @@ void kgo_gfree_idle(struct kgo_m *m)
 {
 	struct kgo_pstate *ps = kgo_mps(m);
 
-	if (!ps || !ps->gfree)
-		return;
-	pthread_mutex_lock(&kgo_rt.lock);
-	kgo_gfree_push_locked(ps->gfree, ps->ngfree);
-	pthread_mutex_unlock(&kgo_rt.lock);
-	ps->gfree = NULL;
-	ps->ngfree = 0;
+	if (ps && ps->gfree)
+		kgo_gfree_flush(ps);
 }
 
 /*
