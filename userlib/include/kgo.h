@@ -216,6 +216,28 @@ int kgo_set_nprocs(int n);
 int kgo_m_id(void);
 int kgo_p_id(void);
 
+/*
+ * kgo_lock_thread - wire the calling goroutine to the thread it runs on
+ * (Go's LockOSThread): until the matching kgo_unlock_thread it runs on no
+ * other thread, across every kgo call, and no other goroutine runs on
+ * that thread.  Calls nest.  0, or -EPERM outside a goroutine.
+ * kgo_unlock_thread - undo one kgo_lock_thread; the goroutine is free to
+ * move again once the count is back to 0.  0, or -EPERM outside a
+ * goroutine (an unlock with nothing locked does nothing).
+ */
+int kgo_lock_thread(void);
+int kgo_unlock_thread(void);
+
+/*
+ * kgo_preempt_disable - the calling goroutine is not preempted for its
+ * time slice until the matching kgo_preempt_enable (it still may give up
+ * its P while blocked in the kernel, and keeps its thread either way).
+ * Nests.  kgo_preempt_enable at depth 0 yields if a preemption was asked
+ * for meanwhile.  Outside a goroutine both do nothing.
+ */
+void kgo_preempt_disable(void);
+void kgo_preempt_enable(void);
+
 /* The module's counters (KGO_IOC_STATS), a snapshot. */
 struct kgo_stats_user {
 	uint32_t nprocs;
