@@ -7,6 +7,7 @@
  * process that received the fd over SCM_RIGHTS gets -EPERM.  Every argument is
  * copied in, checked, and refused with an errno when it makes no sense.
  */
+#include <linux/bitops.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/sched.h>
@@ -64,7 +65,13 @@ static void kgo_version_fill(struct kgo_version *v)
 	v->max_ms = kgo_max_ms;
 }
 
-/* PARK, GLOBRUNQGET and STEAL share an argument and an M check. */
+#define KGO_PARK_FLAGS	(KGO_PARK_NOWAIT | KGO_PARK_EXITSYSCALL | KGO_PARK_STARTLOCKEDM | \
+			 KGO_PARK_YIELDLOCKED | KGO_PARK_RELEASEP)
+
+/*
+ * PARK, GLOBRUNQGET and STEAL share an argument and an M check.  PARK
+ * takes NOWAIT and at most one other flag.
+ */
 static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_park a;
@@ -73,13 +80,14 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 
 	if (copy_from_user(&a, uarg, sizeof(a)))
 		return -EFAULT;
-	if (a.reserved || (a.flags & ~(KGO_PARK_NOWAIT | KGO_PARK_EXITSYSCALL)) ||
+	if (a.reserved || (a.flags & ~KGO_PARK_FLAGS) ||
+	    hweight32(a.flags & ~KGO_PARK_NOWAIT) > 1 ||
 	    (cmd != KGO_IOC_PARK && a.flags))
 		return -EINVAL;
 	m = kgo_m_lookup(inst, a.m);
 	if (!m)
 		return -ESRCH;
-	if (!(a.flags & KGO_PARK_EXITSYSCALL))
+	if (!(a.flags & KGO_PARK_STARTLOCKEDM))
 		a.g = 0;
 	kgo_m_enter(inst, m);
 	if (cmd == KGO_IOC_PARK)
@@ -91,11 +99,10 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 	a.p = m->p ? m->p->id : KGO_NO_P;
 	kgo_m_leave(m);
 	/*
-	 * exitsyscall gave the G to the global queue and went on to park:
-	 * a restart of this call after a signal is a plain PARK, with no G.
+	 * The token was served (or dropped) before any sleep: a restart of
+	 * this call after a signal is a plain PARK.
 	 */
-	if ((a.flags & KGO_PARK_EXITSYSCALL) && !a.g)
-		a.flags &= ~KGO_PARK_EXITSYSCALL;
+	a.flags &= ~KGO_PARK_STARTLOCKEDM;
 	/* The P is reported even on failure: the M may have lost it. */
 	if (copy_to_user(uarg, &a, sizeof(a)))
 		return -EFAULT;

@@ -120,17 +120,15 @@ static struct kgo_gq_chunk *kgo_gq_take_chunk(struct kgo_gq *q,
 }
 
 /*
- * kgo_gq_push - append @n Gs, all or nothing.
- * Caller holds the lock.  Returns -ENOSPC past the queue's limit, and
- * -EAGAIN when @pa holds fewer chunks than kgo_gq_chunks_needed() said.
+ * kgo_gq_append - append @n tokens, all or nothing, whatever the limit.
+ * Caller holds the lock.  -EAGAIN when @pa holds fewer chunks than
+ * kgo_gq_chunks_needed() said.
  */
-int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *pa)
+static int kgo_gq_append(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *pa)
 {
 	struct kgo_gq_chunk *c;
 	u32 i, have = (q->spare ? 1 : 0) + kgo_gq_prealloc_count(pa);
 
-	if (n > q->limit || q->len > q->limit - n)
-		return -ENOSPC;
 	if (kgo_gq_chunks_needed(q, n) + (q->spare ? 1 : 0) > have)
 		return -EAGAIN;
 
@@ -142,6 +140,29 @@ int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *
 	}
 	q->len += n;
 	return 0;
+}
+
+/*
+ * kgo_gq_push - append @n Gs, all or nothing.
+ * Caller holds the lock.  Returns -ENOSPC past the queue's limit, and
+ * -EAGAIN when @pa holds fewer chunks than kgo_gq_chunks_needed() said.
+ */
+int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *pa)
+{
+	if (n > q->limit || q->len > q->limit - n)
+		return -ENOSPC;
+	return kgo_gq_append(q, gs, n, pa);
+}
+
+/*
+ * kgo_gq_push_token - append one locked-M token, past the limit if need
+ * be: such tokens are bounded by the Ms (max_ms), and a token that found
+ * no room would leave its M waiting for ever.  Caller holds the lock;
+ * -EAGAIN as kgo_gq_push.
+ */
+int kgo_gq_push_token(struct kgo_gq *q, u64 tok, struct kgo_gq_prealloc *pa)
+{
+	return kgo_gq_append(q, &tok, 1, pa);
 }
 
 /* kgo_gq_pop - take the oldest G, or 0 when empty.  Caller holds the lock. */

@@ -92,6 +92,7 @@ int kgo_gq_prealloc_fill(struct kgo_gq_prealloc *pa, u32 want);
 u32 kgo_gq_prealloc_count(const struct kgo_gq_prealloc *pa);
 void kgo_gq_prealloc_free(struct kgo_gq_prealloc *pa);
 int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *pa);
+int kgo_gq_push_token(struct kgo_gq *q, u64 tok, struct kgo_gq_prealloc *pa);
 u64 kgo_gq_pop(struct kgo_gq *q);
 
 /* ---- the instance ---- */
@@ -127,11 +128,20 @@ struct kgo_m {
 	bool detached;			/* out of the table; task_work does nothing */
 	bool in_ioctl;			/* in an M ioctl: no handoff (m.c); lock */
 	bool abandoned;			/* thread exec'd/exited (sysmon.c); lock */
+	/*
+	 * A locked M (lockedm.c): it keeps its G and waits for a P, its
+	 * token (lock_seq) in a run queue; startlockedm hands it one through
+	 * nextp/woken.  lock_sleeping: in the wait itself, not on its way
+	 * to or from it.  All under inst->lock.
+	 */
+	bool lockwait;
+	bool lock_sleeping;
+	u32 lock_seq;
 	u64 exec_id;			/* the thread's self_exec_id at ATTACH */
 	u32 id;
 	refcount_t ref;
-	unsigned long twork_pending;	/* bit 0: twork queued on the task */
-	struct callback_head twork;	/* the redirect (preempt.c) */
+	unsigned long twork_flags;	/* KGO_TWORK_* bits, atomic bitops */
+	struct callback_head twork;	/* the resume work (preempt.c) */
 
 	/* sysmon's samples; written by the sysmon thread only */
 	u64 last_switches;
@@ -144,9 +154,14 @@ struct kgo_m {
 	u64 batch[KGO_BATCH_MAX];	/* scratch for this M's own ioctls */
 };
 
+/* m->twork_flags */
+#define KGO_TWORK_QUEUED	0	/* twork is queued on the task */
+#define KGO_TWORK_PREEMPT	1	/* sysmon asks for a preemption */
+
 struct kgo_inst_stats {
 	atomic64_t parks, wakeups, steals, stolen, gq_puts, gq_gets, readies, ioctls;
 	atomic64_t handoffs, preempts, exitsyscalls, sysmon_wakeps;
+	atomic64_t preempt_deferrals, lockedm_waits, lockedm_starts;
 };
 
 /* What the library told SET_PREEMPT; fields read with READ_ONCE(). */
@@ -310,6 +325,7 @@ u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns);
 u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns);
 enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s);
 bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
+bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
 void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
 extern struct mutex kgo_sysmon_lock;
 extern struct list_head kgo_sysmon_list;
@@ -320,7 +336,23 @@ void kgo_sysmon_stop(void);
 
 /* preempt.c */
 int kgo_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc);
-bool kgo_m_queue_redirect(struct kgo_m *m);
+bool kgo_m_queue_resume_work(struct kgo_m *m);
+
+/* Why a thread stopped where it was (the kgo_preempt trace event). */
+enum kgo_stop_reason {
+	KGO_STOP_SLICE = 1,	/* preempted: ran longer than the slice */
+	KGO_STOP_LOST_P,	/* its P was handed off while it blocked */
+	KGO_STOP_SHUTDOWN,	/* sent to the library's trampoline for good */
+};
+
+/* lockedm.c: Ms that keep their G and wait for a P */
+int kgo_waitp(struct kgo_inst *inst, struct kgo_m *m);
+bool kgo_preempt_in_place(struct kgo_inst *inst, struct kgo_m *m, bool by_sysmon);
+bool kgo_startlockedm(struct kgo_inst *inst, struct kgo_m *m, u64 tok);
+void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_m *m);
+void kgo_lockedm_shutdown_locked(struct kgo_inst *inst);
+int kgo_gq_put_token(struct kgo_inst *inst, u64 tok);
+bool kgo_p_wanted(struct kgo_inst *inst, struct kgo_p *p);
 
 /* debugfs.c */
 void kgo_debugfs_init(void);

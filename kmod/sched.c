@@ -510,62 +510,51 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 }
 
 /*
- * kgo_exitsyscall - @m lost its P to a handoff while blocked, and is back
- * on g0 with @g, the G it was running (Go's exitsyscall).  The P it had is
- * preferred if it is idle, then any idle P: with one, @g runs again at
- * once.  Without, @g goes to the global queue and the M parks.
- * The M's own thread, no lock held.
+ * kgo_park_locked_flags - the PARK flags for an M that keeps its G
+ * (lockedm.c).  EXITSYSCALL and YIELDLOCKED return with a P for the same
+ * G; RELEASEP returns without one.  The M's own thread, no lock held.
  */
-static int kgo_exitsyscall(struct kgo_inst *inst, struct kgo_m *m, u32 flags,
-			   u64 timeout_ns, u64 *g)
+static int kgo_park_locked_flags(struct kgo_inst *inst, struct kgo_m *m, u32 flags)
 {
-	struct kgo_p *p = NULL;
-	u64 mine = *g;
 	int err;
 
-	if (!mine)
-		return -EINVAL;
-	WRITE_ONCE(m->sh->state, KGO_MS_LIB);
-	if (m->p)
-		return 0;	/* nothing was taken after all */
-	atomic64_inc(&inst->stats.exitsyscalls);
-	spin_lock(&inst->lock);
-	if (!inst->dying) {
-		p = m->oldp;
-		if (p && p->status == KGO_P_IDLE && !list_empty(&p->idle_link)) {
-			list_del_init(&p->idle_link);
-			inst->npidle--;
-		} else {
-			p = kgo_pidleget(inst);
-		}
-		if (p)
-			kgo_acquirep(m, p);
-	}
-	m->oldp = NULL;
-	kgo_publish_locked(inst);
-	spin_unlock(&inst->lock);
-	if (p)
+	if (flags & KGO_PARK_RELEASEP) {
+		kgo_releasep_handoff(inst, m);
 		return 0;
-	err = kgo_globrunqput(inst, &mine, 1);
-	if (err)
-		return err;
-	*g = 0;
-	return kgo_park(inst, m, flags, timeout_ns, g);
+	}
+	if ((flags & KGO_PARK_YIELDLOCKED) && m->p)
+		kgo_preempt_in_place(inst, m, false);
+	if (m->p)
+		return 0;
+	err = kgo_waitp(inst, m);
+	/* The library asked from its own code: it goes on in LIB. */
+	if (!err)
+		WRITE_ONCE(m->sh->state, KGO_MS_LIB);
+	return err;
 }
 
 /*
  * kgo_park - the PARK ioctl: find a G for @m to run, sleeping without a P
  * for as long as there is none.  The M's own thread, no lock held.
  * On success *@g is the G and m->p the P to run it on (possibly another P
- * than the one the M came in with).  With KGO_PARK_EXITSYSCALL, *@g is
- * the G the M was running when it lost its P.
+ * than the one the M came in with).  A locked-M token found on the way is
+ * served here (startlockedm): PARK never returns one.  With
+ * KGO_PARK_STARTLOCKEDM, *@g is such a token the library found.  The
+ * flags of an M that keeps its G: kgo_park_locked_flags.
  */
 int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g)
 {
 	int err;
 
-	if (flags & KGO_PARK_EXITSYSCALL)
-		return kgo_exitsyscall(inst, m, flags & ~KGO_PARK_EXITSYSCALL, timeout_ns, g);
+	if (flags & (KGO_PARK_EXITSYSCALL | KGO_PARK_YIELDLOCKED | KGO_PARK_RELEASEP)) {
+		*g = 0;
+		return kgo_park_locked_flags(inst, m, flags);
+	}
+	if (flags & KGO_PARK_STARTLOCKEDM) {
+		kgo_resetspinning(inst, m);
+		kgo_startlockedm(inst, m, *g);
+		*g = 0;
+	}
 
 	for (;;) {
 		/* A hint; kgo_dropdeadp decides under the lock. */
@@ -575,6 +564,12 @@ int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, 
 			*g = kgo_findrunnable(inst, m);
 			if (*g) {
 				kgo_resetspinning(inst, m);
+				if (KGO_TOKEN_IS_LOCKEDM(*g)) {
+					/* Handed over, or stale: either way, look again. */
+					kgo_startlockedm(inst, m, *g);
+					*g = 0;
+					continue;
+				}
 				/*
 				 * SET_NPROCS may have removed the P while we
 				 * looked.  A G made runnable after SET_NPROCS
@@ -691,6 +686,7 @@ void kgo_shutdown(struct kgo_inst *inst)
 	inst->dying = true;
 	list_for_each_entry(m, &inst->midle, idle_link)
 		wake_up(&m->wq);
+	kgo_lockedm_shutdown_locked(inst);
 	spin_unlock(&inst->lock);
 	wake_up(&inst->wantm_wq);
 }

@@ -28,4 +28,7 @@ void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st)
 	st->preempts = atomic64_read(&inst->stats.preempts);
 	st->exitsyscalls = atomic64_read(&inst->stats.exitsyscalls);
 	st->sysmon_wakeps = atomic64_read(&inst->stats.sysmon_wakeps);
+	st->preempt_deferrals = atomic64_read(&inst->stats.preempt_deferrals);
+	st->lockedm_waits = atomic64_read(&inst->stats.lockedm_waits);
+	st->lockedm_starts = atomic64_read(&inst->stats.lockedm_starts);
 }

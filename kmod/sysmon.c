@@ -12,10 +12,12 @@
  *    by compare-and-swap, so a P is only ever taken from an M that is in
  *    a G's own code, never from the library.
  *  - If it runs, in a G's own code, a G that has run longer than the
- *    slice, the G is preempted.
- * Either way the thread gets a task_work redirect (preempt.c) that runs on
- * its next return to user mode: for a blocked thread, when its system
- * call finishes (never interrupting it, so never EINTR).
+ *    slice while Gs wait for its P (or in the global queue), the G is
+ *    preempted.
+ * Either way the thread gets its resume work (preempt.c), a task_work that
+ * runs on its next return to user mode: for a blocked thread, when its
+ * system call finishes (never interrupting it, so never EINTR).  There
+ * the thread waits for a P, keeping its G (lockedm.c).
  * sysmon also wakes an idle M when the global queue has work and no M is
  * spinning, so no work is stranded.
  *
@@ -110,7 +112,11 @@ enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
 			return KGO_RETAKE_HANDOFF;
 		return KGO_RETAKE_NONE;
 	}
-	if (s->slice_ns && s->g_ran_ns >= s->slice_ns)
+	/*
+	 * A preempted G keeps its thread (lockedm.c): preempting one that
+	 * nobody waits behind would only pin a thread.
+	 */
+	if (s->slice_ns && s->g_ran_ns >= s->slice_ns && s->p_has_work)
 		return KGO_RETAKE_PREEMPT;
 	return KGO_RETAKE_NONE;
 }
@@ -120,7 +126,7 @@ enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
  * it, else to the idle list (Go's handoffp).  inst->lock held; @m holds
  * @p and @p is not dead.  Returns whether an M was started.
  */
-static bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
 {
 	bool work, started = false;
 
@@ -258,7 +264,8 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		}
 		m->saw_blocked = s.blocked;
 		m->last_nvcsw = nvcsw;
-		s.p_has_work = !kgo_runqempty(p->sh) || READ_ONCE(inst->gq.len);
+		/* After SHUTDOWN a G still running is stopped for good. */
+		s.p_has_work = kgo_p_wanted(inst, p) || READ_ONCE(inst->dying);
 		s.no_spare = !READ_ONCE(inst->npidle) &&
 			     !atomic_read((atomic_t *)&inst->ss->nmspinning);
 		s.m_state = READ_ONCE(m->sh->state);
@@ -271,7 +278,8 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 			break;
 		case KGO_RETAKE_HANDOFF:
 			if (kgo_handoffp(inst, m, p)) {
-				kgo_m_queue_redirect(m);
+				/* Runs when the call returns: no kick. */
+				kgo_m_queue_resume_work(m);
 				m->saw_blocked = false;
 				acted++;
 			}
@@ -279,7 +287,9 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		case KGO_RETAKE_PREEMPT:
 			/* Counts from now, so a refused preemption retries a slice later. */
 			m->g_since_ns = now;
-			if (kgo_m_queue_redirect(m)) {
+			/* Set before queueing: a work already queued sees it too. */
+			set_bit(KGO_TWORK_PREEMPT, &m->twork_flags);
+			if (kgo_m_queue_resume_work(m)) {
 				kick_process(m->task);
 				acted++;
 			}

@@ -145,7 +145,9 @@ TRACE_EVENT(kgo_preempt,
 			   __entry->ip = ip;),
 	    TP_printk("inst=%u tgid=%d m=%u g=0x%llx reason=%s ip=0x%lx", __entry->inst,
 		      __entry->tgid, __entry->m, __entry->g,
-		      __entry->reason == KGO_PREEMPT_SLICE ? "slice" : "lost-p", __entry->ip)
+		      __print_symbolic(__entry->reason, { KGO_STOP_SLICE, "slice" },
+				       { KGO_STOP_LOST_P, "lost-p" },
+				       { KGO_STOP_SHUTDOWN, "shutdown" }), __entry->ip)
 );
 
 #endif /* KGO_KMOD_TRACE_H */

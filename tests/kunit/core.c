@@ -15,6 +15,7 @@
 #include "../../kmod/stats.c"
 #include "../../kmod/sysmon.c"
 #include "../../kmod/preempt.c"
+#include "../../kmod/lockedm.c"
 #include "../../kmod/trace.c"
 #include "../../kmod/stackmap.c"
 

@@ -296,11 +296,11 @@ static void t_set_preempt_and_wantm(void)
 	pc.text_end = pc.text_start + 4096;
 	pc.trampoline = pc.text_start;
 	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
-	pc.trampoline = 0;		/* a slice needs a trampoline */
+	pc.trampoline = 0;		/* a slice needs none: only shutdown does */
 	pc.text_start = pc.text_end = 0;
+	pc.flags = 1;
 	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
 	pc.slice_ns = 0;
-	pc.flags = 1;
 	ok &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
 	pc.flags = 0;
 	pc.spare_ms = in.s.max_ms + 1;

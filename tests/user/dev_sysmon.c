@@ -2,11 +2,12 @@
 /*
  * sysmon's ioctls through the real /dev/kgo, as the library uses them:
  * SET_PREEMPT's checks, WANTM's count and its end at SHUTDOWN, and
- * exitsyscall (PARK with KGO_PARK_EXITSYSCALL): the G comes back at once
- * with an idle P; without one it goes to the global queue and the M
- * parks, and a signal then ends or restarts a plain park (the argument
- * written back names no G and no longer asks for exitsyscall), so a
- * restart after an SA_RESTART handler does not fail.
+ * exitsyscall (PARK with KGO_PARK_EXITSYSCALL), an M without a P that
+ * keeps its G: it takes an idle P at once; without one its locked-M token
+ * waits in the global queue while it sleeps, and whoever takes the token
+ * hands it a P (KGO_PARK_STARTLOCKEDM).  A signal does not end the wait:
+ * with SA_RESTART the call goes on waiting, without it the call returns
+ * EINTR, the token stays queued and the next call finds the P.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -46,14 +47,15 @@ static void t_set_preempt_checks(void)
 	pc.trampoline = text + 4096;
 	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
 	pc = ok;
-	pc.trampoline = 0;
-	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
-	pc = ok;
 	pc.flags = 1;
 	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
 	pc = ok;
 	pc.spare_ms = in.s.max_ms + 1;
 	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == -EINVAL);
+	/* Preemption needs no trampoline (only shutdown uses it). */
+	pc = ok;
+	pc.trampoline = 0;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == 0);
 	pc = ok;
 	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc) == 0);
 	/* Slice 0: no preemption, handoffs still. */
@@ -116,17 +118,19 @@ static void t_exitsyscall_idle_p(void)
 	pk.flags = KGO_PARK_EXITSYSCALL;
 	pk.g = G1;
 	err = xioctl(in.fd, KGO_IOC_PARK, &pk);
-	tap_ok_fmt(!err && pk.g == G1 && pk.p == 0,
-		   "exitsyscall with an idle P gives the G back at once (%d, g %#llx, p %u)",
-		   err, (unsigned long long)pk.g, pk.p);
+	tap_ok_fmt(!err && pk.g == 0 && pk.p == 0 &&
+		   __atomic_load_n(&in.ss->npidle, __ATOMIC_ACQUIRE) == 0 &&
+		   __atomic_load_n(&in.ss->gq_len, __ATOMIC_ACQUIRE) == 0,
+		   "exitsyscall with an idle P takes it at once (%d, p %u), nothing queued", err,
+		   pk.p);
 	inst_close(&in);
 }
 
 struct parked {
 	struct inst *in;
 	struct kgo_park pk;
-	int err;
-	atomic_bool done;
+	int err, err2;
+	atomic_bool done, again, done2;
 };
 
 static atomic_int signals;
@@ -137,7 +141,10 @@ static void on_signal(int sig)
 	atomic_fetch_add(&signals, 1);
 }
 
-/* An M without a P does exitsyscall for G2; no P is idle, so it parks. */
+/*
+ * An M without a P does exitsyscall; no P is idle, so it waits.  If that
+ * call fails (EINTR), it asks again once told to.
+ */
 static void *exitsyscall_thread(void *arg)
 {
 	struct parked *pt = arg;
@@ -148,10 +155,16 @@ static void *exitsyscall_thread(void *arg)
 		memset(&pt->pk, 0, sizeof(pt->pk));
 		pt->pk.m = a.m;
 		pt->pk.flags = KGO_PARK_EXITSYSCALL;
-		pt->pk.g = G2;
 		pt->err = xioctl(pt->in->fd, KGO_IOC_PARK, &pt->pk);
 	}
 	atomic_store(&pt->done, true);
+	if (pt->err != -EINTR)
+		return NULL;
+	while (!atomic_load(&pt->again))
+		msleep(1);
+	pt->pk.flags = KGO_PARK_EXITSYSCALL;
+	pt->err2 = xioctl(pt->in->fd, KGO_IOC_PARK, &pt->pk);
+	atomic_store(&pt->done2, true);
 	return NULL;
 }
 
@@ -162,6 +175,7 @@ static void t_exitsyscall_signal(bool restart)
 	struct inst in;
 	struct kgo_attach a0;
 	struct kgo_park pk;
+	uint64_t tok = 0;
 	pthread_t t;
 	bool good = true;
 	int i;
@@ -176,29 +190,42 @@ static void t_exitsyscall_signal(bool restart)
 	}
 	pt.in = &in;
 	pthread_create(&t, NULL, exitsyscall_thread, &pt);
-	for (i = 0; i < 2000 && !__atomic_load_n(&in.ss->nmidle, __ATOMIC_ACQUIRE); i++)
+	/* Its token in the global queue; it is no idle M. */
+	for (i = 0; i < 2000 && !__atomic_load_n(&in.ss->gq_len, __ATOMIC_ACQUIRE); i++)
 		msleep(1);
-	good &= TAP_CHECK(__atomic_load_n(&in.ss->nmidle, __ATOMIC_ACQUIRE) == 1);
+	msleep(20);
 	good &= TAP_CHECK(__atomic_load_n(&in.ss->gq_len, __ATOMIC_ACQUIRE) == 1);
+	good &= TAP_CHECK(__atomic_load_n(&in.ss->nmidle, __ATOMIC_ACQUIRE) == 0);
 	pthread_kill(t, SIGUSR1);
 	msleep(100);
-	if (restart) {
-		/* Restarted as a plain park: still asleep, until SHUTDOWN. */
-		good &= TAP_CHECK(!atomic_load(&pt.done));
-		xioctl(in.fd, KGO_IOC_SHUTDOWN, NULL);
-	}
-	pthread_join(t, NULL);
 	good &= TAP_CHECK(atomic_load(&signals) == 1);
-	good &= TAP_CHECK(pt.err == (restart ? -ESHUTDOWN : -EINTR));
-	good &= TAP_CHECK(pt.pk.g == 0 && !(pt.pk.flags & KGO_PARK_EXITSYSCALL));
-	if (!restart) {
-		/* G2 waits in the global queue, not lost. */
-		good &= TAP_CHECK(park(&in, KGO_IOC_GLOBRUNQGET, a0.m, 0, 0, &pk) == 0 &&
-				  pk.g == G2);
+	/* SA_RESTART: still waiting; without: EINTR, the token still queued. */
+	good &= TAP_CHECK(atomic_load(&pt.done) == !restart);
+	if (!restart)
+		good &= TAP_CHECK(pt.err == -EINTR);
+	good &= TAP_CHECK(__atomic_load_n(&in.ss->gq_len, __ATOMIC_ACQUIRE) == 1);
+	/* Whoever takes the token hands over its P, and has none after. */
+	if (TAP_CHECK(park(&in, KGO_IOC_GLOBRUNQGET, a0.m, 0, 0, &pk) == 0)) {
+		tok = pk.g;
+		good &= TAP_CHECK(KGO_TOKEN_IS_LOCKEDM(tok));
+	} else {
+		good = false;
 	}
-	tap_ok_fmt(good, "exitsyscall that parks, then a signal %s: %d (%s)",
-		   restart ? "with SA_RESTART" : "without SA_RESTART", pt.err,
-		   restart ? "a plain park again, until SHUTDOWN" : "EINTR, the G in the global queue");
+	memset(&pk, 0, sizeof(pk));
+	pk.m = a0.m;
+	pk.flags = KGO_PARK_STARTLOCKEDM | KGO_PARK_NOWAIT;
+	pk.g = tok;
+	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_PARK, &pk) == -EAGAIN && pk.p == KGO_NO_P);
+	atomic_store(&pt.again, true);
+	for (i = 0; i < 2000 && !atomic_load(restart ? &pt.done : &pt.done2); i++)
+		msleep(1);
+	good &= TAP_CHECK((restart ? pt.err : pt.err2) == 0 && pt.pk.p == 0);
+	xioctl(in.fd, KGO_IOC_SHUTDOWN, NULL);
+	pthread_join(t, NULL);
+	tap_ok_fmt(good, "exitsyscall that waits, then a signal %s: %d, then %d with P %u (%s)",
+		   restart ? "with SA_RESTART" : "without SA_RESTART", pt.err, pt.err2, pt.pk.p,
+		   restart ? "it waits on, and gets the P handed over" :
+			     "EINTR, the token stays queued, the next call finds the P");
 	inst_close(&in);
 	signal(SIGUSR1, SIG_DFL);
 }

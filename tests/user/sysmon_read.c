@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Blocking calls that nothing interrupts finish as they would without
- * kgo, while preemption runs all the while (GOMAXPROCS=1, 1 ms slice, a
- * goroutine spinning): sysmon takes the blocked Ms' P and queues a
- * redirect on their threads, which runs only once each call has returned
- * (TWA_RESUME), so no call sees EINTR.  A read of an empty pipe gets all
+ * kgo, while preemption runs all the while (GOMAXPROCS=1, 1 ms slice, two
+ * goroutines spinning, so that one always waits for the P): sysmon takes
+ * the blocked Ms' P and queues its resume work on their threads, which
+ * runs only once each call has returned (TWA_RESUME), so no call sees
+ * EINTR.  A read of an empty pipe gets all
  * the bytes a plain thread writes 300 ms later, a write into a full pipe
  * completes once that thread drains it, a nanosleep of 200 ms sleeps all
  * of it, and a poll times out after 200 ms.
@@ -118,6 +119,7 @@ static void main_fn(void *arg)
 
 	(void)arg;
 	kgo_go(spinner, NULL);
+	kgo_go(spinner, NULL);
 	kgo_go(reader, NULL);
 	kgo_go(writer, NULL);
 	kgo_go(sleeper, NULL);
@@ -126,6 +128,7 @@ static void main_fn(void *arg)
 	for (int i = 0; i < 4; i++)
 		kgo_sema_acquire(&done);
 	atomic_store(&stop, true);
+	kgo_sema_acquire(&done);
 	kgo_sema_acquire(&done);
 	pthread_join(t, NULL);
 	st = stats_now();

@@ -33,17 +33,25 @@
  * sysmon.  A module kthread watches every M that holds a P.  An M blocked
  * in the kernel (any system call, fault or sleep) while running a G loses
  * its P to a spare M (handoff), and a G that has run longer than the slice
- * is preempted.  Both end with the thread, on its next return to user
- * mode, redirected into the library's trampoline; the per-M shared slot
- * (struct kgo_shared_m) says why and where it was.
+ * while other Gs wait is preempted.  Either way the G keeps its thread:
+ * on its next return to user mode the thread waits, in the kernel, for a
+ * P (at once if one is idle; else its locked-M token waits in the global
+ * queue like a G, and whoever takes it hands it a P), and then goes on
+ * exactly where it was.  No register is changed, no system call fails or
+ * restarts because of it, and no signal is split from its thread.
  *
- * A G is an opaque, non-zero 64-bit token chosen by the library; the module
- * never dereferences it.  Everything user space writes into the shared
- * region is untrusted by the module.
+ * A G is an opaque, non-zero 64-bit token chosen by the library, with bit
+ * 63 clear; the module never dereferences it.  A token with bit 63 set is
+ * the module's: a locked-M token (KGO_TOKEN_LOCKEDM) stands for an M that
+ * waits for a P to go on with the G it keeps.  Whoever takes one from a
+ * run queue passes it to KGO_IOC_PARK with KGO_PARK_STARTLOCKEDM.
+ * Everything user space writes into the shared region is untrusted by the
+ * module.
  */
 #ifndef _UAPI_KGO_H
 #define _UAPI_KGO_H
 
+#include <linux/const.h>
 #include <linux/types.h>
 #include <linux/ioctl.h>
 
@@ -60,6 +68,14 @@
 #define KGO_FEAT_STACKMAP	0x100U	/* KGO_IOC_STACKMAP: goroutine stacks */
 
 #define KGO_RING_SIZE		256	/* slots in a P's local ring */
+
+/*
+ * A locked-M token: bit 63, a 31-bit wait number in bits 32..62, the M id
+ * in bits 0..31.  Only the module makes them; one that does not name an M
+ * waiting now under that number is stale and does nothing.
+ */
+#define KGO_TOKEN_LOCKEDM	_BITULL(63)
+#define KGO_TOKEN_IS_LOCKEDM(t)	(((t) & KGO_TOKEN_LOCKEDM) != 0)
 #define KGO_NO_P		0xffffffffU	/* "this M holds no P" */
 
 struct kgo_version {
@@ -127,38 +143,40 @@ struct kgo_shared_p {
  * library and sysmon, always changed by compare-and-swap:
  *   KGO_MS_LIB  the M is in the library (or has no P): nothing is taken
  *               from it.  The library moves G -> LIB on every entry.
- *   KGO_MS_G    the M is running a G's own code: sysmon may preempt it
- *               (G -> LIB, in the redirect) or take its P while it is
- *               blocked (G -> LOST).  The library stores G when it
- *               switches into a G.
- *   KGO_MS_LOST sysmon took the P: the library's next entry finds its
- *               compare-and-swap failing and does exitsyscall.
+ *   KGO_MS_G    the M is running a G's own code: sysmon may take its P
+ *               while it is blocked in the kernel, or preempt it (G ->
+ *               LOST either way).  The library stores G when it switches
+ *               into a G, and the module when it gives the P back.
+ *   KGO_MS_LOST the M has no P.  The thread waits for one in the kernel
+ *               before its G's code goes on; should it get to the library
+ *               first (a signal handler), the library's entry finds LOST
+ *               and asks for the P with KGO_PARK_EXITSYSCALL.
+ * p is the P the M holds: after a wait it may be another one than before.
  * switches is bumped by the library at every switch between Gs; sysmon
- * uses it to see how long the current G has run.
+ * uses it to see how long the current G has run.  preempt_off, non-zero,
+ * asks sysmon not to preempt the G (kgo_preempt_disable); preempt_req is
+ * set when a preemption was put off for that or because the M was in the
+ * library: the library yields at its next safe point.
  */
 struct kgo_shared_m {
 	__u32 state;
 	__u32 p;		/* module: the P this M holds, or KGO_NO_P */
 	__u64 switches;		/* library */
 	__u64 g;		/* library: the G running, 0 on g0 */
-	__u64 resume_ip;	/* module: where the redirected G was */
-	__u64 resume_sp;
-	__u32 reason;		/* module: KGO_PREEMPT_* of the last redirect */
-	__u32 preempt_req;	/* module: a preemption found the M in the library */
-	__u64 reserved[2];
+	__u32 preempt_off;	/* library: the G's kgo_preempt_disable depth */
+	__u32 preempt_req;	/* module: a preemption was put off */
+	__u64 reserved[4];
 };
 
 #define KGO_MS_LIB	0
 #define KGO_MS_G	1
 #define KGO_MS_LOST	2
 
-#define KGO_PREEMPT_SLICE	1	/* ran longer than the slice */
-#define KGO_PREEMPT_LOST_P	2	/* blocked in the kernel; P handed off */
-
 /* KGO_IOC_SET_PREEMPT */
 struct kgo_preempt {
-	__u64 trampoline;	/* user address the redirect jumps to */
-	__u64 text_start;	/* the library's code: never redirected from */
+	/* where a G still running at SHUTDOWN is sent (never to resume) */
+	__u64 trampoline;
+	__u64 text_start;	/* the library's code, which holds it */
 	__u64 text_end;
 	__u64 slice_ns;		/* 0: no preemption; else >= 1 ms */
 	__u32 spare_ms;		/* idle Ms to keep for handoffs (KGO_IOC_WANTM) */
@@ -181,13 +199,31 @@ struct kgo_attach {
 /* KGO_IOC_PARK, KGO_IOC_GLOBRUNQGET and KGO_IOC_STEAL */
 #define KGO_PARK_NOWAIT		0x1U	/* do not sleep: -EAGAIN */
 /*
- * exitsyscall: the M lost its P while blocked and is now on g0 with the
- * G it was running in g.  Reacquire a P and get g back to run, or else g
- * goes to the global queue and the M parks as usual.  Once g is queued,
- * the argument written back has g = 0 and this flag cleared, so that a
- * restart after a signal (SA_RESTART) is a plain park.
+ * exitsyscall: the M's slot says LOST (it has no P) and its G's code is
+ * to go on, on this thread.  Wait for a P (the one it had if idle, any
+ * idle one, else its locked-M token waits in the global queue) and return
+ * with it; g is not used.  -ERESTARTSYS on a signal: still waiting, ask
+ * again.
  */
 #define KGO_PARK_EXITSYSCALL	0x2U
+/*
+ * g is a locked-M token the caller took from a run queue: hand the
+ * caller's P to that M (Go's startlockedm), then park as usual.  A stale
+ * token is dropped and the park goes on with the P.
+ */
+#define KGO_PARK_STARTLOCKEDM	0x4U
+/*
+ * The caller keeps its G (kgo_lock_thread) and lets others run first:
+ * if anything else is runnable and an M is idle to take the P, the M's
+ * locked-M token goes to the global queue, the P to that M, and the
+ * caller waits for a P as with EXITSYSCALL.  Else it returns at once.
+ */
+#define KGO_PARK_YIELDLOCKED	0x8U
+/*
+ * The caller keeps its G, which waits (kgo_lock_thread): give the P away
+ * (to an idle M if it has work) and return at once, without a P.
+ */
+#define KGO_PARK_RELEASEP	0x10U
 struct kgo_park {
 	__u32 m;
 	__u32 flags;
@@ -220,9 +256,13 @@ struct kgo_stats {
 	__u64 readies;		/* KGO_IOC_READY calls */
 	__u64 ioctls;		/* every ioctl on the instance */
 	__u64 handoffs;		/* Ps taken from blocked Ms */
-	__u64 preempts;		/* Gs redirected for running too long */
+	__u64 preempts;		/* Gs stopped in place for running too long */
 	__u64 exitsyscalls;	/* blocked Ms coming back without a P */
 	__u64 sysmon_wakeps;	/* idle Ms woken by sysmon for stranded work */
+	/* preemptions put off: no idle M to take the P, or preemption off */
+	__u64 preempt_deferrals;
+	__u64 lockedm_waits;	/* Ms that waited, G in hand, for a P */
+	__u64 lockedm_starts;	/* Ps handed to such an M (startlockedm) */
 };
 
 /*

@@ -11,28 +11,37 @@
  * the right to run Gs (there are GOMAXPROCS of them, "nprocs" here).
  *
  * Preemption and blocking (with a kgo.ko that has sysmon).  A G that runs
- * longer than the time slice (10 ms by default, struct kgo_config) without
- * yielding is preempted wherever it is, as Go does since 1.14: all its
- * registers are saved, it goes to the global run queue and later resumes,
- * possibly on another thread.  A G that blocks in the kernel (any system
- * call, page fault or sleep, no wrapper needed) loses its P to another M
- * after a few tens of microseconds, so the other Gs keep running; when the
- * call returns, the G gets a P back or waits in the global queue.  The
- * library's own code is never preempted in place.
+ * longer than the time slice (10 ms by default, struct kgo_config) while
+ * other Gs wait for its P is preempted wherever it is, as Go does since
+ * 1.14.  A G that blocks in the kernel (any system call, page fault or
+ * sleep, no wrapper needed) loses its P to another M after a few tens of
+ * microseconds, so the other Gs keep running.
  *
- * So, between any two instructions of a goroutine's own code, it may move
- * to another thread.  Goroutine code must not rely on thread identity:
- * the address of a thread-local variable must not be kept across any
- * point, thread-owned locks (pthread mutexes, recursive ones above all)
- * must not be held by one goroutine while another may run on the thread,
- * and signal masks and other per-thread settings are those of whichever M
- * runs the code.  errno's value moves with a preempted goroutine (its
- * address, which compilers may keep, does not).  C library code that
- * keeps per-thread state is not safe to preempt while another goroutine
- * runs the same code on that thread: glibc's malloc (its per-thread cache;
- * GLIBC_TUNABLES=glibc.malloc.tcache_count=0 turns it off) and stdio
- * (recursive per-thread locks) among others.  Such code should run with
- * preemption off (KGO_SLICE_OFF), or on a thread that is not an M.
+ * The contract: a goroutine changes threads only inside a kgo call.  A
+ * preempted G, or one whose P was taken while it blocked, stops where it
+ * is: its thread waits in the kernel for a P, and the G goes on on that
+ * same thread, with no register changed, no system call failing with
+ * EINTR or skipping its restart, and signals taken on that thread.  So
+ * between two kgo calls a G behaves exactly as a pthread would: malloc,
+ * stdio, errno, __thread variables, pthread mutexes (recursive and
+ * error-checking ones too), the signal mask and rseq all see one thread.
+ *
+ * A kgo call that can switch goroutines may return on another thread:
+ * kgo_yield, kgo_park, kgo_go, kgo_sema_acquire and every blocking call
+ * below (channels, select, mutex, cond, waitgroup, sleep, timers' waits,
+ * network I/O).  What belongs to the thread must not be kept across such
+ * a call: the address of a thread-local variable (errno's included), a
+ * pthread mutex or other lock owned by the thread, a signal mask.
+ * kgo_lock_thread wires a G to its thread across every call (Go's
+ * LockOSThread); kgo_preempt_disable keeps it from being preempted.  The
+ * calls that never switch: kgo_ready, kgo_self, kgo_id, kgo_m_id,
+ * kgo_p_id, kgo_nprocs, kgo_stats, the try and unlock calls, and the
+ * calls that create or free objects.
+ *
+ * Each G stopped by a preemption or a handoff keeps its thread until it
+ * has a P again, so threads grow with them, up to kgo.ko's max_ms per
+ * instance; at that limit a preemption is put off, never failed
+ * (kgo_stats' preempt_deferrals).
  *
  * Unless said otherwise, a function here must be called from a goroutine,
  * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
@@ -53,12 +62,6 @@
  * limit the kernel's OOM killer acts, as for any memory it touches.  The
  * stacks of goroutines that have ended are kept for reuse, and given back
  * to the kernel once they have been unused for about a second.
- *
- * Goroutine code must not keep the address of a thread-local variable
- * (errno included) across a call that can switch goroutines (kgo_yield,
- * kgo_park, kgo_sema_acquire, and every blocking call below: channels,
- * select, mutex, waitgroup, sleep, network I/O): the goroutine may resume
- * on another thread.
  *
  * Errors.  A call that can fail returns -errno (never setting errno: a
  * goroutine may change threads inside the call, and errno is per thread),
@@ -138,8 +141,11 @@ struct kgo_g;
  * M.  Returns 0 once fn returns (or calls kgo_exit()), after every M has
  * stopped; goroutines still alive then are abandoned and their memory
  * freed, as when a Go program's main returns.  A goroutine still running
- * on another M is stopped at its next yield, park or preemption (so with
- * preemption off, it keeps kgo_main waiting until it yields); one blocked
+ * on another M is stopped at its next yield or park, or where it is at
+ * the end of its slice (so with preemption off, it keeps kgo_main waiting
+ * until it yields): a lock it held then, its own or the C library's
+ * (malloc's, a FILE's), stays held, so end such goroutines first, as a
+ * pthread program joins its threads before it goes on; one blocked
  * in a system call keeps kgo_main waiting until the call returns (Go's
  * process would just exit): make sure such calls end, e.g. close the
  * other end of a pipe, before the main goroutine returns.  Returns -errno,
@@ -258,6 +264,11 @@ struct kgo_stats_user {
 	uint64_t preempts;	/* Gs preempted at the end of their slice */
 	uint64_t exitsyscalls;	/* Ms back from a block without their P */
 	uint64_t sysmon_wakeps;	/* idle Ms woken by sysmon for stranded work */
+	uint64_t preempt_deferrals;	/* preemptions put off (no idle M to
+					   take the P, or preemption disabled) */
+	uint64_t lockedm_waits;	/* threads that waited, goroutine in hand,
+				   for a P (after a preemption or a handoff) */
+	uint64_t lockedm_starts;	/* Ps handed to such a waiting thread */
 };
 
 /* kgo_stats - fill @st; 0, or -ESRCH outside kgo_main(). */

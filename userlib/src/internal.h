@@ -14,33 +14,35 @@
  * library's own shared state (G status, the exiting flag, counters) uses
  * <stdatomic.h> _Atomic types.
  *
- * Thread-local state.  A goroutine may resume on another thread after any
- * switch, so code that can run on a G's stack reads the current M only
- * through kgo_getm(), a call the compiler cannot fold or hoist, and never
- * keeps the result across a switch.  The library's thread-locals use the
- * initial-exec model: one %fs-relative load inside the library's own code,
- * never a call to __tls_get_addr (outside kgo_text, where a goroutine may
- * be preempted and moved to another thread halfway through).
+ * Thread-local state.  A goroutine changes threads only inside a kgo
+ * call (a switch through g0: yield, park, the blocking primitives), never
+ * between two: a preemption or a handoff stops its thread in the kernel
+ * and lets it go on there.  So library code that can run on a G's stack
+ * reads the current M only through kgo_getm(), a call the compiler cannot
+ * fold or hoist, and never keeps the result across a switch.  The
+ * library's thread-locals use the initial-exec model: one %fs-relative
+ * load, never a call to __tls_get_addr.
  *
- * The M slot protocol (sysmon, kgo.ko's preempt.c; preempt.c here).  Each
- * M's struct kgo_shared_m says whether the M runs a G's own code (state
- * KGO_MS_G) or the library (KGO_MS_LIB); only in G sysmon may take the P
- * of a blocked M (G -> LOST) or preempt it (G -> LIB, then a redirect into
- * kgo_preempt_tramp).  So:
+ * The M slot protocol (sysmon, kgo.ko's preempt.c and lockedm.c;
+ * preempt.c here).  Each M's struct kgo_shared_m says whether the M runs
+ * a G's own code (state KGO_MS_G) or the library (KGO_MS_LIB); only in G
+ * may sysmon take the P of a blocked M or preempt it (G -> LOST), and the
+ * thread then waits in the kernel for a P before the G goes on, with the
+ * state G again and the slot's p saying which P.  So:
  *   - all library code runs in LIB.  A G enters the library through
- *     kgo_enter(), which moves G -> LIB by compare-and-swap; if it finds
- *     LOST, the G gives up the P it no longer has (exitsyscall on g0)
- *     before anything touches m->p.  Only an entry that made the move
- *     (kgo_enter returned true) ends with kgo_leave(), so nested entries
- *     are free;
+ *     kgo_enter(), which moves G -> LIB by compare-and-swap and reads its
+ *     P from the slot; if it finds LOST (the thread took a signal while it
+ *     waited), it waits for a P first (exitsyscall).  Only an entry that
+ *     made the move (kgo_enter returned true) ends with kgo_leave(), so
+ *     nested entries are free;
  *   - kgo_leave() stores G (release) as the last thing before returning
- *     to the G's code; the few instructions after it are in kgo_text,
- *     where the kernel never redirects (it sets preempt_req instead);
+ *     to the G's code;
  *   - g0 never stores G: it switches into a G in LIB, and the G's side
- *     (kgo_mcall's caller, kgo_gostart, the trampoline) leaves;
- *   - preempt_req, set when a preemption found the M in the library, is
- *     honoured at the next safe entry (kgo_yield, kgo_go, ...): the G goes
- *     to the global queue as if preempted.
+ *     (kgo_mcall's caller, kgo_gostart) leaves;
+ *   - preempt_req, set when a preemption found the M in the library or
+ *     the G with preemption off, is honoured at the next safe entry
+ *     (kgo_yield, kgo_go, ..., kgo_preempt_enable): the G goes to the
+ *     global queue as if preempted.
  */
 #ifndef KGO_INTERNAL_H
 #define KGO_INTERNAL_H
@@ -74,7 +76,6 @@ enum {
 	KGO_ACT_PARK,
 	KGO_ACT_EXIT,
 	KGO_ACT_PREEMPT,	/* to the global queue (a time slice is over) */
-	KGO_ACT_EXITSYSCALL,	/* the P was handed off: get one back */
 };
 
 /*
@@ -102,6 +103,9 @@ struct kgo_g {
 #endif
 	struct kgo_ctx *ctx;		/* its current context (ctx.c), or NULL */
 	bool foreign;			/* a foreign thread's stand-in (foreign.c) */
+	uint32_t preempt_off;		/* kgo_preempt_disable depth */
+	uint32_t lockcount;		/* kgo_lock_thread depth */
+	struct kgo_m *lockedm;		/* the M it is wired to, while lockcount */
 };
 
 /* Guard pages below each stack: several, as a large frame may skip one. */
@@ -126,6 +130,8 @@ struct kgo_m {
 #ifdef KGO_TSAN
 	void *tsan_g0;			/* ThreadSanitizer's fiber of g0 (tsan.h) */
 #endif
+	struct kgo_g *lockedg;		/* the G wired to this M (lockthread.c) */
+	_Atomic uint32_t lockwake;	/* lockthread.c: its G was readied */
 	void *altstack;			/* sigaltstack for overflow reports */
 	size_t altstack_size;
 	struct kgo_shared_m *slot;	/* the module's slot for this M, or own_slot */
@@ -203,30 +209,23 @@ KGO_HIDDEN void kgo_ctx_switch(void **save_sp, void *load_sp);
 KGO_HIDDEN void kgo_gostart(void);
 KGO_HIDDEN void kgo_goexit_frame(void);
 
-/* preempt_amd64.S: where kgo.ko redirects a preempted G (never called) */
-KGO_HIDDEN void kgo_preempt_tramp(void);
-
-/*
- * What kgo_preempt_tramp hands kgo_preempted(), on the G's stack.  The
- * assembly knows these offsets.
- */
-struct kgo_pframe {
-	uint64_t ip;		/* where the G was (the slot's resume_ip) */
-	uint64_t sp;		/* and its stack pointer (resume_sp) */
-	uint64_t entry_sp;	/* the trampoline's stack pointer on entry */
-	uint64_t reason;	/* KGO_PREEMPT_* */
-};
+/* preempt_amd64.S: where kgo.ko sends a G still running at shutdown */
+KGO_HIDDEN void kgo_abandon_tramp(void);
 
 /* preempt.c */
 KGO_HIDDEN bool kgo_enter(bool safepoint);
 KGO_HIDDEN void kgo_leave_g(void);
-KGO_HIDDEN void kgo_preempted(struct kgo_pframe *f);
-KGO_HIDDEN void kgo_cpu_init(void);
+KGO_HIDDEN void kgo_abandoned(void) __attribute__((noreturn));
 KGO_HIDDEN size_t kgo_preempt_stack_reserve(void);
 KGO_HIDDEN int kgo_preempt_setup(void);
 KGO_HIDDEN int kgo_spawner_start(void);
 KGO_HIDDEN void kgo_spawner_join(void);
 KGO_HIDDEN void kgo_bind_slot(struct kgo_m *m);
+
+/* lockthread.c: Gs wired to their M (kgo_lock_thread) */
+KGO_HIDDEN struct kgo_g *kgo_lockedg_park(struct kgo_m *m, struct kgo_g *g);
+KGO_HIDDEN void kgo_lockedg_yield(struct kgo_m *m);
+KGO_HIDDEN void kgo_lockedg_ready(struct kgo_g *g);
 
 /*
  * kgo_leave - end what kgo_enter(@entered) began.  Inline, as is
@@ -262,6 +261,8 @@ KGO_HIDDEN struct kgo_m *kgo_getm(void);
 KGO_HIDDEN void kgo_setm(struct kgo_m *m);
 KGO_HIDDEN int kgo_runqput_m(struct kgo_m *m, struct kgo_g *g, bool next, uint64_t *left);
 KGO_HIDDEN void kgo_wakep(void);
+KGO_HIDDEN void kgo_setp(struct kgo_m *m, uint32_t pid);
+KGO_HIDDEN struct kgo_g *kgo_runnable_tok(struct kgo_m *m, uint64_t tok);
 KGO_HIDDEN void kgo_mcall(int action, bool (*unlockf)(void *), void *lock);
 KGO_HIDDEN void kgo_mloop(struct kgo_m *m);
 KGO_HIDDEN struct kgo_m *kgo_allocm(void);

@@ -340,7 +340,6 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 
 	if (!fn)
 		return kgo_err(-EINVAL, "kgo_main needs a function");
-	kgo_cpu_init();
 	err = kgo_check_config(cfg);
 	if (!err)
 		err = kgo_pick_nprocs(cfg, &nprocs);
@@ -544,5 +543,8 @@ int kgo_stats(struct kgo_stats_user *st)
 	st->preempts = k.preempts;
 	st->exitsyscalls = k.exitsyscalls;
 	st->sysmon_wakeps = k.sysmon_wakeps;
+	st->preempt_deferrals = k.preempt_deferrals;
+	st->lockedm_waits = k.lockedm_waits;
+	st->lockedm_starts = k.lockedm_starts;
 	return 0;
 }

@@ -1,121 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The library's side of kgo.ko's sysmon: the M slot protocol (entering and
- * leaving the library), what happens to a goroutine that sysmon redirected
- * into kgo_preempt_tramp (preempt_amd64.S), the spare-M spawner, and the
- * start-up that tells the module where all this is (KGO_IOC_SET_PREEMPT).
+ * leaving the library), kgo_preempt_disable/enable, what happens to a
+ * goroutine still running when the instance shuts down, the spare-M
+ * spawner, and the start-up that tells the module where all this is
+ * (KGO_IOC_SET_PREEMPT).
  *
  * internal.h states the slot protocol.  In short: the slot's state is
  * KGO_MS_G exactly while a G's own code runs; every library entry moves
- * it to KGO_MS_LIB by compare-and-swap before touching the P, and finding
- * KGO_MS_LOST there means sysmon handed the P to another M while the G was
- * blocked: the G then gets a P back through exitsyscall before going on.
- *
- * A redirect happens on the thread's return to user mode.  The module has
- * already saved where the G was (resume_ip, resume_sp) and why (reason) in
- * the slot, and set the state: LIB for a slice preemption, LOST for a
- * handoff.  The trampoline saves every register and the extended state on
- * the G's stack and calls kgo_preempted(), which copies the slot's fields
- * into that frame at once (the G may resume on another M, whose slot says
- * something else) and switches to g0: a preempted G goes to the global
- * queue, a G whose P was lost does exitsyscall.  When the G runs again it
- * returns from kgo_preempted(), and the trampoline restores everything and
- * jumps back to where the G was.
+ * it to KGO_MS_LIB by compare-and-swap before touching the P.  A G never
+ * changes threads outside a kgo call: when sysmon preempts it or takes
+ * its P while it blocks, its thread stops where it is and waits in the
+ * kernel for a P (kmod/lockedm.c), and the G goes on, on the same thread,
+ * possibly with another P.  So the library reads its P from the slot at
+ * each entry.  A thread that took a signal while it waited comes back
+ * without a P (slot LOST): its next entry waits for one (EXITSYSCALL)
+ * before anything touches the P.
  */
-#include <cpuid.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-#ifndef ARCH_GET_XCOMP_PERM
-#define ARCH_GET_XCOMP_PERM	0x1022	/* asm/prctl.h, Linux 5.16 */
-#endif
-
 /* Idle Ms that sysmon keeps ready for handoffs (KGO_IOC_WANTM). */
 #define KGO_SPARE_MS	2
-
-/*
- * The extended state the trampoline saves, read by preempt_amd64.S:
- * with XSAVE, the components in kgo_xsave_mask (XCR0, less what the
- * process may not use, such as AMX tiles without permission) into an area
- * of kgo_xsave_size bytes; without, FXSAVE's 512 bytes (x87, SSE).
- */
-KGO_HIDDEN uint8_t kgo_xsave_use;
-KGO_HIDDEN uint8_t kgo_xsave_avx;	/* AVX state: vzeroupper after saving */
-KGO_HIDDEN uint64_t kgo_xsave_mask;
-KGO_HIDDEN uint64_t kgo_xsave_size = 512;
 
 /* The bounds of kgo_text, from the linker (userlib/kgo_text.lds). */
 extern const char __start_kgo_text[] KGO_HIDDEN;
 extern const char __stop_kgo_text[] KGO_HIDDEN;
 
-static uint64_t kgo_xgetbv(uint32_t reg)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(reg));
-	return (uint64_t)hi << 32 | lo;
-}
-
 /*
- * kgo_cpu_init - find out once per kgo_main how the trampoline saves the
- * extended state.  The area's size is the end of the last component in
- * the mask, by CPUID leaf 0xD's standard (non-compacted) offsets: the same
- * as CPUID(0xD, 0).EBX when the mask is all of XCR0.
- */
-void kgo_cpu_init(void)
-{
-	unsigned int a, b, c, d, i;
-	uint64_t mask, perm;
-	size_t size = 512;
-
-	kgo_xsave_use = 0;
-	kgo_xsave_avx = 0;
-	kgo_xsave_mask = 0;
-	if (__get_cpuid_max(0, NULL) < 0xd)
-		goto out;
-	__cpuid(1, a, b, c, d);
-	if (!(c & bit_OSXSAVE))
-		goto out;
-	mask = kgo_xgetbv(0);
-	if (syscall(SYS_arch_prctl, ARCH_GET_XCOMP_PERM, &perm) == 0)
-		mask &= perm;
-	size = 512 + 64;	/* legacy area and XSAVE header */
-	for (i = 2; i < 63; i++) {
-		if (!(mask >> i & 1))
-			continue;
-		__cpuid_count(0xd, i, a, b, c, d);
-		if ((size_t)b + a > size)
-			size = (size_t)b + a;
-	}
-	kgo_xsave_use = 1;
-	kgo_xsave_avx = (mask & 4) != 0;
-	kgo_xsave_mask = mask;
-out:
-	kgo_xsave_size = (size + 63) & ~(size_t)63;
-}
-
-/*
- * kgo_preempt_stack_reserve - the most a preemption adds to a G's stack:
- * the red zone the module skips, alignment, the trampoline's registers
- * and extended state, and kgo_preempted's frames down to the switch
- * (with room for a fatal message's printf).  Added to every G's stack, so
- * that the size asked for stays the G's own.
+ * kgo_preempt_stack_reserve - what the module may add to a G's stack: at
+ * shutdown, the red zone it skips, alignment and kgo_abandoned's frames
+ * (a preemption adds nothing: the thread stops in the kernel).  Added to
+ * every G's stack, so that the size asked for stays the G's own.
  */
 size_t kgo_preempt_stack_reserve(void)
 {
-	return 128 + 16 + 8 + 128 + 64 + kgo_xsave_size + sizeof(struct kgo_pframe) + 6144;
+	return 128 + 16 + 2048;
 }
 
 /* kgo_preempt_setup - KGO_IOC_SET_PREEMPT after SETUP.  0 or -errno. */
 int kgo_preempt_setup(void)
 {
 	struct kgo_preempt pc = {
-		.trampoline = (uintptr_t)kgo_preempt_tramp,
+		.trampoline = (uintptr_t)kgo_abandon_tramp,
 		.text_start = (uintptr_t)__start_kgo_text,
 		.text_end = (uintptr_t)__stop_kgo_text,
 		.slice_ns = kgo_rt.slice_ns,
@@ -146,13 +77,53 @@ void kgo_bind_slot(struct kgo_m *m)
 }
 
 /*
+ * kgo_sync_p - the P the module says @m holds, after a wait in the kernel
+ * may have given it another.  @m's own thread, in LIB.  Relaxed: the
+ * module wrote it on this very thread before the thread went on.
+ */
+static void kgo_sync_p(struct kgo_m *m)
+{
+	uint32_t pid = __atomic_load_n(&m->slot->p, __ATOMIC_RELAXED);
+
+	if (pid != m->pid)
+		kgo_setp(m, pid);
+}
+
+/*
+ * kgo_exitsyscall - @m's slot says LOST: its thread took a signal while it
+ * waited for a P, and the G's code (a handler, then the G) went on
+ * without one.  Wait for the P here, on this thread, before the library
+ * touches it (KGO_PARK_EXITSYSCALL); the slot is LIB after.
+ */
+static void kgo_exitsyscall(struct kgo_m *m)
+{
+	for (;;) {
+		struct kgo_park a = { .m = m->id, .flags = KGO_PARK_EXITSYSCALL };
+		int err = kgo_ioctl(KGO_IOC_PARK, &a);
+
+		if (!err) {
+			if (a.p == KGO_NO_P)
+				kgo_fatal("exitsyscall returned without a P");
+			kgo_setp(m, a.p);
+			return;
+		}
+		if (err == -EINTR || err == -ERESTART)
+			continue;
+		if (err == -ESHUTDOWN)
+			kgo_abandoned();
+		kgo_fatal("exitsyscall failed: %s", strerror(-err));
+	}
+}
+
+/*
  * kgo_enter - a G enters the library (the slot protocol, internal.h).
  * Returns true if this call moved the state out of G, and so must be
  * matched by kgo_leave(true); false on g0, outside an M, or when already
  * inside the library (a nested entry), where there is nothing to do.
  * With @safepoint, a preemption asked for while the G was in the library
- * is honoured here: the G goes to the global queue first.
- * On return the calling G holds a P (maybe another M's: kgo_getm() again).
+ * (or had preemption off) is honoured here: the G goes to the global
+ * queue first.  On return the calling G holds a P (maybe another M's:
+ * kgo_getm() again).
  */
 bool kgo_enter(bool safepoint)
 {
@@ -168,13 +139,13 @@ bool kgo_enter(bool safepoint)
 	 */
 	if (__atomic_compare_exchange_n(&m->slot->state, &state, KGO_MS_LIB, false,
 					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-		if (safepoint && kgo_preempt_pending(m))
+		kgo_sync_p(m);
+		if (safepoint && !m->curg->preempt_off && kgo_preempt_pending(m))
 			kgo_mcall(KGO_ACT_PREEMPT, NULL, NULL);
 		return true;
 	}
 	if (state == KGO_MS_LOST) {
-		/* The P is another M's now: get one back before going on. */
-		kgo_mcall(KGO_ACT_EXITSYSCALL, NULL, NULL);
+		kgo_exitsyscall(m);
 		return true;
 	}
 	if (state != KGO_MS_LIB)
@@ -184,8 +155,7 @@ bool kgo_enter(bool safepoint)
 
 /*
  * kgo_leave_g - back to the G's own code: state G.  The last thing the
- * library does before returning to it; the instructions after it are in
- * kgo_text, where the module does not redirect.
+ * library does before returning to it.
  */
 void kgo_leave_g(void)
 {
@@ -200,69 +170,48 @@ void kgo_leave_g(void)
 }
 
 /*
- * errno is the thread's, and a preempted G may resume on another thread:
- * it is carried along.  In functions of their own, as glibc declares the
- * address function const and the compiler could otherwise keep the first
- * thread's address across the switch.
+ * kgo_abandoned - the C half of kgo_abandon_tramp: the instance shut down
+ * while this thread ran a G's code (or waited for a P to go on with it).
+ * The G never resumes; its M ends.  On the G's stack; does not return.
  */
-static __attribute__((noinline)) int kgo_errno_get(void)
+void kgo_abandoned(void)
 {
-	return errno;
-}
-
-static __attribute__((noinline)) void kgo_errno_set(int e)
-{
-	errno = e;
-}
-
-/*
- * kgo_preempted - the trampoline's C half, on the redirected G's stack
- * (@f is in the trampoline's frame).  Returns when the G runs again,
- * possibly on another M, in state G.
- */
-void kgo_preempted(struct kgo_pframe *f)
-{
-	int saved_errno = kgo_errno_get();
 	struct kgo_m *m = kgo_getm();
-	struct kgo_shared_m *sm;
 
 	if (!m || !m->curg)
-		kgo_fatal("redirected to the trampoline outside a goroutine");
-	/*
-	 * At once, before any switch.  Relaxed: the module wrote the slot
-	 * in a task_work on this thread, just before the redirect.
-	 */
-	sm = m->slot;
-	f->ip = __atomic_load_n(&sm->resume_ip, __ATOMIC_RELAXED);
-	f->sp = __atomic_load_n(&sm->resume_sp, __ATOMIC_RELAXED);
-	f->reason = __atomic_load_n(&sm->reason, __ATOMIC_RELAXED);
-	/* The module's arithmetic (kmod/preempt.c): where it put our frame. */
-	if (f->entry_sp != ((f->sp - 128) & ~(uint64_t)15) - 8)
-		kgo_fatal("redirect frame at %#llx does not match resume_sp %#llx",
-			  (unsigned long long)f->entry_sp, (unsigned long long)f->sp);
+		kgo_fatal("sent to the shutdown trampoline outside a goroutine");
+	/* The module moved the state to LIB. */
+	kgo_mcall(KGO_ACT_EXIT, NULL, NULL);
+	kgo_fatal("an abandoned goroutine ran again");
+}
 
-	switch (f->reason) {
-	case KGO_PREEMPT_SLICE:
-		/*
-		 * On this M's signal stack (a handler with SA_ONSTACK): the
-		 * frame must stay with this thread, whose next signal would
-		 * reuse that stack.  Not now: sysmon asks again a slice later.
-		 */
-		if (m->altstack && f->sp - (uintptr_t)m->altstack <= m->altstack_size)
-			break;
-		/* The module moved the state G -> LIB. */
-		kgo_mcall(KGO_ACT_PREEMPT, NULL, NULL);
-		break;
-	case KGO_PREEMPT_LOST_P:
-		/* The state is LOST: exitsyscall sets LIB. */
-		kgo_mcall(KGO_ACT_EXITSYSCALL, NULL, NULL);
-		break;
-	default:
-		kgo_fatal("redirected for an unknown reason %llu",
-			  (unsigned long long)f->reason);
+void kgo_preempt_disable(void)
+{
+	struct kgo_m *m = kgo_getm();
+	struct kgo_g *g = m ? m->curg : NULL;
+
+	if (!g)
+		return;
+	g->preempt_off++;
+	/* Relaxed: read by the module on this very thread. */
+	__atomic_store_n(&m->slot->preempt_off, g->preempt_off, __ATOMIC_RELAXED);
+}
+
+void kgo_preempt_enable(void)
+{
+	struct kgo_m *m = kgo_getm();
+	struct kgo_g *g = m ? m->curg : NULL;
+
+	if (!g || !g->preempt_off)
+		return;
+	g->preempt_off--;
+	__atomic_store_n(&m->slot->preempt_off, g->preempt_off, __ATOMIC_RELAXED);
+	/* A preemption put off meanwhile happens now, as a yield. */
+	if (!g->preempt_off && __atomic_load_n(&m->slot->preempt_req, __ATOMIC_RELAXED)) {
+		bool entered = kgo_enter(true);
+
+		kgo_leave(entered);
 	}
-	kgo_errno_set(saved_errno);
-	kgo_leave_g();
 }
 
 /*

@@ -218,6 +218,9 @@ struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
 	/* Relaxed: a count for kgo_numgoroutine, ordered with nothing. */
 	atomic_fetch_add_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
 	g->waitlink = NULL;
+	g->preempt_off = 0;
+	g->lockcount = 0;
+	g->lockedm = NULL;
 	kgo_ctx_inherit(g, m ? m->curg : NULL);
 	atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
 	return g;

@@ -23,9 +23,16 @@
  *
  * Every public call that a G makes here and that touches the P or the
  * scheduler is bracketed by kgo_enter()/kgo_leave() (internal.h, the M
- * slot protocol).  A G comes back to g0 for five reasons: it yields, parks
- * or exits, a time slice ended (preempt.c's trampoline), or its M lost
- * the P while blocked in the kernel (exitsyscall).
+ * slot protocol).  A G comes back to g0 for four reasons: it yields,
+ * parks or exits, or a preemption was asked for while it was in the
+ * library (preempt_req, honoured at a safe point).  A preemption or a
+ * handoff in the G's own code never brings it here: its thread waits in
+ * the kernel and goes on with it (kmod/lockedm.c).  A G wired to its M
+ * (kgo_lock_thread) never leaves it: lockthread.c.
+ *
+ * Locked-M tokens.  A run queue may hold, in place of a G, the token of
+ * an M that waits in the kernel to go on with its own G.  Whoever takes
+ * one hands it its P (KGO_PARK_STARTLOCKEDM) and parks: kgo_runnable_tok.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -153,7 +160,7 @@ __attribute__((noinline)) void kgo_mcall(int action, bool (*unlockf)(void *), vo
 	kgo_ctx_switch(&g->sp, m->g0_sp);
 }
 
-static void kgo_setp(struct kgo_m *m, uint32_t pid)
+void kgo_setp(struct kgo_m *m, uint32_t pid)
 {
 	if (pid != KGO_NO_P && pid >= kgo_rt.max_procs)
 		kgo_fatal("the module handed out P %u of %u", pid, kgo_rt.max_procs);
@@ -164,40 +171,33 @@ static void kgo_setp(struct kgo_m *m, uint32_t pid)
 /*
  * kgo_park_ioctl - KGO_IOC_PARK for @m, again after a signal, until the
  * module gives it a G (and a P) or says the instance is shutting down
- * (then NULL).  With @g, the EXITSYSCALL form for @g; once the module has
- * queued @g, the plain form.
+ * (then NULL).  With @tok, a locked-M token to serve first.
  */
-static struct kgo_g *kgo_park_ioctl(struct kgo_m *m, struct kgo_g *g)
+static struct kgo_g *kgo_park_ioctl(struct kgo_m *m, uint64_t tok)
 {
+	struct kgo_park a = {
+		.m = m->id, .flags = tok ? KGO_PARK_STARTLOCKEDM : 0, .g = tok,
+	};
+
 	for (;;) {
-		const char *what = g ? "exitsyscall" : "PARK";
-		struct kgo_park a = {
-			.m = m->id, .flags = g ? KGO_PARK_EXITSYSCALL : 0, .g = kgo_gtok(g),
-		};
 		int err = kgo_ioctl(KGO_IOC_PARK, &a);
 
 		/* The P is reported even on failure: the M may have lost it. */
 		kgo_setp(m, a.p);
 		if (!err) {
-			if (!a.g || a.p == KGO_NO_P)
-				kgo_fatal("%s returned G %#llx on P %u", what,
+			if (!a.g || KGO_TOKEN_IS_LOCKEDM(a.g) || a.p == KGO_NO_P)
+				kgo_fatal("PARK returned G %#llx on P %u",
 					  (unsigned long long)a.g, a.p);
 			return kgo_tokg(a.g);
 		}
-		/*
-		 * The module zeroes g once it has queued it; whatever went
-		 * wrong after that (a signal, or a restart of the call that
-		 * no longer names a G) leaves an M without a G: park.
-		 */
-		if (g && !a.g) {
-			g = NULL;
-			continue;
-		}
+		/* The module served the token before any sleep: park. */
+		a.flags = 0;
+		a.g = 0;
 		if (err == -EINTR || err == -ERESTART)
 			continue;
 		if (err == -ESHUTDOWN)
 			return NULL;
-		kgo_fatal("%s failed: %s", what, strerror(-err));
+		kgo_fatal("PARK failed: %s", strerror(-err));
 	}
 }
 
@@ -208,7 +208,20 @@ static struct kgo_g *kgo_park_ioctl(struct kgo_m *m, struct kgo_g *g)
  */
 static struct kgo_g *kgo_stopm(struct kgo_m *m)
 {
-	return kgo_park_ioctl(m, NULL);
+	return kgo_park_ioctl(m, 0);
+}
+
+/*
+ * kgo_runnable_tok - what @m runs for @tok, taken from a run queue: the G
+ * it names, or, for a locked-M token, whatever @m finds after handing its
+ * P to that M (Go's startlockedm, then stopm).  On g0.  NULL when the
+ * instance is shutting down.
+ */
+struct kgo_g *kgo_runnable_tok(struct kgo_m *m, uint64_t tok)
+{
+	if (!KGO_TOKEN_IS_LOCKEDM(tok))
+		return kgo_tokg(tok);
+	return kgo_park_ioctl(m, tok);
 }
 
 /* The 61st-tick check: one batch from the global queue, or NULL. */
@@ -218,7 +231,7 @@ static struct kgo_g *kgo_globrunqget(struct kgo_m *m)
 	int err = kgo_ioctl(KGO_IOC_GLOBRUNQGET, &a);
 
 	if (err == 0)
-		return kgo_tokg(a.g);
+		return kgo_runnable_tok(m, a.g);
 	if (err != -EAGAIN)
 		kgo_fatal("GLOBRUNQGET failed: %s", strerror(-err));
 	return NULL;
@@ -245,18 +258,6 @@ static void kgo_globrunqput(struct kgo_m *m, struct kgo_g *g)
 		kgo_overflow_put(g);
 	else if (err)
 		kgo_fatal("READY of a preempted goroutine failed: %s", strerror(-err));
-}
-
-/*
- * kgo_exitsyscall - @g's M lost its P while @g was blocked in the kernel
- * (Go's exitsyscall, the slow path): KGO_IOC_PARK with EXITSYSCALL takes
- * back a P if one is idle and returns @g to run at once; else the module
- * puts @g in the global queue and this M parks as usual.  On g0.  Returns
- * the G to run, or NULL when the instance is shutting down.
- */
-static struct kgo_g *kgo_exitsyscall(struct kgo_m *m, struct kgo_g *g)
-{
-	return kgo_park_ioctl(m, g);
 }
 
 /*
@@ -300,10 +301,13 @@ static struct kgo_g *kgo_schedule(struct kgo_m *m)
 				kgo_globcheck_later(m);
 				return g;
 			}
+			/* A locked-M token took the P, and the instance is exiting. */
+			if (!m->p)
+				return NULL;
 		}
 		tok = kgo_runqget(m->p);
 		if (tok)
-			return kgo_tokg(tok);
+			return kgo_runnable_tok(m, tok);
 		g = kgo_overflow_get();
 		if (g)
 			return g;
@@ -336,6 +340,7 @@ static struct kgo_g *kgo_execute(struct kgo_m *m, struct kgo_g *g)
 	 * until the G's side leaves the library.
 	 */
 	__atomic_store_n(&sm->preempt_req, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sm->preempt_off, g->preempt_off, __ATOMIC_RELAXED);
 	__atomic_store_n(&sm->g, kgo_gtok(g), __ATOMIC_RELAXED);
 	__atomic_store_n(&sm->switches, __atomic_load_n(&sm->switches, __ATOMIC_RELAXED) + 1,
 			 __ATOMIC_RELAXED);
@@ -345,14 +350,20 @@ static struct kgo_g *kgo_execute(struct kgo_m *m, struct kgo_g *g)
 	m->curg = NULL;
 	__atomic_store_n(&sm->g, 0, __ATOMIC_RELAXED);
 
+	/* A G wired to this M: it runs here again, and nothing else does. */
+	if (g->lockedm == m && m->action != KGO_ACT_EXIT) {
+		if (m->action != KGO_ACT_PARK) {
+			atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
+			kgo_lockedg_yield(m);
+			return g;
+		}
+		return kgo_lockedg_park(m, g);
+	}
 	switch (m->action) {
 	case KGO_ACT_PREEMPT:
 		atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
 		kgo_globrunqput(m, g);
 		return NULL;
-	case KGO_ACT_EXITSYSCALL:
-		atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
-		return kgo_exitsyscall(m, g);
 	case KGO_ACT_YIELD:
 		atomic_store_explicit(&g->status, KGO_G_RUNNABLE, memory_order_relaxed);
 		/* A preemption pending makes it a yield to the global queue. */
@@ -381,6 +392,12 @@ static struct kgo_g *kgo_execute(struct kgo_m *m, struct kgo_g *g)
 		return g;
 	}
 	case KGO_ACT_EXIT:
+		if (g->lockedm == m) {
+			/* Its thread is free again (Go ends the thread instead). */
+			g->lockedm = NULL;
+			g->lockcount = 0;
+			m->lockedg = NULL;
+		}
 		kgo_gdestroy(m, g);
 		return NULL;
 	default:
@@ -537,6 +554,10 @@ void kgo_ready(struct kgo_g *g)
 		kgo_foreign_wake(g);
 		return;
 	}
+	if (g->lockedm) {
+		kgo_lockedg_ready(g);
+		return;
+	}
 	/* Not a safe point either: callers often hold the waiter's lock. */
 	entered = kgo_enter(false);
 	m = kgo_getm();
@@ -579,6 +600,15 @@ int kgo_m_id(void)
 int kgo_p_id(void)
 {
 	struct kgo_m *m = kgo_getm();
+	uint32_t pid;
 
-	return m && m->curg && m->p ? (int)m->pid : -1;
+	if (!m || !m->curg)
+		return -1;
+	/*
+	 * The slot, not m->pid: a wait in the kernel (a preemption, a
+	 * handoff) may have given this M another P since the library last
+	 * looked.  Relaxed: the module wrote it on this very thread.
+	 */
+	pid = __atomic_load_n(&m->slot->p, __ATOMIC_RELAXED);
+	return pid == KGO_NO_P ? -1 : (int)pid;
 }
