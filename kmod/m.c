@@ -175,6 +175,17 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 	mutex_lock(&inst->setup_lock);
 	spin_lock(&inst->lock);
 	p = kgo_releasep(m);
+	/*
+	 * A thread that leaves in the middle of a wait for a P (lockedm.c,
+	 * only a process driving the ioctls by hand does): a P already
+	 * handed to it goes back like its own, and its token goes stale.
+	 */
+	if (!p && m->lockwait && m->woken) {
+		p = m->nextp;
+		m->nextp = NULL;
+		m->woken = false;
+	}
+	m->lockwait = false;
 	/* SET_NPROCS may have removed it since kgo_dropdeadp looked. */
 	if (p && p->status == KGO_P_DEAD) {
 		dead = p;
