@@ -98,13 +98,24 @@ static void yield_half(void *arg)
 static struct kgo_g *waiter;
 
 /* One turn: ready the partner, become the waiter, park until readied. */
+/* kgo_park's unlock: the other G is readied only once this one waits. */
+static bool ready_other(void *g)
+{
+	kgo_ready(g);
+	return true;
+}
+
+/*
+ * Wake the other G, and wait.  The ready happens in kgo_park's unlock:
+ * readied before, the other could run (this G preempted in between) and
+ * ready this one while it still runs.
+ */
 static void take_turn(void)
 {
 	struct kgo_g *g = waiter;
 
 	waiter = kgo_self();
-	kgo_ready(g);
-	kgo_park(NULL, NULL);
+	kgo_park(ready_other, g);
 }
 
 static void pong(void *arg)
