@@ -96,10 +96,10 @@ int main()
 	int plan = rounds * 5;
 
 	csafe_need_sysmon(plan);
-	tap_watchdog(rounds * 65 + 30);
+	tap_watchdog(CSAFE_WATCHDOG(rounds));
 	tap_plan(plan);
 	for (int r = 0; r < rounds; r++) {
-		const char *died = csafe_fork_run(child, 60);
+		const char *died = csafe_fork_run(child, CSAFE_ROUND_S);
 
 		csafe_result_ended(died, r + 1, CSAFE_GOROUTINES);
 		csafe_result(died, csafe_get(CAUGHT_BAD) == 0 && csafe_get(THROWN) > 0,

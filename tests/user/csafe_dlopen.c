@@ -97,10 +97,10 @@ int main(void)
 	int plan = ROUNDS * 5;
 
 	csafe_need_sysmon(plan);
-	tap_watchdog(ROUNDS * 65 + 30);
+	tap_watchdog(CSAFE_WATCHDOG(ROUNDS));
 	tap_plan(plan);
 	for (int r = 0; r < ROUNDS; r++) {
-		const char *died = csafe_fork_run(child, 60);
+		const char *died = csafe_fork_run(child, CSAFE_ROUND_S);
 
 		csafe_result_ended(died, r + 1, CSAFE_GOROUTINES);
 		csafe_result(died, csafe_get(COS_BAD) == 0 && csafe_get(COS_DONE) > 0,

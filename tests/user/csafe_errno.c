@@ -78,10 +78,10 @@ static void child(void)
 int main(void)
 {
 	csafe_need_sysmon(ROUNDS * 4);
-	tap_watchdog(ROUNDS * 65 + 30);
+	tap_watchdog(CSAFE_WATCHDOG(ROUNDS));
 	tap_plan(ROUNDS * 4);
 	for (int r = 0; r < ROUNDS; r++) {
-		const char *died = csafe_fork_run(child, 60);
+		const char *died = csafe_fork_run(child, CSAFE_ROUND_S);
 
 		csafe_result_ended(died, r + 1, CSAFE_GOROUTINES);
 		csafe_result(died, csafe_get(BAD_PREEMPT) == 0 && csafe_get(BAD_SETUP) == 0 &&

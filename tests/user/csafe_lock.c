@@ -143,10 +143,10 @@ int main(void)
 	const char *died;
 
 	csafe_need_sysmon(PLAN);
-	tap_watchdog(2 * 65 + 30);
+	tap_watchdog(CSAFE_WATCHDOG(2));
 	tap_plan(PLAN);
 
-	died = csafe_fork_run(lock_child, 60);
+	died = csafe_fork_run(lock_child, CSAFE_ROUND_S);
 	csafe_result_ended(died, 1, CSAFE_GOROUTINES);
 	csafe_result(died, csafe_get(LOCK_RC_BAD) == 0,
 		     "kgo_lock_thread and kgo_unlock_thread, nested twice, returned 0 (%ld did not)",
@@ -164,7 +164,7 @@ int main(void)
 		     "no other goroutine runs on a locked thread (%ld steps found one on it)",
 		     csafe_get(INTRUDED));
 
-	died = csafe_fork_run(disable_child, 60);
+	died = csafe_fork_run(disable_child, CSAFE_ROUND_S);
 	csafe_result_ended(died, 2, 1 + YIELDERS);
 	csafe_result(died, csafe_get(SPINS_DONE) == 1 && csafe_get(DIS_PREEMPTS) == 0 &&
 		     csafe_get(DIS_MOVED) == 0,

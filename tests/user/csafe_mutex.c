@@ -134,10 +134,10 @@ int main(void)
 	int plan = ROUNDS * (2 + CSAFE_NKINDS * NCHECKS);
 
 	csafe_need_sysmon(plan);
-	tap_watchdog(ROUNDS * 65 + 30);
+	tap_watchdog(CSAFE_WATCHDOG(ROUNDS));
 	tap_plan(plan);
 	for (int r = 0; r < ROUNDS; r++) {
-		const char *died = csafe_fork_run(child, 60);
+		const char *died = csafe_fork_run(child, CSAFE_ROUND_S);
 
 		csafe_result_ended(died, r + 1, CSAFE_GOROUTINES);
 		for (int k = 0; k < CSAFE_NKINDS; k++)

@@ -173,7 +173,7 @@ int main(void)
 	int plan = ROUNDS * 4;
 
 	csafe_need_sysmon(plan);
-	tap_watchdog(ROUNDS * 65 + 30);
+	tap_watchdog(CSAFE_WATCHDOG(ROUNDS));
 	tap_plan(plan);
 	for (int r = 0; r < ROUNDS; r++) {
 		const char *died;
@@ -188,7 +188,7 @@ int main(void)
 			tap_skip_case("sysmon preempted and handed off", why);
 			continue;
 		}
-		died = csafe_fork_run(child, 60);
+		died = csafe_fork_run(child, CSAFE_ROUND_S);
 		csafe_result_ended(died, r + 1, CSAFE_GOROUTINES);
 		csafe_result(died, csafe_get(GETCPU_BAD) == 0 && csafe_get(GETCPU_DONE) > 0 &&
 			     csafe_get(NO_RSEQ) == 0,

@@ -195,10 +195,10 @@ int main(void)
 	const char *died;
 
 	csafe_need_sysmon(PLAN);
-	tap_watchdog(3 * 65 + 30);
+	tap_watchdog(CSAFE_WATCHDOG(3));
 	tap_plan(PLAN);
 
-	died = csafe_fork_run(mask_child, 60);
+	died = csafe_fork_run(mask_child, CSAFE_ROUND_S);
 	csafe_result_ended(died, 1, CSAFE_GOROUTINES);
 	csafe_result(died, csafe_get(BAD_PREEMPT) == 0 && csafe_get(DONE_PREEMPT) > 0,
 		     "mask round: the signal mask set before a stretch is the same after it, across a preemption (%ld of %ld broke it)",
@@ -209,7 +209,7 @@ int main(void)
 	csafe_result_exercised(died, true);
 
 	for (int r = 0; r < RESTART_ROUNDS; r++) {
-		died = csafe_fork_run(restart_child, 60);
+		died = csafe_fork_run(restart_child, CSAFE_ROUND_S);
 		csafe_result_ended(died, r + 2, CSAFE_GOROUTINES);
 		csafe_result(died, csafe_get(READS_OK) == READERS * READS && !csafe_get(HELPER_LOST),
 			     "restart round %d: a handed-off read() that an SA_RESTART signal interrupts restarts and returns its data (%ld of %d did; %ld returned other data, %ld of them EINTR)",

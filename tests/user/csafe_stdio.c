@@ -32,7 +32,6 @@
 #include "csafe_util.h"
 
 #define ROUNDS		4		/* the last one splits lines */
-#define ROUND_TIMEOUT	25		/* s; a round takes 2-3 s in TCG */
 #define SPINNERS	2
 #define LINES		250
 #define SPLIT_EVERY	25
@@ -169,13 +168,13 @@ int main(void)
 	uint64_t preempts = 0, handoffs = 0;
 
 	csafe_need_sysmon(ROUNDS * 3 + 1);
-	tap_watchdog(ROUNDS * (ROUND_TIMEOUT + 5) + 30);
+	tap_watchdog(CSAFE_WATCHDOG(ROUNDS));
 	tap_plan(ROUNDS * 3 + 1);
 	for (int r = 0; r < ROUNDS; r++) {
 		const char *died;
 
 		split_lines = r == ROUNDS - 1;
-		died = csafe_fork_run(child, ROUND_TIMEOUT);
+		died = csafe_fork_run(child, CSAFE_ROUND_S);
 
 		csafe_result_ended(died, r + 1, CSAFE_GOROUTINES + SPINNERS);
 		csafe_result(died, csafe_get(BAD_LINES) == 0 && csafe_get(LINES_READ) > 0,

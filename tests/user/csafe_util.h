@@ -53,6 +53,9 @@
 #define CSAFE_GOROUTINES	8
 #define CSAFE_COMPUTE_NS	3000000		/* three 1 ms slices */
 #define CSAFE_SLEEP_NS		3000000		/* far past the handoff delay */
+#define CSAFE_ROUND_S		25		/* a round's time limit; one takes
+						   1-3 s in a TCG guest */
+#define CSAFE_WATCHDOG(rounds)	((rounds) * (CSAFE_ROUND_S + 5) + 30)
 
 /* What a child's round reports to the parent (MAP_SHARED). */
 struct csafe_shared {
