@@ -6,7 +6,9 @@
  *   - sched_getcpu(), which reads the area's cpu_id, in a loop that is
  *     preempted agrees with the getcpu system call made right after it
  *     (a disagreement is retried, as the thread may migrate between the
- *     two reads; five in a row count as wrong);
+ *     two reads; five in a row count as wrong).  This one passes on
+ *     today's tree: sched_getcpu is one load through the current thread
+ *     pointer, and the kernel updates cpu_id after the redirect;
  *   - a restartable sequence is aborted, never committed, when its thread
  *     is preempted or migrates in the middle of it, as the kernel promises.
  *     Today the preemption redirect moves the goroutine out of the
