@@ -69,7 +69,15 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
 LIB_PIC := $(LIB_SRCS:%.c=$(B)/pic/%.o) $(LIB_ASM:%.S=$(B)/pic/%.o)
 LIB_HDRS := $(wildcard userlib/include/*.h userlib/src/*.h uapi/linux/*.h)
 TEST_SRCS := $(wildcard tests/user/*.c)
-TEST_BINS := $(TEST_SRCS:tests/user/%.c=$(B)/tests/%)
+# csafe_lock tests kgo_lock_thread and kgo_preempt_disable (issue 16): built
+# once libkgo defines them.  Drop this filter when issue 16 lands.
+ifeq ($(shell grep -l '^int kgo_lock_thread(void)' userlib/src/*.c 2>/dev/null),)
+TEST_SRCS := $(filter-out tests/user/csafe_lock.c,$(TEST_SRCS))
+endif
+TEST_CXX_SRCS := $(wildcard tests/user/*.cc)
+TEST_BINS := $(TEST_SRCS:tests/user/%.c=$(B)/tests/%) $(TEST_CXX_SRCS:tests/user/%.cc=$(B)/tests/%)
+CSAFE_BINS := $(filter $(B)/tests/csafe_%,$(TEST_BINS))
+CXX ?= g++
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
 
@@ -127,6 +135,16 @@ tests: $(TEST_BINS)
 $(B)/tests/%: tests/user/%.c $(wildcard tests/user/*.h) $(B)/libkgo.a
 	@mkdir -p $(dir $@)
 	$(CC) $(KGO_CFLAGS) -Itests/user -static -o $@ $< $(B)/libkgo.a
+# A C++ test (kgo.h's extern "C"), static as the others.
+$(B)/tests/%: tests/user/%.cc $(wildcard tests/user/*.h) $(B)/libkgo.a
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(WARN) $(CFLAGS) -Iuserlib/include -Iuapi -Itests/user -pthread \
+		-static -o $@ $< $(B)/libkgo.a
+# dlopen needs a dynamically linked program; libm.so.6, which it opens, is
+# a DT_NEEDED library so that kgo-vm copies it into the guest.
+$(B)/tests/csafe_dlopen: tests/user/csafe_dlopen.c $(wildcard tests/user/*.h) $(B)/libkgo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(KGO_CFLAGS) -Itests/user -o $@ $< $(B)/libkgo.a -ldl -Wl,--no-as-needed -lm
 
 examples: $(EXAMPLE_BINS)
 $(B)/examples/%: examples/%.c $(B)/libkgo.a
@@ -297,15 +315,10 @@ $(B)/bench/go-bench: bench/go/main.go bench/go/go.mod
 bench:
 	bench/run.sh
 
-# ---- tests/csafe: the C-safety contract (tests/csafe/README.md); not in
-# make check until the tree keeps it.
-CSAFE_SRCS := $(wildcard tests/csafe/*.c)
-CSAFE_BINS := $(CSAFE_SRCS:tests/csafe/%.c=$(B)/csafe/%)
-KERNEL ?= 6.12
+# ---- the csafe_* tests: issue 16's C-safety contract (tests/user/csafe_util.h).
+# omit.list keeps them out of make check until the tree keeps the contract;
+# make csafe runs them all in one guest (KERNEL=6.12 by default, 6.1, debug).
 .PHONY: csafe
-$(B)/csafe/%: tests/csafe/%.c tests/user/tap.h $(B)/libkgo.a
-	@mkdir -p $(dir $@)
-	$(CC) $(KGO_CFLAGS) -Itests/user -static -o $@ $< $(B)/libkgo.a
-csafe: $(CSAFE_BINS)
+csafe: tests
 	scripts/kgo-vm --kernel $(KERNEL) --add tests/user/run-tests \
 		$(addprefix --add ,$(CSAFE_BINS)) -- run-tests $(notdir $(CSAFE_BINS))
