@@ -69,11 +69,6 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
 LIB_PIC := $(LIB_SRCS:%.c=$(B)/pic/%.o) $(LIB_ASM:%.S=$(B)/pic/%.o)
 LIB_HDRS := $(wildcard userlib/include/*.h userlib/src/*.h uapi/linux/*.h)
 TEST_SRCS := $(wildcard tests/user/*.c)
-# csafe_lock tests kgo_lock_thread and kgo_preempt_disable (issue 16): built
-# once libkgo defines them.  Drop this filter when issue 16 lands.
-ifeq ($(shell grep -l '^int kgo_lock_thread(void)' userlib/src/*.c 2>/dev/null),)
-TEST_SRCS := $(filter-out tests/user/csafe_lock.c,$(TEST_SRCS))
-endif
 TEST_CXX_SRCS := $(wildcard tests/user/*.cc)
 TEST_BINS := $(TEST_SRCS:tests/user/%.c=$(B)/tests/%) $(TEST_CXX_SRCS:tests/user/%.cc=$(B)/tests/%)
 CSAFE_BINS := $(filter $(B)/tests/csafe_%,$(TEST_BINS))

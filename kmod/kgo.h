@@ -278,6 +278,7 @@ int kgo_set_nprocs(struct kgo_inst *inst, u32 n);
 void kgo_shutdown(struct kgo_inst *inst);
 void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st);
 int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n);
+bool kgo_anywork(struct kgo_inst *inst);
 
 /* sched.c helpers shared with m.c and procresize.c; inst->lock held */
 void kgo_publish_locked(struct kgo_inst *inst);
@@ -315,6 +316,7 @@ struct kgo_retake_sample {
 	u64 blocked_ns;		/* for this long */
 	bool p_has_work;	/* its P's queue or the global queue has Gs */
 	bool no_spare;		/* no idle P and no spinning M anywhere else */
+	bool work_waiting;	/* a G waits to run: any ring or the global queue */
 	u32 m_state;		/* KGO_MS_* from the M's slot */
 	u64 g_ran_ns;		/* how long the current G has run */
 	u64 slice_ns;		/* 0: preemption off */

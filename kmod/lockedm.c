@@ -60,13 +60,14 @@ static u64 kgo_lockedm_token(struct kgo_m *m)
 }
 
 /*
- * kgo_p_wanted - whether anyone waits to run on @p: Gs in its ring or in
- * the global queue.  Any context; racy (a hint for sysmon and preemption,
- * which look again later).
+ * kgo_p_wanted - whether a G waits to run that @p could run: in its ring,
+ * the global queue, or another P's ring (which the M given @p would steal
+ * from).  Any context; racy (a hint for sysmon and preemption, which look
+ * again later).
  */
 bool kgo_p_wanted(struct kgo_inst *inst, struct kgo_p *p)
 {
-	return !kgo_runqempty(p->sh) || READ_ONCE(inst->gq.len);
+	return !kgo_runqempty(p->sh) || kgo_anywork(inst);
 }
 
 /*

@@ -347,8 +347,8 @@ static u64 kgo_stealwork(struct kgo_inst *inst, struct kgo_p *p)
 	return 0;
 }
 
-/* Whether any P's queue or the global queue holds a G.  Any thread. */
-static bool kgo_anywork(struct kgo_inst *inst)
+/* Whether any P's queue or the global queue holds a G.  Any thread; racy. */
+bool kgo_anywork(struct kgo_inst *inst)
 {
 	u32 nprocs = READ_ONCE(inst->nprocs), i;
 

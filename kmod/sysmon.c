@@ -12,8 +12,8 @@
  *    by compare-and-swap, so a P is only ever taken from an M that is in
  *    a G's own code, never from the library.
  *  - If it runs, in a G's own code, a G that has run longer than the
- *    slice while Gs wait for its P (or in the global queue), the G is
- *    preempted.
+ *    slice while other Gs wait to run (in any ring or the global queue),
+ *    the G is preempted.
  * Either way the thread gets its resume work (preempt.c), a task_work that
  * runs on its next return to user mode: for a blocked thread, when its
  * system call finishes (never interrupting it, so never EINTR).  There
@@ -116,7 +116,7 @@ enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
 	 * A preempted G keeps its thread (lockedm.c): preempting one that
 	 * nobody waits behind would only pin a thread.
 	 */
-	if (s->slice_ns && s->g_ran_ns >= s->slice_ns && s->p_has_work)
+	if (s->slice_ns && s->g_ran_ns >= s->slice_ns && s->work_waiting)
 		return KGO_RETAKE_PREEMPT;
 	return KGO_RETAKE_NONE;
 }
@@ -264,13 +264,18 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		}
 		m->saw_blocked = s.blocked;
 		m->last_nvcsw = nvcsw;
-		/* After SHUTDOWN a G still running is stopped for good. */
-		s.p_has_work = kgo_p_wanted(inst, p) || READ_ONCE(inst->dying);
+		s.p_has_work = !kgo_runqempty(p->sh) || READ_ONCE(inst->gq.len);
 		s.no_spare = !READ_ONCE(inst->npidle) &&
 			     !atomic_read((atomic_t *)&inst->ss->nmspinning);
 		s.m_state = READ_ONCE(m->sh->state);
 		s.g_ran_ns = now - m->g_since_ns;
 		s.slice_ns = slice;
+		/*
+		 * Only once the slice is over: it looks at every ring.  After
+		 * SHUTDOWN a G still running is stopped for good.
+		 */
+		if (!s.blocked && slice && s.g_ran_ns >= slice)
+			s.work_waiting = kgo_p_wanted(inst, p) || READ_ONCE(inst->dying);
 
 		switch (kgo_retake_decide(&s)) {
 		case KGO_RETAKE_RECHECK:

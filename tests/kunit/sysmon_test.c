@@ -102,16 +102,16 @@ static void retake_handoff_rules(struct kunit *test)
 static void retake_preempt_rules(struct kunit *test)
 {
 	struct kgo_retake_sample s = { .m_state = KGO_MS_G, .slice_ns = 10 * NSEC_PER_MSEC,
-				       .p_has_work = true };
+				       .work_waiting = true };
 
 	s.g_ran_ns = 9 * NSEC_PER_MSEC;
 	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
 	s.g_ran_ns = 10 * NSEC_PER_MSEC;
 	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_PREEMPT);
-	/* Nobody waits for the P: a preemption would pin a thread for nothing. */
-	s.p_has_work = false;
+	/* No G waits anywhere: a preemption would pin a thread for nothing. */
+	s.work_waiting = false;
 	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
-	s.p_has_work = true;
+	s.work_waiting = true;
 	/* A blocked G is handed off, not preempted. */
 	s.blocked = true;
 	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
