@@ -410,6 +410,7 @@ struct watch {
 	bool both_started, shared, held, still_blocked;
 	int64_t share_ns;		/* from SETTLE to the first count */
 	unsigned long held_spins;	/* counted over HOLD_NS */
+	struct kgo_stats_user before, during;	/* the case's start, before release */
 };
 
 static void spinner(void *arg)
@@ -461,6 +462,7 @@ static void *watcher(void *arg)
 	w->held_spins = c1 - c0;
 	w->held = c1 != c0;
 	w->still_blocked = atomic_load(&finished) == 0;
+	w->during = stats_now();
 	cur->release();
 	return NULL;
 }
@@ -486,6 +488,7 @@ static void run_case(const struct blocker *b)
 		}
 		return;
 	}
+	w.before = stats_now();
 	if (pthread_create(&t, NULL, watcher, &w)) {
 		tap_ok(false, "pthread_create");
 		return;
@@ -508,6 +511,12 @@ static void run_case(const struct blocker *b)
 		   "counts in the next %lld ms (results %zd, %zd)",
 		   b->name, w.nstarted, w.share_ns / 1e6, w.held_spins, HOLD_NS / 1000000,
 		   results[0], results[1]);
+	printf("# %llu handoffs, %llu exitsyscalls, %llu sysmon wakeps meanwhile; then %u "
+	       "Ms (%u asleep), %u idle Ps, %u Gs in the global queue\n",
+	       (unsigned long long)(w.during.handoffs - w.before.handoffs),
+	       (unsigned long long)(w.during.exitsyscalls - w.before.exitsyscalls),
+	       (unsigned long long)(w.during.sysmon_wakeps - w.before.sysmon_wakeps),
+	       w.during.nms, w.during.nmidle, w.during.npidle, w.during.gq_len);
 	b->teardown();
 }
 
