@@ -32,7 +32,7 @@
 
 #define SETTLE_NS	20000000LL
 #define SHARE_NS	3000000000LL
-#define HOLD_NS		50000000LL
+#define HOLD_NS		200000000LL
 #define PLAN		3
 
 static atomic_bool stop;
