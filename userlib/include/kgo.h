@@ -619,10 +619,12 @@ void kgo_timer_free(struct kgo_timer *t);
  * descriptors (O_NONBLOCK, SOCK_NONBLOCK) that epoll supports: sockets,
  * pipes, terminals, eventfds...  Where the system call would fail with
  * EAGAIN, the goroutine parks until epoll reports the fd ready and then
- * tries again, so EAGAIN never reaches the caller.  On a blocking fd they
- * still work but block the whole M.  From a thread that is not a
- * goroutine, or for an fd of 1,048,576 or more, they wait in poll(2)
- * instead (blocking the thread).
+ * tries again, so EAGAIN never reaches the caller.  On a blocking fd, or
+ * a regular file (never EAGAIN), they still work: the system call blocks
+ * the M, and sysmon hands its P to another M meanwhile, as for any system
+ * call of a goroutine's own.  From a thread that is not a goroutine, or
+ * for an fd of 1,048,576 or more, they wait in poll(2) instead (blocking
+ * the thread).
  *
  * Errors come back as -errno (the calls never set errno: a goroutine may
  * change threads inside them, and errno is per thread).
@@ -641,8 +643,11 @@ void kgo_timer_free(struct kgo_timer *t);
  *   close(2) itself waits until the last of them returns, so the fd
  *   number is never reused under it (Go's fdMutex); meanwhile new calls
  *   on @fd fail with -EBADF.  0 or -errno (-EBADF for a second kgo_close
- *   while the first is pending).  Closing an fd with plain close(2) while
- *   a goroutine waits on it leaves that goroutine blocked.
+ *   while the first is pending).  A close(2) that blocks (SO_LINGER)
+ *   blocks the caller only, as above; calls on the fd number meanwhile
+ *   wait for it, then use whatever the number names by then.  Closing an
+ *   fd with plain close(2) while a goroutine waits on it leaves that
+ *   goroutine blocked.
  *
  * Deadlines.  The _deadline forms take an absolute CLOCK_MONOTONIC time
  * in nanoseconds (kgo_nanotime() + a timeout; 0: none) and return
@@ -660,7 +665,8 @@ void kgo_timer_free(struct kgo_timer *t);
  *   with its error mapped...), and while it returns -EAGAIN wait as
  *   kgo_wait_fd does and call it again.  op's result, -ETIMEDOUT or
  *   -EBADF.  The fd is held (see kgo_close) for the whole call, so op
- *   never runs on a reused fd number.  op must not block or switch
+ *   never runs on a reused fd number.  op runs as the caller's own code
+ *   (if it blocks, its P is handed off as above), and must not switch
  *   goroutines (no kgo_ call that blocks).  Go's syscall.RawConn.
  */
 ssize_t kgo_read(int fd, void *buf, size_t n);

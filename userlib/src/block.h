@@ -164,16 +164,18 @@ KGO_HIDDEN void kgo_ctx_unwatch(struct kgo_tmr *t);
  * -errno if epoll cannot wait for it (EPERM: a regular file).  Outside a
  * goroutine it waits in poll(2).  kgo_fd_acquire - a reference on @fd's
  * descriptor for one call in flight, or NULL (*err -EBADF if a kgo_close
- * is pending, else 0: go on without one); kgo_fd_release drops it (NULL:
- * no-op), closing the fd if it was the last and kgo_close is pending.
- * kgo_fd_close - kgo_close's work.
+ * is pending, else 0: go on without one); it may park while a close(2) of
+ * the fd number is under way.  kgo_fd_release drops it (NULL: no-op),
+ * closing the fd if it was the last and kgo_close is pending.
+ * kgo_fd_close - kgo_close's work.  Both close(2) with no lock held, in
+ * state G if @entered (what the caller's kgo_enter returned; syscall.h).
  */
 enum { KGO_WAIT_READ, KGO_WAIT_WRITE };
 struct kgo_pd;
 KGO_HIDDEN int kgo_fd_wait(int fd, int mode, uint64_t deadline);
 KGO_HIDDEN struct kgo_pd *kgo_fd_acquire(int fd, int *err);
-KGO_HIDDEN void kgo_fd_release(struct kgo_pd *pd);
-KGO_HIDDEN int kgo_fd_close(int fd);
+KGO_HIDDEN void kgo_fd_release(struct kgo_pd *pd, bool entered);
+KGO_HIDDEN int kgo_fd_close(int fd, bool entered);
 
 /* timer.c, called by netpoll.c's poller life cycle and loop. */
 KGO_HIDDEN int kgo_timers_init(int epfd, uint64_t tag);

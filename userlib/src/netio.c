@@ -9,6 +9,13 @@
  * fd number cannot be reused under it.  A system call that says EAGAIN
  * parks the goroutine in kgo_fd_wait until epoll reports the fd ready (or
  * the deadline passes, or kgo_close wakes it), then runs again.
+ *
+ * The bookkeeping runs in the library; each system call on the fd (and
+ * kgo_fd_io's op, the caller's own code) runs in state G between
+ * kgo_entersyscall and kgo_exitsyscall (syscall.h), with no lock held: a
+ * blocking fd, or a regular file (which never says EAGAIN), may block in
+ * it, and sysmon then hands the P to another M meanwhile.  @entered, in
+ * every function below, is what the public call's kgo_enter returned.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,38 +25,67 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "syscall.h"
 
-/* ---- the system calls, each in a frame that cannot span a switch ---- */
+/*
+ * ---- the system calls ----
+ * Each in a frame of its own that reads errno in state G right after the
+ * call, before kgo_exitsyscall (which may switch), and never across it.
+ */
 
-static __attribute__((noinline)) ssize_t kgo_sys_read(int fd, void *buf, size_t n)
+static __attribute__((noinline)) ssize_t kgo_sys_read(bool entered, int fd, void *buf, size_t n)
 {
-	ssize_t r = read(fd, buf, n);
+	ssize_t r;
 
-	return r < 0 ? -errno : r;
+	kgo_entersyscall(entered);
+	r = read(fd, buf, n);
+	if (r < 0)
+		r = -errno;
+	kgo_exitsyscall(entered);
+	return r;
 }
 
-static __attribute__((noinline)) ssize_t kgo_sys_write(int fd, const void *buf, size_t n)
+static __attribute__((noinline)) ssize_t kgo_sys_write(bool entered, int fd, const void *buf,
+						       size_t n)
 {
-	ssize_t r = write(fd, buf, n);
+	ssize_t r;
 
-	return r < 0 ? -errno : r;
+	kgo_entersyscall(entered);
+	r = write(fd, buf, n);
+	if (r < 0)
+		r = -errno;
+	kgo_exitsyscall(entered);
+	return r;
 }
 
-static __attribute__((noinline)) int kgo_sys_accept(int fd, struct sockaddr *addr,
+static __attribute__((noinline)) int kgo_sys_accept(bool entered, int fd, struct sockaddr *addr,
 						     socklen_t *len, int flags)
 {
-	int r = accept4(fd, addr, len, flags);
+	int r;
 
-	return r < 0 ? -errno : r;
+	kgo_entersyscall(entered);
+	r = accept4(fd, addr, len, flags);
+	if (r < 0)
+		r = -errno;
+	kgo_exitsyscall(entered);
+	return r;
 }
 
-static __attribute__((noinline)) int kgo_sys_connect(int fd, const struct sockaddr *addr,
-						      socklen_t len)
+static __attribute__((noinline)) int kgo_sys_connect(bool entered, int fd,
+						      const struct sockaddr *addr, socklen_t len)
 {
-	return connect(fd, addr, len) ? -errno : 0;
+	int r;
+
+	kgo_entersyscall(entered);
+	r = connect(fd, addr, len) ? -errno : 0;
+	kgo_exitsyscall(entered);
+	return r;
 }
 
-/* The socket's pending error (positive errno, 0 if none), or -errno. */
+/*
+ * The socket's pending error (positive errno, 0 if none), or -errno.
+ * This and kgo_sys_connected never block: they stay in the library.
+ */
 static __attribute__((noinline)) int kgo_sys_soerror(int fd)
 {
 	int soerr = 0;
@@ -68,12 +104,24 @@ static __attribute__((noinline)) int kgo_sys_connected(int fd)
 	return getpeername(fd, (struct sockaddr *)&ss, &len) ? -errno : 0;
 }
 
+/* kgo_fd_io's op: the caller's code, run as the caller's (state G). */
+static __attribute__((noinline)) ssize_t kgo_call_op(bool entered, int fd,
+						     ssize_t (*op)(int fd, void *arg), void *arg)
+{
+	ssize_t r;
+
+	kgo_entersyscall(entered);
+	r = op(fd, arg);
+	kgo_exitsyscall(entered);
+	return r;
+}
+
 /* ---- the public calls ---- */
 
-static ssize_t read_in_library(int fd, void *buf, size_t n, uint64_t deadline)
+static ssize_t read_in_library(bool entered, int fd, void *buf, size_t n, uint64_t deadline)
 {
 	for (;;) {
-		ssize_t r = kgo_sys_read(fd, buf, n);
+		ssize_t r = kgo_sys_read(entered, fd, buf, n);
 		int err;
 
 		if (r >= 0 || (r != -EAGAIN && r != -EINTR))
@@ -91,9 +139,10 @@ ssize_t kgo_read_deadline(int fd, void *buf, size_t n, uint64_t deadline)
 	bool entered = kgo_enter(true);
 	int err;
 	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
-	ssize_t r = err ? err : read_in_library(fd, buf, n, deadline ? deadline : KGO_DL_CTX);
+	ssize_t r = err ? err : read_in_library(entered, fd, buf, n,
+						deadline ? deadline : KGO_DL_CTX);
 
-	kgo_fd_release(pd);
+	kgo_fd_release(pd, entered);
 	kgo_leave(entered);
 	return r;
 }
@@ -103,14 +152,15 @@ ssize_t kgo_read(int fd, void *buf, size_t n)
 	bool entered = kgo_enter(true);
 	int err;
 	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
-	ssize_t r = err ? err : read_in_library(fd, buf, n, 0);
+	ssize_t r = err ? err : read_in_library(entered, fd, buf, n, 0);
 
-	kgo_fd_release(pd);
+	kgo_fd_release(pd, entered);
 	kgo_leave(entered);
 	return r;
 }
 
-static ssize_t write_in_library(int fd, const void *buf, size_t n, uint64_t deadline)
+static ssize_t write_in_library(bool entered, int fd, const void *buf, size_t n,
+				uint64_t deadline)
 {
 	const unsigned char *p = buf;
 	size_t done = 0;
@@ -118,9 +168,9 @@ static ssize_t write_in_library(int fd, const void *buf, size_t n, uint64_t dead
 	if (n > SSIZE_MAX)
 		return -EINVAL;
 	if (n == 0)
-		return kgo_sys_write(fd, buf, 0);
+		return kgo_sys_write(entered, fd, buf, 0);
 	while (done < n) {
-		ssize_t r = kgo_sys_write(fd, p + done, n - done);
+		ssize_t r = kgo_sys_write(entered, fd, p + done, n - done);
 
 		if (r > 0) {
 			done += (size_t)r;
@@ -147,9 +197,10 @@ ssize_t kgo_write_deadline(int fd, const void *buf, size_t n, uint64_t deadline)
 	bool entered = kgo_enter(true);
 	int err;
 	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
-	ssize_t r = err ? err : write_in_library(fd, buf, n, deadline ? deadline : KGO_DL_CTX);
+	ssize_t r = err ? err : write_in_library(entered, fd, buf, n,
+						 deadline ? deadline : KGO_DL_CTX);
 
-	kgo_fd_release(pd);
+	kgo_fd_release(pd, entered);
 	kgo_leave(entered);
 	return r;
 }
@@ -159,15 +210,15 @@ ssize_t kgo_write(int fd, const void *buf, size_t n)
 	bool entered = kgo_enter(true);
 	int err;
 	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
-	ssize_t r = err ? err : write_in_library(fd, buf, n, 0);
+	ssize_t r = err ? err : write_in_library(entered, fd, buf, n, 0);
 
-	kgo_fd_release(pd);
+	kgo_fd_release(pd, entered);
 	kgo_leave(entered);
 	return r;
 }
 
-static int accept_in_library(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
-			     uint64_t deadline)
+static int accept_in_library(bool entered, int fd, struct sockaddr *addr, socklen_t *addrlen,
+			     int flags, uint64_t deadline)
 {
 	socklen_t len = addrlen ? *addrlen : 0;
 
@@ -176,7 +227,7 @@ static int accept_in_library(int fd, struct sockaddr *addr, socklen_t *addrlen, 
 
 		if (addrlen)
 			*addrlen = len;
-		r = kgo_sys_accept(fd, addr, addrlen, flags | SOCK_NONBLOCK);
+		r = kgo_sys_accept(entered, fd, addr, addrlen, flags | SOCK_NONBLOCK);
 		if (r >= 0 || (r != -EAGAIN && r != -EINTR && r != -ECONNABORTED))
 			return r;
 		if (r == -EAGAIN) {
@@ -195,9 +246,9 @@ static int accept_held(int fd, struct sockaddr *addr, socklen_t *addrlen, int fl
 	bool entered = kgo_enter(true);
 	int err;
 	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
-	int r = err ? err : accept_in_library(fd, addr, addrlen, flags, deadline);
+	int r = err ? err : accept_in_library(entered, fd, addr, addrlen, flags, deadline);
 
-	kgo_fd_release(pd);
+	kgo_fd_release(pd, entered);
 	kgo_leave(entered);
 	return r;
 }
@@ -213,13 +264,13 @@ int kgo_accept_deadline(int fd, struct sockaddr *addr, socklen_t *addrlen, int f
 	return accept_held(fd, addr, addrlen, flags, deadline ? deadline : KGO_DL_CTX);
 }
 
-static int connect_in_library(int fd, const struct sockaddr *addr, socklen_t addrlen,
-			      uint64_t deadline)
+static int connect_in_library(bool entered, int fd, const struct sockaddr *addr,
+			      socklen_t addrlen, uint64_t deadline)
 {
 	int r;
 
 	for (;;) {
-		r = kgo_sys_connect(fd, addr, addrlen);
+		r = kgo_sys_connect(entered, fd, addr, addrlen);
 		if (r != -EAGAIN)
 			break;
 		/* A Unix socket's full backlog: try again shortly. */
@@ -261,9 +312,9 @@ static int connect_held(int fd, const struct sockaddr *addr, socklen_t addrlen,
 	bool entered = kgo_enter(true);
 	int err;
 	struct kgo_pd *pd = kgo_fd_acquire(fd, &err);
-	int r = err ? err : connect_in_library(fd, addr, addrlen, deadline);
+	int r = err ? err : connect_in_library(entered, fd, addr, addrlen, deadline);
 
-	kgo_fd_release(pd);
+	kgo_fd_release(pd, entered);
 	kgo_leave(entered);
 	return r;
 }
@@ -301,25 +352,20 @@ int kgo_wait_fd(int fd, short events, uint64_t deadline)
 	pd = kgo_fd_acquire(fd, &err);
 	if (!err)
 		err = kgo_fd_wait(fd, mode, deadline ? deadline : KGO_DL_CTX);
-	kgo_fd_release(pd);
+	kgo_fd_release(pd, entered);
 	kgo_leave(entered);
 	/* epoll refuses regular files and directories, which are always ready. */
 	return err == -EPERM ? 0 : err;
 }
 
-static ssize_t fd_io_in_library(int fd, int mode, uint64_t deadline,
+static ssize_t fd_io_in_library(bool entered, int fd, int mode, uint64_t deadline,
 				ssize_t (*op)(int fd, void *arg), void *arg)
 {
 	for (;;) {
 		ssize_t r;
 		int err;
 
-		/*
-		 * op is the caller's code, run in the library: sysmon does not
-		 * preempt it, nor take the P while it blocks, so it should not
-		 * block (the fd is non-blocking).
-		 */
-		r = op(fd, arg);
+		r = kgo_call_op(entered, fd, op, arg);
 		if (r != -EAGAIN && r != -EINTR)
 			return r;
 		if (r == -EAGAIN) {
@@ -342,8 +388,9 @@ ssize_t kgo_fd_io(int fd, short events, uint64_t deadline,
 		return -EINVAL;
 	entered = kgo_enter(true);
 	pd = kgo_fd_acquire(fd, &err);
-	r = err ? err : fd_io_in_library(fd, mode, deadline ? deadline : KGO_DL_CTX, op, arg);
-	kgo_fd_release(pd);
+	r = err ? err : fd_io_in_library(entered, fd, mode, deadline ? deadline : KGO_DL_CTX,
+					 op, arg);
+	kgo_fd_release(pd, entered);
 	kgo_leave(entered);
 	return r;
 }
@@ -351,7 +398,7 @@ ssize_t kgo_fd_io(int fd, short events, uint64_t deadline,
 int kgo_close(int fd)
 {
 	bool entered = kgo_enter(true);
-	int r = kgo_fd_close(fd);
+	int r = kgo_fd_close(fd, entered);
 
 	kgo_leave(entered);
 	return r;

@@ -42,6 +42,16 @@
  * and the last call to drop its reference does the close(2).  So the fd
  * number stays open, and cannot be reused by another open, while any of
  * these calls may still use it.
+ *
+ * The close(2) itself may block (a socket that lingers, a file on a slow
+ * or remote file system), so it is never made under pd's lock, which the
+ * poller spins on (an event, a waiter's deadline), nor in the library's
+ * state (syscall.h): whoever closes marks the descriptor sysclose under
+ * the lock, closes without it, and clears the mark after.  The number may
+ * be reused by another open as soon as close(2) starts, so meanwhile it
+ * names either file: a call that finds sysclose (kgo_fd_acquire, a second
+ * kgo_close) waits on the descriptor's cq until the mark is cleared, and
+ * then goes on with whatever the number names by then.
  */
 #include <errno.h>
 #include <limits.h>
@@ -55,6 +65,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "syscall.h"
 
 #define KGO_PD_CHUNK	256u		/* descriptors per table chunk */
 #define KGO_PD_CHUNKS	4096u		/* so fds below 1,048,576 */
@@ -83,8 +94,10 @@ struct kgo_pd {
 	int fd;
 	bool added;			/* a hint: in the epoll set (maybe stale) */
 	bool closing;			/* kgo_close waits for refs to drop */
+	bool sysclose;			/* a close(2) of fd is under way, unlocked */
 	uint32_t refs;			/* kgo_ I/O calls in flight */
 	struct kgo_pwait *rq, *wq;	/* waiting to read, to write */
+	struct kgo_pwait *cq;		/* waiting for sysclose to clear */
 };
 
 static struct {
@@ -447,6 +460,73 @@ int kgo_fd_wait(int fd, int mode, uint64_t deadline)
 
 /* ---- calls in flight ---- */
 
+/*
+ * kgo_park's unlock function for a call that found a close(2) under way:
+ * queue on cq unless it is over already (then do not sleep).  pd locked
+ * on entry (the caller's kgo_pd_wait_sysclose), unlocked on return.
+ */
+static bool kgo_pd_parkclose(void *arg)
+{
+	struct kgo_pwait *w = arg;
+	struct kgo_pd *pd = w->pd;
+
+	if (!pd->sysclose) {
+		kgo_spin_unlock(&pd->lock);
+		return false;
+	}
+	w->next = pd->cq;
+	pd->cq = w;
+	kgo_spin_unlock(&pd->lock);
+	return true;
+}
+
+/*
+ * Wait until no close(2) of pd's fd is under way.  pd locked on entry and
+ * on return; dropped while waiting.  A goroutine (or a foreign thread's
+ * stand-in) parks; the closer readies it.
+ */
+static void kgo_pd_wait_sysclose(struct kgo_pd *pd)
+{
+	while (pd->sysclose) {
+		struct kgo_pwait w = { .pd = pd };
+
+		w.g = kgo_self_or_die("a kgo_ I/O call");
+		kgo_park(kgo_pd_parkclose, &w);
+		kgo_spin_lock(&pd->lock);
+	}
+}
+
+/* close(2) @fd, in state G if @entered. */
+static __attribute__((noinline)) int kgo_sys_close(bool entered, int fd)
+{
+	int r;
+
+	kgo_entersyscall(entered);
+	r = close(fd) ? -errno : 0;
+	kgo_exitsyscall(entered);
+	return r;
+}
+
+/*
+ * close(2) @pd's fd, which the caller marked sysclose under pd's lock (so
+ * nobody else uses pd's fd meanwhile): without the lock and, if
+ * @entered, in state G.  Then clear the mark and ready who waited for it.
+ */
+static int kgo_pd_sysclose(struct kgo_pd *pd, bool entered)
+{
+	int r = kgo_sys_close(entered, pd->fd);
+	struct kgo_pwait *waiters;
+
+	kgo_spin_lock(&pd->lock);
+	pd->sysclose = false;
+	pd->added = false;	/* closing removed it from the epoll set */
+	waiters = pd->cq;
+	pd->cq = NULL;
+	kgo_spin_unlock(&pd->lock);
+	kgo_pw_ready(waiters);
+	return r;
+}
+
 struct kgo_pd *kgo_fd_acquire(int fd, int *err)
 {
 	struct kgo_pd *pd = kgo_pd_get(fd, true);
@@ -456,6 +536,7 @@ struct kgo_pd *kgo_fd_acquire(int fd, int *err)
 	if (!pd)
 		return NULL;	/* no table (outside kgo_main), a huge fd, ENOMEM */
 	kgo_spin_lock(&pd->lock);
+	kgo_pd_wait_sysclose(pd);
 	closing = pd->closing;
 	if (!closing)
 		pd->refs++;
@@ -467,35 +548,35 @@ struct kgo_pd *kgo_fd_acquire(int fd, int *err)
 	return pd;
 }
 
-static __attribute__((noinline)) int kgo_sys_close(int fd)
+void kgo_fd_release(struct kgo_pd *pd, bool entered)
 {
-	return close(fd) ? -errno : 0;
-}
+	bool last;
 
-void kgo_fd_release(struct kgo_pd *pd)
-{
 	if (!pd)
 		return;
 	kgo_spin_lock(&pd->lock);
-	if (--pd->refs == 0 && pd->closing) {
-		/* The last call in flight on a kgo_close()d fd closes it. */
-		kgo_sys_close(pd->fd);
+	/* The last call in flight on a kgo_close()d fd closes it. */
+	last = --pd->refs == 0 && pd->closing;
+	if (last) {
 		pd->closing = false;
-		pd->added = false;
+		pd->sysclose = true;
 	}
 	kgo_spin_unlock(&pd->lock);
+	if (last)
+		(void)kgo_pd_sysclose(pd, entered);
 }
 
-int kgo_fd_close(int fd)
+int kgo_fd_close(int fd, bool entered)
 {
 	struct kgo_pd *pd = kgo_pd_get(fd, false);
 	struct kgo_pwait *take = NULL, *w;
-	int r = 0;
+	bool now;
 
 	if (!pd)
-		return kgo_sys_close(fd);
+		return kgo_sys_close(entered, fd);
 	/* Under pd's lock, so that no waiter arms the fd meanwhile. */
 	kgo_spin_lock(&pd->lock);
+	kgo_pd_wait_sysclose(pd);
 	if (pd->closing) {
 		kgo_spin_unlock(&pd->lock);
 		return -EBADF;
@@ -507,14 +588,13 @@ int kgo_fd_close(int fd)
 		w->result = -EBADF;
 	if (take)
 		kgo_epoll_ctl(EPOLL_CTL_DEL, fd, NULL);
-	if (pd->refs) {
-		/* Calls in flight: the last one to finish closes it. */
+	/* Calls in flight (the waiters among them): the last one closes it. */
+	now = !pd->refs;
+	if (now)
+		pd->sysclose = true;
+	else
 		pd->closing = true;
-	} else {
-		r = kgo_sys_close(fd);
-		pd->added = false;	/* closing removes it from the epoll set */
-	}
 	kgo_spin_unlock(&pd->lock);
 	kgo_pw_ready(take);
-	return r;
+	return now ? kgo_pd_sysclose(pd, entered) : 0;
 }

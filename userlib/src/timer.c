@@ -7,7 +7,10 @@
  * The heap is guarded by a pthread mutex (taken by goroutines and by the
  * poller; never held across a goroutine switch, except that kgo_sleep
  * parks with its release as the unlock function, which runs on the same
- * thread).  A timerfd (CLOCK_MONOTONIC, absolute) in the poller's epoll set
+ * thread).  A goroutine takes it only in the library (every public call
+ * here is a kgo_enter/kgo_leave wrapper), where sysmon neither preempts
+ * it nor takes its P: a holder preempted in state G would leave the
+ * poller and every sleeper blocked behind it.  A timerfd (CLOCK_MONOTONIC, absolute) in the poller's epoll set
  * is armed for the earliest deadline: whoever adds a timer that becomes
  * the earliest re-arms it, so the poller needs no wakeup message.  When it
  * fires, the poller takes every timer whose deadline is <= the clock read
@@ -423,7 +426,7 @@ int kgo_sleep(uint64_t ns)
 	return r;
 }
 
-struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
+static struct kgo_timer *timer_new_in_library(uint64_t ns, void (*fn)(void *), void *arg)
 {
 	struct kgo_timer *ut = calloc(1, sizeof(*ut));
 
@@ -464,6 +467,15 @@ struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
 	ut->t.when = kgo_deadline(ns);
 	kgo_timer_add_locked(&ut->t);
 	pthread_mutex_unlock(&kgo_tm.lock);
+	return ut;
+}
+
+struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
+{
+	bool entered = kgo_enter(true);
+	struct kgo_timer *ut = timer_new_in_library(ns, fn, arg);
+
+	kgo_leave(entered);
 	return ut;
 }
 
