@@ -354,36 +354,6 @@ void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_m *m)
 }
 
 /*
- * kgo_gq_put_token - a locked-M token back to the global queue, past its
- * limit if need be (kgo_gq_push_token).  Process context, no lock held.
- * 0 or -ENOMEM.
- */
-int kgo_gq_put_token(struct kgo_inst *inst, u64 tok)
-{
-	struct kgo_gq_prealloc pa = {};
-	int err;
-
-	for (;;) {
-		u32 need;
-
-		spin_lock(&inst->lock);
-		need = kgo_gq_chunks_needed(&inst->gq, 1);
-		if (need <= kgo_gq_prealloc_count(&pa)) {
-			err = kgo_gq_push_token(&inst->gq, tok, &pa);
-			kgo_publish_locked(inst);
-			spin_unlock(&inst->lock);
-			break;
-		}
-		spin_unlock(&inst->lock);
-		err = kgo_gq_prealloc_fill(&pa, need);
-		if (err)
-			break;
-	}
-	kgo_gq_prealloc_free(&pa);
-	return err;
-}
-
-/*
  * kgo_lockedm_shutdown_locked - SHUTDOWN: every waiting M wakes; one that
  * went to take a signal is kicked, so that its resume work sends its G
  * away for good (preempt.c).  inst->lock held, dying set.

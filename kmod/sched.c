@@ -252,10 +252,11 @@ static u64 kgo_globrunqget_locked(struct kgo_inst *inst, struct kgo_m *m,
 }
 
 /*
- * kgo_globrunqput - append @n Gs to the global queue, all or none.
- * Process context, no lock held (it allocates).  -ENOSPC past the limit.
+ * kgo_gq_put - append @n Gs (or, with @token, the one locked-M token at
+ * @gs, past the limit: kgo_gq_push_token) to the global queue, all or
+ * none.  Process context, no lock held (it allocates).
  */
-int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n)
+static int kgo_gq_put(struct kgo_inst *inst, const u64 *gs, u32 n, bool token)
 {
 	struct kgo_gq_prealloc pa = {};
 	int err;
@@ -266,7 +267,8 @@ int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n)
 		spin_lock(&inst->lock);
 		need = kgo_gq_chunks_needed(&inst->gq, n);
 		if (need <= kgo_gq_prealloc_count(&pa)) {
-			err = kgo_gq_push(&inst->gq, gs, n, &pa);
+			err = token ? kgo_gq_push_token(&inst->gq, gs[0], &pa) :
+				      kgo_gq_push(&inst->gq, gs, n, &pa);
 			kgo_publish_locked(inst);
 			spin_unlock(&inst->lock);
 			break;
@@ -280,6 +282,24 @@ int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n)
 	if (!err)
 		atomic64_add(n, &inst->stats.gq_puts);
 	return err;
+}
+
+/*
+ * kgo_globrunqput - append @n Gs to the global queue, all or none.
+ * Process context, no lock held (it allocates).  -ENOSPC past the limit.
+ */
+int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n)
+{
+	return kgo_gq_put(inst, gs, n, false);
+}
+
+/*
+ * kgo_gq_put_token - a locked-M token back to the global queue, past its
+ * limit if need be.  Process context, no lock held.  0 or -ENOMEM.
+ */
+int kgo_gq_put_token(struct kgo_inst *inst, u64 tok)
+{
+	return kgo_gq_put(inst, &tok, 1, true);
 }
 
 /*

@@ -45,20 +45,6 @@ static atomic_bool sampling = true;
 static atomic_int max_threads, blocked, max_blocked;
 static struct kgo_stats_user st;
 
-static int count_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void *sampler(void *arg)
 {

@@ -36,21 +36,6 @@ static atomic_bool stop, sampling;
 static atomic_int finished, peak_threads;
 static struct kgo_waitgroup wg;
 
-static int count_threads(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	int n = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
-}
-
 static void *sampler(void *arg)
 {
 	(void)arg;

@@ -36,6 +36,22 @@ static inline struct kgo_stats_user stats_now(void)
 	return st;
 }
 
+/* The process's threads (/proc/self/status), or -1. */
+static inline int count_threads(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 /* Whether /dev/kgo has sysmon; exits with the TAP skip status if not. */
 static inline void need_sysmon(int plan)
 {

@@ -29,7 +29,9 @@
  * may sysmon take the P of a blocked M or preempt it (G -> LOST), and the
  * thread then waits in the kernel for a P before the G goes on, with the
  * state G again and the slot's p saying which P.  So:
- *   - all library code runs in LIB.  A G enters the library through
+ *   - all library code runs in LIB, but for the system calls that may
+ *     block, which syscall.h brackets back into G so that sysmon can hand
+ *     the P off meanwhile.  A G enters the library through
  *     kgo_enter(), which moves G -> LIB by compare-and-swap and reads its
  *     P from the slot; if it finds LOST (the thread took a signal while it
  *     waited), it waits for a P first (exitsyscall).  Only an entry that

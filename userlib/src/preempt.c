@@ -90,12 +90,12 @@ static void kgo_sync_p(struct kgo_m *m)
 }
 
 /*
- * kgo_exitsyscall - @m's slot says LOST: its thread took a signal while it
+ * kgo_waitp_lost - @m's slot says LOST: its thread took a signal while it
  * waited for a P, and the G's code (a handler, then the G) went on
  * without one.  Wait for the P here, on this thread, before the library
  * touches it (KGO_PARK_EXITSYSCALL); the slot is LIB after.
  */
-static void kgo_exitsyscall(struct kgo_m *m)
+static void kgo_waitp_lost(struct kgo_m *m)
 {
 	for (;;) {
 		struct kgo_park a = { .m = m->id, .flags = KGO_PARK_EXITSYSCALL };
@@ -145,7 +145,7 @@ bool kgo_enter(bool safepoint)
 		return true;
 	}
 	if (state == KGO_MS_LOST) {
-		kgo_exitsyscall(m);
+		kgo_waitp_lost(m);
 		return true;
 	}
 	if (state != KGO_MS_LIB)

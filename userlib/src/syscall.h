@@ -22,7 +22,8 @@
  *     bracket: in state G the goroutine may be preempted, or wait for a
  *     P, and the poller must never spin behind it;
  *   - nothing read from the M (kgo_getm(), m->p) before the bracket is
- *     used after it: the P, and today even the M, may have changed;
+ *     used after it: the P may have changed (the M does not: a goroutine
+ *     keeps its thread between two switches);
  *   - only code that may run in state G goes inside: the system call and
  *     the reading of errno, nothing that touches the P.
  */
