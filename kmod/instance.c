@@ -105,6 +105,7 @@ struct kgo_inst *kgo_inst_alloc(void)
 	spin_lock_init(&inst->lock);
 	INIT_LIST_HEAD(&inst->pidle);
 	INIT_LIST_HEAD(&inst->midle);
+	INIT_LIST_HEAD(&inst->mlocked);
 	xa_init_flags(&inst->ms, XA_FLAGS_ALLOC);
 	kgo_gq_init(&inst->gq, kgo_gq_limit);
 	if (current->mm) {

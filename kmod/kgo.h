@@ -137,6 +137,7 @@ struct kgo_m {
 	bool lockwait;
 	bool lock_sleeping;
 	u32 lock_seq;
+	struct list_head lock_link;	/* on inst->mlocked while waiting */
 	u64 exec_id;			/* the thread's self_exec_id at ATTACH */
 	u32 id;
 	refcount_t ref;
@@ -222,6 +223,7 @@ struct kgo_inst {
 	struct list_head midle;		/* Ms asleep in stopm; under lock */
 	u32 nmidle;
 	bool wakep_pending;		/* a wakep found an idle P but no idle M */
+	struct list_head mlocked;	/* Ms waiting for a P, G in hand; lock */
 
 	struct xarray ms;		/* id -> struct kgo_m */
 	u32 nms;			/* under setup_lock */
@@ -353,6 +355,8 @@ bool kgo_preempt_in_place(struct kgo_inst *inst, struct kgo_m *m, bool by_sysmon
 bool kgo_startlockedm(struct kgo_inst *inst, struct kgo_m *m, u64 tok);
 void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_m *m);
 void kgo_lockedm_shutdown_locked(struct kgo_inst *inst);
+bool kgo_startlockedm_any_locked(struct kgo_inst *inst, struct kgo_p *p);
+void kgo_lockwait_end_locked(struct kgo_m *m);
 int kgo_gq_put_token(struct kgo_inst *inst, u64 tok);
 bool kgo_p_wanted(struct kgo_inst *inst, struct kgo_p *p);
 

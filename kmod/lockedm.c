@@ -109,9 +109,76 @@ static int kgo_lockwait_queue_locked(struct kgo_inst *inst, struct kgo_m *m,
 	m->lockwait = true;
 	m->woken = false;
 	m->nextp = NULL;
+	list_add_tail(&m->lock_link, &inst->mlocked);
 	atomic64_inc(&inst->stats.lockedm_waits);
 	kgo_publish_locked(inst);
 	return 0;
+}
+
+/*
+ * kgo_lockwait_end_locked - @m's wait is over without a P (shutdown, a
+ * fatal signal, the thread leaving): off the list, its token stale.
+ * inst->lock held.
+ */
+void kgo_lockwait_end_locked(struct kgo_m *m)
+{
+	m->lockwait = false;
+	list_del_init(&m->lock_link);
+}
+
+/*
+ * kgo_lockwait_hand_locked - hand @p to @t, which waits for a P (startm
+ * for a locked M).  inst->lock held; @p held by nobody now.  Returns @t,
+ * referenced, if it is not asleep in the wait (it went to take a signal
+ * without its P): the caller queues its resume work and kicks it, which
+ * takes the P at its next return to user mode, and puts the reference.
+ */
+static struct kgo_m *kgo_lockwait_hand_locked(struct kgo_inst *inst, struct kgo_m *t,
+					      struct kgo_p *p)
+{
+	lockdep_assert_held(&inst->lock);
+	list_del_init(&t->lock_link);
+	t->nextp = p;
+	p->m = t;
+	p->status = KGO_P_RUNNING;
+	WRITE_ONCE(p->sh->status, KGO_P_RUNNING);
+	t->woken = true;
+	wake_up(&t->wq);
+	atomic64_inc(&inst->stats.lockedm_starts);
+	if (!t->lock_sleeping && refcount_inc_not_zero(&t->ref))
+		return t;
+	return NULL;
+}
+
+/* Queue the resume work on @t and kick it; drops the reference. */
+static void kgo_lockwait_kick(struct kgo_m *t)
+{
+	if (kgo_m_queue_resume_work(t))
+		kick_process(t->task);
+	kgo_m_put(t);
+}
+
+/*
+ * kgo_startlockedm_any_locked - @p, which nobody holds, finds no idle M
+ * to run it (handoffp, wakep): hand it to the M that has waited longest
+ * for a P, G in hand, if any.  Such an M can run at once; leaving @p idle
+ * instead could leave every M blocked (behind a lock that M holds, say)
+ * and nobody to run the token that M queued.  inst->lock held.  Returns
+ * whether @p was handed over.
+ */
+bool kgo_startlockedm_any_locked(struct kgo_inst *inst, struct kgo_p *p)
+{
+	struct kgo_m *t, *kick;
+
+	lockdep_assert_held(&inst->lock);
+	t = list_first_entry_or_null(&inst->mlocked, struct kgo_m, lock_link);
+	if (!t || inst->dying || p->status == KGO_P_DEAD)
+		return false;
+	kick = kgo_lockwait_hand_locked(inst, t, p);
+	/* Under the lock: queueing a task_work and an IPI do not sleep. */
+	if (kick)
+		kgo_lockwait_kick(kick);
+	return true;
 }
 
 /*
@@ -144,10 +211,10 @@ static int kgo_lockwait_sleep(struct kgo_inst *inst, struct kgo_m *m)
 		kgo_acquirep(m, p);
 		err = 0;
 	} else if (inst->dying) {
-		m->lockwait = false;
+		kgo_lockwait_end_locked(m);
 		err = -ESHUTDOWN;
 	} else if (fatal_signal_pending(current)) {
-		m->lockwait = false;	/* the token goes stale */
+		kgo_lockwait_end_locked(m);	/* the token goes stale */
 		err = -EINTR;
 	} else {
 		err = -ERESTARTSYS;
@@ -178,7 +245,7 @@ int kgo_waitp(struct kgo_inst *inst, struct kgo_m *m)
 		if (m->p)
 			goto out_unlock;	/* nothing was taken after all */
 		if (inst->dying) {
-			m->lockwait = false;
+			kgo_lockwait_end_locked(m);
 			err = -ESHUTDOWN;
 			goto out_unlock;
 		}
@@ -234,8 +301,12 @@ bool kgo_preempt_in_place(struct kgo_inst *inst, struct kgo_m *m, bool by_sysmon
 		if (!p || inst->dying || m->abandoned || m->lockwait ||
 		    p->status == KGO_P_DEAD || !kgo_p_wanted(inst, p))
 			break;
-		if (list_empty(&inst->midle)) {
-			/* No M to take the P: later, and more spares. */
+		/*
+		 * The P goes to an idle M, or else to the M that has waited
+		 * longest with its G (the two threads swap); with neither,
+		 * later, and the spawner starts more spares.
+		 */
+		if (list_empty(&inst->midle) && list_empty(&inst->mlocked)) {
 			atomic64_inc(&inst->stats.preempt_deferrals);
 			break;
 		}
@@ -260,8 +331,9 @@ bool kgo_preempt_in_place(struct kgo_inst *inst, struct kgo_m *m, bool by_sysmon
 		}
 		m->oldp = p;
 		kgo_releasep(m);
-		/* midle is not empty: this cannot fail. */
-		kgo_startm_locked(inst, p, false);
+		/* One of the two lists is not empty: this cannot fail. */
+		if (!kgo_startm_locked(inst, p, false))
+			kgo_startlockedm_any_locked(inst, p);
 		m->lock_sleeping = true;
 		kgo_publish_locked(inst);
 		gave = true;
@@ -302,32 +374,15 @@ bool kgo_startlockedm(struct kgo_inst *inst, struct kgo_m *m, u64 tok)
 		goto out;
 	}
 	kgo_releasep(m);
-	t->nextp = p;
-	p->m = t;
-	p->status = KGO_P_RUNNING;
-	WRITE_ONCE(p->sh->status, KGO_P_RUNNING);
-	t->woken = true;
-	/*
-	 * Not asleep: it went to take a signal without its P.  Its resume
-	 * work takes the P at its next return to user mode; the kick makes
-	 * that now if it runs.  The reference keeps it past the unlock.
-	 */
-	if (!t->lock_sleeping && refcount_inc_not_zero(&t->ref))
-		kick = t;
-	wake_up(&t->wq);
+	kick = kgo_lockwait_hand_locked(inst, t, p);
 	kgo_publish_locked(inst);
 	handed = true;
 out:
 	spin_unlock(&inst->lock);
-	if (kick) {
-		if (kgo_m_queue_resume_work(kick))
-			kick_process(kick->task);
-		kgo_m_put(kick);
-	}
+	if (kick)
+		kgo_lockwait_kick(kick);
 	if (requeue)
 		kgo_gq_put_token(inst, tok);
-	if (handed)
-		atomic64_inc(&inst->stats.lockedm_starts);
 	return handed;
 }
 
@@ -360,13 +415,10 @@ void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_m *m)
  */
 void kgo_lockedm_shutdown_locked(struct kgo_inst *inst)
 {
-	unsigned long id;
 	struct kgo_m *m;
 
 	lockdep_assert_held(&inst->lock);
-	xa_for_each(&inst->ms, id, m) {
-		if (!m->lockwait)
-			continue;
+	list_for_each_entry(m, &inst->mlocked, lock_link) {
 		wake_up(&m->wq);
 		if (!m->lock_sleeping && kgo_m_queue_resume_work(m))
 			kick_process(m->task);

@@ -48,6 +48,7 @@ struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 	m->exec_id = current->self_exec_id;
 	refcount_set(&m->ref, 1);
 	INIT_LIST_HEAD(&m->idle_link);
+	INIT_LIST_HEAD(&m->lock_link);
 	init_waitqueue_head(&m->wq);
 
 	mutex_lock(&inst->setup_lock);
@@ -185,7 +186,7 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 		m->nextp = NULL;
 		m->woken = false;
 	}
-	m->lockwait = false;
+	kgo_lockwait_end_locked(m);
 	/* SET_NPROCS may have removed it since kgo_dropdeadp looked. */
 	if (p && p->status == KGO_P_DEAD) {
 		dead = p;

@@ -78,7 +78,8 @@ static void kgo_m_send_away(struct kgo_inst *inst, struct kgo_m *m, struct pt_re
 	u32 state = READ_ONCE(m->sh->state);
 
 	spin_lock(&inst->lock);
-	m->lockwait = false;
+	if (m->lockwait && !m->woken)
+		kgo_lockwait_end_locked(m);
 	spin_unlock(&inst->lock);
 	if (!tramp || (state != KGO_MS_G && state != KGO_MS_LOST) ||
 	    cmpxchg(&m->sh->state, state, KGO_MS_LIB) != state)
@@ -103,7 +104,7 @@ static void kgo_m_resume_exiting(struct kgo_inst *inst, struct kgo_m *m)
 		m->woken = false;
 		kgo_acquirep(m, p);
 	}
-	m->lockwait = false;
+	kgo_lockwait_end_locked(m);
 	spin_unlock(&inst->lock);
 }
 

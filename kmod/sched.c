@@ -204,9 +204,14 @@ void kgo_wakep(struct kgo_inst *inst)
 	spin_lock(&inst->lock);
 	p = inst->dying ? NULL : kgo_pidleget(inst);
 	if (p && !kgo_startm_locked(inst, p, true)) {
-		/* No M to run it: the next M to reach stopm takes it instead. */
-		kgo_pidleput(inst, p);
-		inst->wakep_pending = true;
+		/*
+		 * No idle M: an M waiting for a P with its G can run at once
+		 * (it spins not).  Else the next M to reach stopm takes it.
+		 */
+		if (!kgo_startlockedm_any_locked(inst, p)) {
+			kgo_pidleput(inst, p);
+			inst->wakep_pending = true;
+		}
 		p = NULL;
 	}
 	if (!p)

@@ -123,8 +123,9 @@ enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
 
 /*
  * kgo_handoffp_locked - @m's P @p goes to an idle M if there is work for
- * it, else to the idle list (Go's handoffp).  inst->lock held; @m holds
- * @p and @p is not dead.  Returns whether an M was started.
+ * it, else to an M waiting for a P with its G (lockedm.c), else to the
+ * idle list (Go's handoffp).  inst->lock held; @m holds @p and @p is not
+ * dead.  Returns whether an M was started.
  */
 bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
 {
@@ -135,6 +136,9 @@ bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p
 	work = !kgo_runqempty(p->sh) || inst->gq.len;
 	if (work)
 		started = kgo_startm_locked(inst, p, false);
+	/* No idle M: an M waiting with its G for a P is work enough. */
+	if (!started)
+		started = kgo_startlockedm_any_locked(inst, p);
 	if (!started) {
 		kgo_pidleput(inst, p);
 		/* No M to take it now: the next M to park will (stopm). */
