@@ -475,7 +475,18 @@ static bool kgo_m_should_wake(struct kgo_inst *inst, struct kgo_m *m)
 static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 {
 	struct kgo_p *p;
+	int left;
 	long ret;
+
+	/*
+	 * An M that goes to sleep spins no more.  One can still count as
+	 * spinning here when the P it spun with was removed (kgo_park drops
+	 * a dead P without looking for work): left counted, nmspinning
+	 * would keep every wakep away for good.  As a spinner that gives
+	 * up, it has another look at the work (the top of this file).
+	 */
+	if (kgo_stopspinning(inst, m, &left) && !left && kgo_anywork(inst))
+		kgo_wakep(inst);
 
 	spin_lock(&inst->lock);
 	if (inst->dying) {

@@ -23,7 +23,7 @@
 #define PHASE	200	/* yields per phase per goroutine, at least */
 #define GROW_WAIT_NS	5000000000LL	/* for the new Ps to be used: generous, for TCG */
 
-static atomic_int phase, phase1_done, finished, stray, ps_seen, beyond;
+static atomic_int phase, phase1_done, finished, stray, ps_seen, beyond, reported;
 static int64_t grown_at;
 static int nprocs_after_shrink, nprocs_after_grow, err_zero, err_big, rc_shrink, rc_grow;
 static struct kgo_sema done;
@@ -53,6 +53,15 @@ static void worker(void *arg)
 		else
 			atomic_fetch_add(&beyond, 1);
 		kgo_yield();
+	}
+	if (atomic_load(&ps_seen) != 7 && !atomic_exchange(&reported, 1)) {
+		struct kgo_stats_user st = stats_now();
+
+		printf("# after the wait: nprocs %u, idle Ps %u, Ms %u (idle %u, spinning %u), gq %u, steals %llu, wakeups %llu, parks %llu, preempts %llu, waits %llu\n",
+		       st.nprocs, st.npidle, st.nms, st.nmidle, st.nmspinning, st.gq_len,
+		       (unsigned long long)st.steals, (unsigned long long)st.wakeups,
+		       (unsigned long long)st.parks, (unsigned long long)st.preempts,
+		       (unsigned long long)st.lockedm_waits);
 	}
 	atomic_fetch_add(&finished, 1);
 	kgo_sema_release(&done);
