@@ -106,8 +106,15 @@ static void disable_body(int id)
 	pid_t tid;
 
 	if (id > 0) {
+		/*
+		 * They yield all the time anyway; with preemption off they
+		 * are never the preemption counted (a vCPU stalled past the
+		 * slice in the middle of a yield would be).
+		 */
+		kgo_preempt_disable();
 		while (!__atomic_load_n(&spinner_done, __ATOMIC_RELAXED))
 			kgo_yield();
+		kgo_preempt_enable();
 		return;
 	}
 	kgo_yield();			/* the yielders are running */
