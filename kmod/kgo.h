@@ -59,7 +59,7 @@ u32 kgo_runqlen(const struct kgo_shared_p *p);
 bool kgo_runqempty(const struct kgo_shared_p *p);
 u32 kgo_runqputbatch(struct kgo_shared_p *p, const u64 *gs, u32 n);
 
-/* ---- gq.c: the global run queue, bounded; caller holds inst->lock ---- */
+/* ---- gq.c: the global run queue, bounded; caller holds q->lock ---- */
 
 #define KGO_GQ_CHUNK_SLOTS	126
 
@@ -75,6 +75,7 @@ struct kgo_gq {
 	struct kgo_gq_chunk *spare;	/* one empty chunk kept for reuse */
 	u32 len;
 	u32 limit;
+	spinlock_t *lock;		/* the lock that guards it: inst->lock */
 };
 
 /*
@@ -85,7 +86,7 @@ struct kgo_gq_prealloc {
 	struct kgo_gq_chunk *c[DIV_ROUND_UP(KGO_BATCH_MAX, KGO_GQ_CHUNK_SLOTS)];
 };
 
-void kgo_gq_init(struct kgo_gq *q, u32 limit);
+void kgo_gq_init(struct kgo_gq *q, u32 limit, spinlock_t *lock);
 void kgo_gq_destroy(struct kgo_gq *q);
 u32 kgo_gq_chunks_needed(const struct kgo_gq *q, u32 n);
 int kgo_gq_prealloc_fill(struct kgo_gq_prealloc *pa, u32 want);

@@ -89,6 +89,7 @@ struct kgo_p *kgo_pidleget(struct kgo_inst *inst)
  */
 void kgo_acquirep(struct kgo_m *m, struct kgo_p *p)
 {
+	lockdep_assert_held(&m->inst->lock);
 	p->m = m;
 	m->p = p;
 	if (p->status != KGO_P_DEAD) {
@@ -103,6 +104,7 @@ struct kgo_p *kgo_releasep(struct kgo_m *m)
 {
 	struct kgo_p *p = m->p;
 
+	lockdep_assert_held(&m->inst->lock);
 	m->p = NULL;
 	WRITE_ONCE(m->sh->p, KGO_NO_P);
 	if (p)
@@ -154,6 +156,7 @@ static struct kgo_m *kgo_midleget(struct kgo_inst *inst)
 {
 	struct kgo_m *m;
 
+	lockdep_assert_held(&inst->lock);
 	m = list_first_entry_or_null(&inst->midle, struct kgo_m, idle_link);
 	if (m) {
 		list_del_init(&m->idle_link);
