@@ -39,12 +39,6 @@
 #include "kgo.h"
 #include "trace.h"
 
-static inline atomic_t *kgo_nmspinning(struct kgo_inst *inst)
-{
-	/* The shared u32 is used as an atomic_t by the module and the library. */
-	return (atomic_t *)&inst->ss->nmspinning;
-}
-
 /* Mirrors the lock-protected counters into the shared region.  Lock held. */
 void kgo_publish_locked(struct kgo_inst *inst)
 {
