@@ -650,8 +650,8 @@ int kgo_ready(struct kgo_inst *inst, u64 g)
  * kgo_runqputslow - the RUNQPUTSLOW ioctl: @m's ring is full, so move it
  * plus @g to the global queue in one batch (Go's runqputslow, which moves
  * half: see KGO_BATCH_MAX).  The M's own thread, inside kgo_m_enter().
- * If the global queue is
- * full the Gs are put back and -ENOSPC returned: @g was not queued.
+ * If the global queue is full the Gs are put back and -ENOSPC returned:
+ * @g was not queued.
  */
 int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 {
