@@ -308,7 +308,7 @@ int kgo_gq_put_token(struct kgo_inst *inst, u64 tok)
  * How long a stealer leaves a running P's runnext alone before taking it
  * (Go's 3us): a G that was just readied there, typically the partner of a
  * channel handoff, is about to run on its own P when the current G blocks,
- * with its caches warm and without waking anyone.  Taking it at once made
+ * with its caches warm and without waking anyone.  Taking it at once makes
  * every round trip of a two-P ping-pong cross Ms (a park, a wakeup and a
  * steal per exchange).
  */

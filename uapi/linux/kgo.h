@@ -270,7 +270,7 @@ struct kgo_stats {
 /*
  * The ioctl type: 0xBB, which Documentation/userspace-api/ioctl/
  * ioctl-number.rst (6.12) lists for no one and no kernel header uses as a
- * type.  (It was 0xB7, which nsfs and remoteproc have.)
+ * type.
  */
 #define KGO_IOC_MAGIC		0xBB
 #define KGO_IOC_VERSION		_IOR(KGO_IOC_MAGIC, 0x00, struct kgo_version)
