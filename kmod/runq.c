@@ -2,6 +2,7 @@
 /*
  * One P's local run queue, as in Go's runtime: a runnext slot and a
  * KGO_RING_SIZE-slot ring, living in the region shared with the process.
+ * This is the module's half; the library's is userlib/src/runq.c.
  *
  * Who may call what:
  *  - Producer operations (kgo_runqput, kgo_runqputbatch, and the
