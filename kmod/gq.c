@@ -3,18 +3,26 @@
  * The global run queue (Go's sched.runq): a FIFO of G tokens in kernel
  * memory, in chunks of KGO_GQ_CHUNK_SLOTS, bounded by a per-instance limit.
  *
- * Every function here is called with the instance's sched lock held (a
- * spinlock), so none of them allocates: a caller that may need new chunks
- * asks kgo_gq_chunks_needed() under the lock, drops it, fills a
- * struct kgo_gq_prealloc with KGO_GFP memory, and retries.
+ * The queue is guarded by the lock given to kgo_gq_init() (the instance's
+ * sched lock, a spinlock).  Every operation on a live queue asserts it is
+ * held, so none of them allocates: a caller that may need new chunks asks
+ * kgo_gq_chunks_needed() under the lock, drops it, fills a
+ * struct kgo_gq_prealloc with KGO_GFP memory, and retries.  kgo_gq_init()
+ * and kgo_gq_destroy() run while nothing else can reach the queue, and the
+ * prealloc helpers touch only the caller's own struct kgo_gq_prealloc.
  * Chunks are charged to the memory cgroup of the process that caused them.
  */
 #include <linux/slab.h>
 
 #include "kgo.h"
 
-void kgo_gq_init(struct kgo_gq *q, u32 limit)
+/*
+ * kgo_gq_init - an empty queue of at most @limit Gs, guarded by @lock.
+ * Before anything else can reach @q; no lock needed.
+ */
+void kgo_gq_init(struct kgo_gq *q, u32 limit, spinlock_t *lock)
 {
+	q->lock = lock;
 	INIT_LIST_HEAD(&q->chunks);
 	q->spare = NULL;
 	q->len = 0;
@@ -51,6 +59,7 @@ u32 kgo_gq_chunks_needed(const struct kgo_gq *q, u32 n)
 	u32 room = c ? KGO_GQ_CHUNK_SLOTS - c->tail : 0;
 	u32 need;
 
+	lockdep_assert_held(q->lock);
 	if (n <= room)
 		return 0;
 	need = DIV_ROUND_UP(n - room, KGO_GQ_CHUNK_SLOTS);
@@ -129,6 +138,7 @@ static int kgo_gq_append(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_p
 	struct kgo_gq_chunk *c;
 	u32 i, have = (q->spare ? 1 : 0) + kgo_gq_prealloc_count(pa);
 
+	lockdep_assert_held(q->lock);
 	if (kgo_gq_chunks_needed(q, n) + (q->spare ? 1 : 0) > have)
 		return -EAGAIN;
 
@@ -149,6 +159,7 @@ static int kgo_gq_append(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_p
  */
 int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *pa)
 {
+	lockdep_assert_held(q->lock);
 	if (n > q->limit || q->len > q->limit - n)
 		return -ENOSPC;
 	return kgo_gq_append(q, gs, n, pa);
@@ -162,6 +173,7 @@ int kgo_gq_push(struct kgo_gq *q, const u64 *gs, u32 n, struct kgo_gq_prealloc *
  */
 int kgo_gq_push_token(struct kgo_gq *q, u64 tok, struct kgo_gq_prealloc *pa)
 {
+	lockdep_assert_held(q->lock);
 	return kgo_gq_append(q, &tok, 1, pa);
 }
 
@@ -171,6 +183,7 @@ u64 kgo_gq_pop(struct kgo_gq *q)
 	struct kgo_gq_chunk *c;
 	u64 g;
 
+	lockdep_assert_held(q->lock);
 	if (!q->len)
 		return 0;
 	c = list_first_entry(&q->chunks, struct kgo_gq_chunk, link);

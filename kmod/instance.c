@@ -107,7 +107,7 @@ struct kgo_inst *kgo_inst_alloc(void)
 	INIT_LIST_HEAD(&inst->midle);
 	INIT_LIST_HEAD(&inst->mlocked);
 	xa_init_flags(&inst->ms, XA_FLAGS_ALLOC);
-	kgo_gq_init(&inst->gq, kgo_gq_limit);
+	kgo_gq_init(&inst->gq, kgo_gq_limit, &inst->lock);
 	if (current->mm) {
 		inst->mm = current->mm;
 		mmgrab(inst->mm);	/* pins the mm_struct, so the pointer stays unique */

@@ -59,7 +59,7 @@ u32 kgo_runqlen(const struct kgo_shared_p *p);
 bool kgo_runqempty(const struct kgo_shared_p *p);
 u32 kgo_runqputbatch(struct kgo_shared_p *p, const u64 *gs, u32 n);
 
-/* ---- gq.c: the global run queue, bounded; caller holds inst->lock ---- */
+/* ---- gq.c: the global run queue, bounded; caller holds q->lock ---- */
 
 #define KGO_GQ_CHUNK_SLOTS	126
 
@@ -75,6 +75,7 @@ struct kgo_gq {
 	struct kgo_gq_chunk *spare;	/* one empty chunk kept for reuse */
 	u32 len;
 	u32 limit;
+	spinlock_t *lock;		/* the lock that guards it: inst->lock */
 };
 
 /*
@@ -85,7 +86,7 @@ struct kgo_gq_prealloc {
 	struct kgo_gq_chunk *c[DIV_ROUND_UP(KGO_BATCH_MAX, KGO_GQ_CHUNK_SLOTS)];
 };
 
-void kgo_gq_init(struct kgo_gq *q, u32 limit);
+void kgo_gq_init(struct kgo_gq *q, u32 limit, spinlock_t *lock);
 void kgo_gq_destroy(struct kgo_gq *q);
 u32 kgo_gq_chunks_needed(const struct kgo_gq *q, u32 n);
 int kgo_gq_prealloc_fill(struct kgo_gq_prealloc *pa, u32 want);
@@ -173,11 +174,6 @@ struct kgo_preempt_cfg {
 };
 
 /*
- * An instance.  Lifetime: one reference for the open file and one per M;
- * the last put frees it from a workqueue (it may come from an RCU
- * callback).  The instance holds a reference on the module.
- */
-/*
  * Layouts of goroutine stacks (stackmap.c), in pages.  Written under
  * setup_lock before count covers them, never changed after.
  */
@@ -192,6 +188,11 @@ struct kgo_stackmaps {
 	struct page *zero;		/* read by faults; set before count > 0 */
 };
 
+/*
+ * An instance.  Lifetime: one reference for the open file and one per M;
+ * the last put frees it from a workqueue (it may come from an RCU
+ * callback).  The instance holds a reference on the module.
+ */
 struct kgo_inst {
 	struct mm_struct *mm;		/* owner; mmgrab()ed */
 	pid_t owner_tgid;		/* for traces and debugfs */
@@ -239,6 +240,15 @@ struct kgo_inst {
 	struct kgo_stackmaps stackmaps;	/* stackmap.c */
 };
 
+/*
+ * nmspinning, the counter in the shared region that the module and the
+ * library both update: the module uses the shared u32 as an atomic_t.
+ */
+static inline atomic_t *kgo_nmspinning(struct kgo_inst *inst)
+{
+	return (atomic_t *)&inst->ss->nmspinning;
+}
+
 /* instance.c */
 struct kgo_inst *kgo_inst_alloc(void);
 int kgo_inst_charge_user(struct kgo_inst *inst);
@@ -252,13 +262,14 @@ void kgo_instances_exit(void);
 int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma);
 struct kgo_shared_m *kgo_inst_shared_m(struct kgo_inst *inst, u32 id);
 struct kgo_shared_p *kgo_inst_shared_p(struct kgo_inst *inst, u32 id);
+bool kgo_current_is_owner(struct kgo_inst *inst);
 
 /* stackmap.c */
 int kgo_stackmap_declare(struct kgo_inst *inst, struct kgo_stackmap *sm);
 int kgo_stackmap_mmap(struct kgo_inst *inst, struct vm_area_struct *vma);
 void kgo_stackmap_free(struct kgo_inst *inst);
 
-/* sched.c */
+/* m.c: Ms (attach, detach, lookup, ioctl entry) and the spare-M wait */
 struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p);
 int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m);
 struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id);
@@ -267,31 +278,34 @@ void kgo_m_drop_all(struct kgo_inst *inst);
 bool kgo_m_task_is_ours(struct kgo_m *m);
 void kgo_m_enter(struct kgo_inst *inst, struct kgo_m *m);
 void kgo_m_leave(struct kgo_m *m);
-bool kgo_current_is_owner(struct kgo_inst *inst);
 int kgo_wantm(struct kgo_inst *inst);
 void kgo_wantm_kick(struct kgo_inst *inst);
+
+/* sched.c: the PARK, READY, WAKEP, RUNQPUTSLOW, GLOBRUNQGET, STEAL ioctls */
 int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g);
 int kgo_ready(struct kgo_inst *inst, u64 g);
 void kgo_wakep(struct kgo_inst *inst);
 int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g);
 int kgo_globrunqget_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g);
 int kgo_steal_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g);
-int kgo_set_nprocs(struct kgo_inst *inst, u32 n);
 void kgo_shutdown(struct kgo_inst *inst);
-void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st);
 int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n);
+int kgo_gq_put_token(struct kgo_inst *inst, u64 tok);
 bool kgo_anywork(struct kgo_inst *inst);
 
-/* sched.c helpers shared with m.c and procresize.c; inst->lock held */
+/* sched.c: helpers for the other files; inst->lock held */
 void kgo_publish_locked(struct kgo_inst *inst);
 void kgo_pidleput(struct kgo_inst *inst, struct kgo_p *p);
 struct kgo_p *kgo_pidleget(struct kgo_inst *inst);
 void kgo_acquirep(struct kgo_m *m, struct kgo_p *p);
 struct kgo_p *kgo_releasep(struct kgo_m *m);
-
 bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning);
 
+/* stats.c */
+void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st);
+
 /* procresize.c */
+int kgo_set_nprocs(struct kgo_inst *inst, u32 n);
 bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
 void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch);
 
@@ -357,7 +371,6 @@ void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_m *m);
 void kgo_lockedm_shutdown_locked(struct kgo_inst *inst);
 bool kgo_startlockedm_any_locked(struct kgo_inst *inst, struct kgo_p *p);
 void kgo_lockwait_end_locked(struct kgo_m *m);
-int kgo_gq_put_token(struct kgo_inst *inst, u64 tok);
 bool kgo_p_wanted(struct kgo_inst *inst, struct kgo_p *p);
 
 /* debugfs.c */

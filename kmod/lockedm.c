@@ -56,6 +56,7 @@
 /* The token of @m's current wait.  inst->lock held. */
 static u64 kgo_lockedm_token(struct kgo_m *m)
 {
+	lockdep_assert_held(&m->inst->lock);
 	return KGO_TOKEN_LOCKEDM | (u64)(m->lock_seq & KGO_LOCK_SEQ_MASK) << 32 | m->id;
 }
 
@@ -122,6 +123,7 @@ static int kgo_lockwait_queue_locked(struct kgo_inst *inst, struct kgo_m *m,
  */
 void kgo_lockwait_end_locked(struct kgo_m *m)
 {
+	lockdep_assert_held(&m->inst->lock);
 	m->lockwait = false;
 	list_del_init(&m->lock_link);
 }

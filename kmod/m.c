@@ -196,7 +196,7 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 	}
 	if (m->spinning) {
 		m->spinning = false;
-		atomic_dec((atomic_t *)&inst->ss->nmspinning);
+		atomic_dec(kgo_nmspinning(inst));
 	}
 	kgo_publish_locked(inst);
 	spin_unlock(&inst->lock);

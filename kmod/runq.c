@@ -2,6 +2,7 @@
 /*
  * One P's local run queue, as in Go's runtime: a runnext slot and a
  * KGO_RING_SIZE-slot ring, living in the region shared with the process.
+ * This is the module's half; the library's is userlib/src/runq.c.
  *
  * Who may call what:
  *  - Producer operations (kgo_runqput, kgo_runqputbatch, and the
@@ -11,10 +12,11 @@
  *  - Consumer operations (kgo_runqget, kgo_runqgrab) may run on any number
  *    of threads at once, while the library in user space does the same.
  *
- * Ordering (Go's protocol): the producer fills slots and then
- * store-releases tail; consumers load-acquire tail, read the slots, and
- * commit the consume with a fully ordered cmpxchg of head.  A consumer's
- * load-acquire of head pairs with another consumer's cmpxchg of head.
+ * The protocol (what moves where, and the ordering) is described once, in
+ * docs/design.md, "The run-queue rules"; each atomic here names what it
+ * pairs with.  In short: the producer fills slots and then store-releases
+ * tail; consumers load-acquire head and tail, read the slots, and commit
+ * with a fully ordered cmpxchg of head; runnext is taken by cmpxchg.
  *
  * Everything here is untrusted: user space can write any value into head,
  * tail, runnext and the slots at any moment.  Every index is masked, every

@@ -39,12 +39,6 @@
 #include "kgo.h"
 #include "trace.h"
 
-static inline atomic_t *kgo_nmspinning(struct kgo_inst *inst)
-{
-	/* The shared u32 is used as an atomic_t by the module and the library. */
-	return (atomic_t *)&inst->ss->nmspinning;
-}
-
 /* Mirrors the lock-protected counters into the shared region.  Lock held. */
 void kgo_publish_locked(struct kgo_inst *inst)
 {
@@ -89,6 +83,7 @@ struct kgo_p *kgo_pidleget(struct kgo_inst *inst)
  */
 void kgo_acquirep(struct kgo_m *m, struct kgo_p *p)
 {
+	lockdep_assert_held(&m->inst->lock);
 	p->m = m;
 	m->p = p;
 	if (p->status != KGO_P_DEAD) {
@@ -103,6 +98,7 @@ struct kgo_p *kgo_releasep(struct kgo_m *m)
 {
 	struct kgo_p *p = m->p;
 
+	lockdep_assert_held(&m->inst->lock);
 	m->p = NULL;
 	WRITE_ONCE(m->sh->p, KGO_NO_P);
 	if (p)
@@ -154,6 +150,7 @@ static struct kgo_m *kgo_midleget(struct kgo_inst *inst)
 {
 	struct kgo_m *m;
 
+	lockdep_assert_held(&inst->lock);
 	m = list_first_entry_or_null(&inst->midle, struct kgo_m, idle_link);
 	if (m) {
 		list_del_init(&m->idle_link);
@@ -311,7 +308,7 @@ int kgo_gq_put_token(struct kgo_inst *inst, u64 tok)
  * How long a stealer leaves a running P's runnext alone before taking it
  * (Go's 3us): a G that was just readied there, typically the partner of a
  * channel handoff, is about to run on its own P when the current G blocks,
- * with its caches warm and without waking anyone.  Taking it at once made
+ * with its caches warm and without waking anyone.  Taking it at once makes
  * every round trip of a two-P ping-pong cross Ms (a park, a wakeup and a
  * steal per exchange).
  */
@@ -653,8 +650,8 @@ int kgo_ready(struct kgo_inst *inst, u64 g)
  * kgo_runqputslow - the RUNQPUTSLOW ioctl: @m's ring is full, so move it
  * plus @g to the global queue in one batch (Go's runqputslow, which moves
  * half: see KGO_BATCH_MAX).  The M's own thread, inside kgo_m_enter().
- * If the global queue is
- * full the Gs are put back and -ENOSPC returned: @g was not queued.
+ * If the global queue is full the Gs are put back and -ENOSPC returned:
+ * @g was not queued.
  */
 int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 {

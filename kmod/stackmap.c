@@ -128,6 +128,7 @@ int kgo_stackmap_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
 	const struct kgo_stackmap_layout *l;
 	unsigned long rel;
 
+	mmap_assert_write_locked(vma->vm_mm);
 	l = kgo_stackmap_layout_of(inst, vma->vm_pgoff, &rel);
 	if (!l || rel % l->stride_pages ||
 	    vma_pages(vma) > KGO_STACKMAP_WINDOW_PAGES - rel)

@@ -15,7 +15,7 @@ void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st)
 	st->gq_len = inst->gq.len;
 	spin_unlock(&inst->lock);
 	st->nms = READ_ONCE(inst->nms);
-	st->nmspinning = atomic_read((atomic_t *)&inst->ss->nmspinning);
+	st->nmspinning = atomic_read(kgo_nmspinning(inst));
 	st->parks = atomic64_read(&inst->stats.parks);
 	st->wakeups = atomic64_read(&inst->stats.wakeups);
 	st->steals = atomic64_read(&inst->stats.steals);

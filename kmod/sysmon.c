@@ -195,7 +195,7 @@ void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
 			kgo_handoffp_locked(inst, m, p);
 		if (m->spinning) {
 			m->spinning = false;
-			atomic_dec((atomic_t *)&inst->ss->nmspinning);
+			atomic_dec(kgo_nmspinning(inst));
 		}
 		kgo_publish_locked(inst);
 	}
@@ -270,7 +270,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		m->last_nvcsw = nvcsw;
 		s.p_has_work = !kgo_runqempty(p->sh) || READ_ONCE(inst->gq.len);
 		s.no_spare = !READ_ONCE(inst->npidle) &&
-			     !atomic_read((atomic_t *)&inst->ss->nmspinning);
+			     !atomic_read(kgo_nmspinning(inst));
 		s.m_state = READ_ONCE(m->sh->state);
 		s.g_ran_ns = now - m->g_since_ns;
 		s.slice_ns = slice;
@@ -311,7 +311,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 
 	/* Work in the global queue, an idle P, and nobody looking: wake one. */
 	if (READ_ONCE(inst->gq.len) && READ_ONCE(inst->npidle) &&
-	    !atomic_read((atomic_t *)&inst->ss->nmspinning)) {
+	    !atomic_read(kgo_nmspinning(inst))) {
 		atomic64_inc(&inst->stats.sysmon_wakeps);
 		kgo_wakep(inst);
 		acted++;

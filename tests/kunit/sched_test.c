@@ -234,7 +234,7 @@ static void sched_wakep_pending_without_m(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, kgo_ready(inst, 42), 0);
 	KUNIT_EXPECT_TRUE(test, inst->wakep_pending);
-	KUNIT_EXPECT_EQ(test, atomic_read((atomic_t *)&inst->ss->nmspinning), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(kgo_nmspinning(inst)), 0);
 	m = attach(test, inst, false);
 	KUNIT_EXPECT_EQ(test, kgo_park(inst, m, 0, NSEC_PER_SEC, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 42);
@@ -251,7 +251,7 @@ static void sched_spinning_limit(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 4, 0);
 	struct kgo_m *a = attach(test, inst, true), *b = attach(test, inst, true);
-	atomic_t *spinning = (atomic_t *)&inst->ss->nmspinning;
+	atomic_t *spinning = kgo_nmspinning(inst);
 	u64 g;
 
 	fill_ring(b->p->sh, 1, 4);

@@ -5,8 +5,9 @@
  * in both directions (every value arrives once); they share a kgo_mutex
  * under contention (a plain counter stays exact); a pthread waits on a
  * waitgroup that goroutines finish, and goroutines wait on one that
- * pthreads finish; a pthread blocks in kgo_select and kgo_sleep.  Before
- * this, any of these aborted as soon as the thread had to wait.
+ * pthreads finish; a pthread blocks in kgo_select and kgo_sleep.  Each
+ * of these waits by sleeping on the thread (a futex: userlib/src/foreign.c);
+ * none aborts.
  */
 #include <pthread.h>
 #include <stdatomic.h>

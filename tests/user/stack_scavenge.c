@@ -140,7 +140,7 @@ int main(void)
 	for (nprocs = 1; nprocs <= 2; nprocs++) {
 		/*
 		 * Slice preemption off: a preempted goroutine keeps its thread
-		 * until it runs again (issue 16), and the Ms started meanwhile
+		 * until it runs again (kmod/lockedm.c), and the Ms started meanwhile
 		 * stay, their stacks and signal stacks counted in RSS (about
 		 * 2 MiB after a burst on 6.1).  What is measured here is the
 		 * goroutines' stacks.

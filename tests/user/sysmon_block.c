@@ -21,13 +21,13 @@
 #include "timing_util.h"
 
 /*
- * Issue 14's bound was 2 ms.  Since issue 16 a goroutine whose call
- * returns while its P is busy waits on its own thread, and the P comes
- * back to that thread (a wakeup) before the goroutine can block again and
- * lose it (another): two thread switches per cycle more than when any M
- * could run it, up to about 1.5 ms each under TCG.  Measured on stock
- * 6.12 (TCG, 2 vCPUs): 4.8 and 4.9 ms of kgo's own in the worst stall of
- * 140,000 and of 126,000; 6 ms leaves a margin.
+ * The bound.  A goroutine whose call returns while its P is busy waits on
+ * its own thread, and the P comes back to that thread (a wakeup) before
+ * the goroutine can block again and lose it (another): two thread
+ * switches per cycle, up to about 1.5 ms each under TCG, on top of the
+ * two sysmon passes.  Measured on stock 6.12 (TCG, 2 vCPUs): 4.8 and
+ * 4.9 ms of kgo's own in the worst stall of 140,000 and of 126,000; 6 ms
+ * leaves a margin.
  */
 #define STALL_MAX_NS	6000000
 #define RUN_NS		1000000000

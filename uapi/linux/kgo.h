@@ -14,7 +14,7 @@
  *                    release the P and sleep until work arrives.
  *   KGO_IOC_READY    goready from anywhere: global queue + wakep.
  *   KGO_IOC_WAKEP    start a spinning M on an idle P.
- *   KGO_IOC_RUNQPUTSLOW  the local ring is full: move half of it and one
+ *   KGO_IOC_RUNQPUTSLOW  the local ring is full: move all of it and one
  *                    more G to the global queue in one batch.
  *   KGO_IOC_GLOBRUNQGET  the 61st-tick rule: take a batch from the global
  *                    queue into the local ring.
@@ -121,11 +121,13 @@ struct kgo_shared_sched {
 };
 
 /*
- * One P's run queue.  head is advanced by any consumer with a
- * compare-and-swap (release); tail is written only by the P's owner
- * (store-release); runnext is taken by compare-and-swap.  Indices run
- * freely and are masked with KGO_RING_SIZE - 1.  head and tail live on
- * separate cache lines from each other and from the ring.
+ * One P's run queue.  head is advanced by any consumer with a fully
+ * ordered compare-and-swap; tail is written only by the P's owner
+ * (store-release); runnext is put by the owner's exchange and taken by
+ * compare-and-swap.  Indices run freely and are masked with
+ * KGO_RING_SIZE - 1.  head and tail live on separate cache lines from
+ * each other and from the ring.  The protocol in full: docs/design.md,
+ * "The run-queue rules".
  */
 struct kgo_shared_p {
 	__u32 head;
@@ -268,7 +270,7 @@ struct kgo_stats {
 /*
  * The ioctl type: 0xBB, which Documentation/userspace-api/ioctl/
  * ioctl-number.rst (6.12) lists for no one and no kernel header uses as a
- * type.  (It was 0xB7, which nsfs and remoteproc have.)
+ * type.
  */
 #define KGO_IOC_MAGIC		0xBB
 #define KGO_IOC_VERSION		_IOR(KGO_IOC_MAGIC, 0x00, struct kgo_version)

@@ -1,20 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The owner's half of a P's run queue (runnext + KGO_RING_SIZE-slot ring)
- * in the region shared with kgo.ko.  The protocol is Go's, and the same as
- * the module's kmod/runq.c:
- *
- *   - only the P's owner produces: it fills slots past tail, then
- *     store-releases tail.  The module produces into a P only inside an
- *     ioctl of the M that holds it, so from here that is the owner too.
- *   - any number of consumers (this owner, stealing Ms inside the module)
- *     load-acquire tail, read slots, and commit the consume by a
- *     compare-and-swap of head.
- *   - runnext is taken by compare-and-swap; the owner swaps a new G in.
+ * in the region shared with kgo.ko; the module's half is kmod/runq.c.
+ * The protocol is described once, in docs/design.md, "The run-queue
+ * rules".  In short: only the P's owner produces (here, or the module
+ * inside an ioctl of the M that holds the P), filling slots past tail and
+ * then store-releasing tail; any number of consumers (this owner, other
+ * Ms inside the module) load-acquire head and tail, read slots, and
+ * commit with a fully ordered compare-and-swap of head; runnext is taken
+ * by compare-and-swap, and the owner swaps a new G in.
  *
  * Every shared field is accessed with __atomic builtins (internal.h says
- * why); each access names the access it pairs with.  The module's
- * consumers use fully ordered cmpxchg; so do we, where it matters.
+ * why); each access names the access it pairs with.  Unlike the module,
+ * this half retries without bound (it races only with the module's
+ * consumers) and a corrupt ring is fatal.
  */
 #include "internal.h"
 

@@ -96,8 +96,9 @@ void kgo_wakep(void)
 }
 
 /*
- * kgo_runqput_m - runqput on @m's own P, with Go's runqputslow when the
- * ring is full (half the ring and the G go to the global queue).
+ * kgo_runqput_m - runqput on @m's own P, with runqputslow when the ring
+ * is full (the whole ring and the G go to the global queue in one batch:
+ * docs/design.md, "The run-queue rules").
  * 0, or -ENOSPC when the global queue is full: then *@left is the G that
  * found no place (with @next, the old runnext, not @g).
  */
