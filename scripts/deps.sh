@@ -17,6 +17,7 @@
 #   lint          make lint: debug-kernel (checkpatch.pl) and sparse
 #   bench         make bench: run, Go 1.23, gnuplot, python3
 #   check         make check: all of the above, and dkms, strace, gdb, rsync,
+#                 util-linux (setsid: tests/user/run-tests),
 #                 kmod, man-db... (scripts/check and scripts/test-install)
 #
 # Idempotent: a package already installed (in any version) is left alone,
@@ -127,7 +128,7 @@ DEBUG_BPO_PKGS="linux-source-6.12"
 LINT_PKGS="sparse"
 BENCH_PKGS="gnuplot-nox python3"
 BENCH_BPO_PKGS="golang-1.23-go golang-1.23-src"
-CHECK_PKGS="kmod rsync gdb dkms pkg-config strace groff-base man-db"
+CHECK_PKGS="kmod rsync gdb dkms pkg-config strace groff-base man-db util-linux"
 
 want=() want_bpo=() backports=
 add() { local a; read -r -a a <<< "$1"; want+=("${a[@]}"); }
