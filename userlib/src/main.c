@@ -223,9 +223,16 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 #define KGO_FEAT_NEEDED	(KGO_FEAT_SHARED_RUNQ | KGO_FEAT_SIZED_ARGS)
 
 /*
+ * VERSION as kgo.ko answered it before sized arguments: a 32-byte _IOR,
+ * major, minor and patch first.  Asked only when the sized VERSION is
+ * ENOTTY, to tell an older kgo.ko (which lacks KGO_FEAT_SIZED_ARGS) from
+ * a device that is not kgo's at all; a newer module refuses it (ENOTTY).
+ */
+#define KGO_IOC_VERSION_UNSIZED	_IOR(KGO_IOC_MAGIC, 0x00, uint32_t[8])
+
+/*
  * Open the device and check that it has the features libkgo needs: by
- * feature bits, never by version number.  A module without sized
- * arguments does not know this VERSION number at all (ENOTTY).
+ * feature bits, never by version number.
  */
 static int kgo_open(const struct kgo_config *cfg, struct kgo_version *v)
 {
@@ -244,9 +251,14 @@ static int kgo_open(const struct kgo_config *cfg, struct kgo_version *v)
 	memset(v, 0, sizeof(*v));
 	v->size = sizeof(*v);
 	err = kgo_ioctl(KGO_IOC_VERSION, v);
-	if (err == -ENOTTY)
-		return kgo_err(-EPROTO, "%s lacks sized ioctl arguments (KGO_FEAT_SIZED_ARGS): "
-			       "a kgo.ko older than libkgo, or not kgo's device", dev);
+	if (err == -ENOTTY) {
+		uint32_t old[8] = { 0 };
+
+		if (!kgo_ioctl(KGO_IOC_VERSION_UNSIZED, old))
+			return kgo_err(-EPROTO, "%s is kgo.ko %u.%u.%u, which lacks sized ioctl "
+				       "arguments (KGO_FEAT_SIZED_ARGS): libkgo needs a newer one",
+				       dev, old[0], old[1], old[2]);
+	}
 	if (err)
 		return kgo_err(err, "%s: VERSION failed: %s (is it kgo.ko's device?)",
 			       dev, strerror(-err));
