@@ -75,7 +75,8 @@
  * A library checks features, not the version number, before it uses
  * anything: a bit for each thing it needs.  A module without
  * KGO_FEAT_SIZED_ARGS predates all this and answers this header's
- * KGO_IOC_VERSION with -ENOTTY (its number has another size).
+ * KGO_IOC_VERSION with -ENOTTY (its number has another size and
+ * direction); this module refuses the older number the same way.
  */
 #ifndef _UAPI_KGO_H
 #define _UAPI_KGO_H
@@ -281,18 +282,20 @@ struct kgo_attach {
  */
 #define KGO_PARK_RELEASEP	0x10U
 /*
- * The struct is written back on every return, failures included (the P is
- * reported: the M may have lost it), with STARTLOCKEDM cleared and g 0
- * unless a G was found.  So p holds output, and a PARK cut short by a
- * signal fails with -EINTR instead of restarting (it would read p back as
- * input): the caller zeroes p and asks again.
+ * Once the arguments pass their checks, the struct is written back on
+ * every return, failures included (the P is reported: the M may have lost
+ * it), with STARTLOCKEDM cleared and g 0 unless a G was found.  So p holds
+ * output, and a PARK cut short by a signal fails with -EINTR instead of
+ * restarting (it would read p back as input): the caller zeroes p and
+ * asks again.
  */
 struct kgo_park {
 	__u32 size;
 	__u32 flags;
 	__u32 m;
 	__u32 p;		/* out: the P the M holds now */
-	__u64 timeout_ns;	/* park: 0 = no limit; else -ETIMEDOUT; else 0 */
+	/* PARK: 0 = no limit, else -ETIMEDOUT after it; the others: 0 */
+	__u64 timeout_ns;
 	/* in: the token with STARTLOCKEDM, else 0; out: the G to run now */
 	__u64 g;
 };
