@@ -2,7 +2,8 @@
 /*
  * What each /dev/kgo ioctl costs: the median over many calls of the
  * ones that do not sleep, measured on one instance in the calling thread.
- * Prints one line per ioctl: name, ns per call.
+ * Prints one line per ioctl: name, ns per call.  Each call's argument is
+ * set up fresh outside the timing: out-only fields must go in as zero.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,14 @@ static int cmp(const void *a, const void *b)
 
 static uint64_t samples[N];
 
+static void park_arg(struct kgo_park *pk, uint32_t m, uint32_t flags)
+{
+	memset(pk, 0, sizeof(*pk));
+	pk->size = sizeof(*pk);
+	pk->m = m;
+	pk->flags = flags;
+}
+
 #define MEASURE(name, setup, call) MEASURE_N(N, name, setup, call)
 #define MEASURE_N(n_, name, setup, call) do {				\
 	int i_;								\
@@ -50,7 +59,7 @@ int main(void)
 	struct kgo_park pk;
 	struct kgo_version v;
 	struct kgo_stats st;
-	struct kgo_ready r = { .g = 1 };
+	struct kgo_ready r = { .size = sizeof(r), .g = 1 };
 	uint64_t g = 1;
 
 	if (inst_open(&in, 2, 0) || attach(&in, KGO_ATTACH_ACQUIRE_P, &a)) {
@@ -58,14 +67,17 @@ int main(void)
 		return 1;
 	}
 	MEASURE("getppid (a bare syscall)", , getppid());
-	MEASURE("VERSION", , ioctl(in.fd, KGO_IOC_VERSION, &v));
-	MEASURE("STATS", , ioctl(in.fd, KGO_IOC_STATS, &st));
+	MEASURE("VERSION", (memset(&v, 0, sizeof(v)), v.size = sizeof(v)),
+		ioctl(in.fd, KGO_IOC_VERSION, &v));
+	MEASURE("STATS", (memset(&st, 0, sizeof(st)), st.size = sizeof(st)),
+		ioctl(in.fd, KGO_IOC_STATS, &st));
 	MEASURE("WAKEP (no idle M)", , ioctl(in.fd, KGO_IOC_WAKEP, NULL));
 	MEASURE("READY", r.g = g++, ioctl(in.fd, KGO_IOC_READY, &r));
-	MEASURE("GLOBRUNQGET (batch)", pk.m = a.m, ioctl(in.fd, KGO_IOC_GLOBRUNQGET, &pk));
-	MEASURE("PARK (finds global work)", (ready(&in, KGO_IOC_READY, 0, g++), pk.m = a.m, pk.flags = KGO_PARK_NOWAIT),
+	MEASURE("GLOBRUNQGET (batch)", park_arg(&pk, a.m, 0), ioctl(in.fd, KGO_IOC_GLOBRUNQGET, &pk));
+	MEASURE("PARK (finds global work)",
+		(ready(&in, KGO_IOC_READY, 0, g++), park_arg(&pk, a.m, KGO_PARK_NOWAIT)),
 		ioctl(in.fd, KGO_IOC_PARK, &pk));
-	MEASURE("STEAL (nothing to steal)", (pk.m = a.m, pk.flags = 0), ioctl(in.fd, KGO_IOC_STEAL, &pk));
+	MEASURE("STEAL (nothing to steal)", park_arg(&pk, a.m, 0), ioctl(in.fd, KGO_IOC_STEAL, &pk));
 	/* The global queue holds 2^20 Gs: 5,000 batches of 129 fit. */
 	MEASURE_N(5000, "RUNQPUTSLOW (129 Gs)",
 		({ while (ring_put(inst_p(&in, a.p), g)) g++; r.m = a.m; r.g = g++; }),

@@ -6,15 +6,80 @@
  * a forked, vforked or CLONE_VM child, the process after an exec, or a
  * process that received the fd over SCM_RIGHTS gets -EPERM.  Every argument is
  * copied in, checked, and refused with an errno when it makes no sense.
+ *
+ * Sized arguments (the uapi header says the rules): a command is matched
+ * on its type, number and direction (KGO_CMD_BASE), and the size bits of
+ * the number are the caller's struct size, which its size field must
+ * repeat.  copy_struct_from_user() reads exactly that many bytes: zeroes
+ * for a shorter struct's missing tail, -E2BIG for a longer one's non-zero
+ * tail.  For a caller of the module's own layout, the hot path (PARK,
+ * READY), that is one copy_from_user() and a compare.
  */
 #include <linux/bitops.h>
+#include <linux/build_bug.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/stddef.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "kgo.h"
+
+/*
+ * Every sized struct: size first, VER0 within it, no tail padding (so
+ * that its layout is the same for a 32-bit caller, through compat).
+ */
+#define KGO_ABI_CHECK(type, ver0)					\
+	static_assert(offsetof(struct type, size) == 0 &&		\
+		      (ver0) <= sizeof(struct type) &&			\
+		      sizeof(struct type) % sizeof(u64) == 0)
+KGO_ABI_CHECK(kgo_version, KGO_VERSION_SIZE_VER0);
+KGO_ABI_CHECK(kgo_setup, KGO_SETUP_SIZE_VER0);
+KGO_ABI_CHECK(kgo_attach, KGO_ATTACH_SIZE_VER0);
+KGO_ABI_CHECK(kgo_park, KGO_PARK_SIZE_VER0);
+KGO_ABI_CHECK(kgo_ready, KGO_READY_SIZE_VER0);
+KGO_ABI_CHECK(kgo_stats, KGO_STATS_SIZE_VER0);
+KGO_ABI_CHECK(kgo_preempt, KGO_PREEMPT_SIZE_VER0);
+KGO_ABI_CHECK(kgo_stackmap, KGO_STACKMAP_SIZE_VER0);
+
+/* A command without its size bits: what the dispatch matches. */
+#define KGO_CMD_BASE(cmd)	((cmd) & ~IOCSIZE_MASK)
+
+/*
+ * kgo_arg_in - copy the sized argument of @cmd into @k, a struct of @ksize
+ * bytes whose first layout was @ver0 bytes.  -EINVAL for a size under
+ * @ver0 or a size field that is not the number's; -E2BIG, -EFAULT from
+ * copy_struct_from_user().
+ */
+static int kgo_arg_in(void *k, size_t ksize, size_t ver0, unsigned int cmd,
+		      const void __user *uarg)
+{
+	size_t usize = _IOC_SIZE(cmd);
+	u32 size;
+	int err;
+
+	if (usize < ver0)
+		return -EINVAL;
+	err = copy_struct_from_user(k, ksize, uarg, usize);
+	if (err)
+		return err;
+	memcpy(&size, k, sizeof(size));
+	return size == usize ? 0 : -EINVAL;
+}
+
+/* Copy @k back, no further than the caller's struct reaches. */
+static int kgo_arg_out(void __user *uarg, unsigned int cmd, const void *k, size_t ksize)
+{
+	return copy_to_user(uarg, k, min_t(size_t, _IOC_SIZE(cmd), ksize)) ? -EFAULT : 0;
+}
+
+/* Whether the @len bytes from @field on are all zero. */
+static inline bool kgo_zero(const void *field, size_t len)
+{
+	return !memchr_inv(field, 0, len);
+}
 
 static int kgo_open(struct inode *inode, struct file *file)
 {
@@ -52,14 +117,18 @@ static int kgo_mmap(struct file *file, struct vm_area_struct *vma)
 	return kgo_inst_mmap(inst, vma);
 }
 
+/* Fill in everything after @v's size. */
 static void kgo_version_fill(struct kgo_version *v)
 {
+	u32 size = v->size;
+
 	memset(v, 0, sizeof(*v));
+	v->size = size;
 	v->major = KGO_VERSION_MAJOR;
 	v->minor = KGO_VERSION_MINOR;
 	v->patch = KGO_VERSION_PATCH;
 	v->features = KGO_FEAT_SHARED_RUNQ | KGO_FEAT_PROCRESIZE | KGO_FEAT_SYSMON |
-		      KGO_FEAT_STACKMAP;
+		      KGO_FEAT_STACKMAP | KGO_FEAT_SIZED_ARGS;
 	v->ring_size = KGO_RING_SIZE;
 	v->max_procs = kgo_max_procs;
 	v->max_ms = kgo_max_ms;
@@ -68,31 +137,40 @@ static void kgo_version_fill(struct kgo_version *v)
 #define KGO_PARK_FLAGS	(KGO_PARK_NOWAIT | KGO_PARK_EXITSYSCALL | KGO_PARK_STARTLOCKEDM | \
 			 KGO_PARK_YIELDLOCKED | KGO_PARK_RELEASEP)
 
+/* The restart codes: never seen by user space, they re-issue the call. */
+static inline bool kgo_is_restart(long err)
+{
+	return err == -ERESTARTSYS || err == -ERESTARTNOINTR ||
+	       err == -ERESTARTNOHAND || err == -ERESTART_RESTARTBLOCK;
+}
+
 /*
  * PARK, GLOBRUNQGET and STEAL share an argument and an M check.  PARK
- * takes NOWAIT and at most one other flag.
+ * takes NOWAIT and at most one other flag, and a token in g only with
+ * STARTLOCKEDM; the others take neither flags nor a timeout.
  */
 static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
+	bool park = KGO_CMD_BASE(cmd) == KGO_CMD_BASE(KGO_IOC_PARK);
 	struct kgo_park a;
 	struct kgo_m *m;
 	long err;
 
-	if (copy_from_user(&a, uarg, sizeof(a)))
-		return -EFAULT;
-	if (a.reserved || (a.flags & ~KGO_PARK_FLAGS) ||
+	err = kgo_arg_in(&a, sizeof(a), KGO_PARK_SIZE_VER0, cmd, uarg);
+	if (err)
+		return err;
+	if (a.p || (a.flags & ~KGO_PARK_FLAGS) ||
 	    hweight32(a.flags & ~KGO_PARK_NOWAIT) > 1 ||
-	    (cmd != KGO_IOC_PARK && a.flags))
+	    (!(a.flags & KGO_PARK_STARTLOCKEDM) && a.g) ||
+	    (!park && (a.flags || a.timeout_ns)))
 		return -EINVAL;
 	m = kgo_m_lookup(inst, a.m);
 	if (!m)
 		return -ESRCH;
-	if (!(a.flags & KGO_PARK_STARTLOCKEDM))
-		a.g = 0;
 	kgo_m_enter(inst, m);
-	if (cmd == KGO_IOC_PARK)
+	if (park)
 		err = kgo_park(inst, m, a.flags, a.timeout_ns, &a.g);
-	else if (cmd == KGO_IOC_GLOBRUNQGET)
+	else if (KGO_CMD_BASE(cmd) == KGO_CMD_BASE(KGO_IOC_GLOBRUNQGET))
 		err = kgo_globrunqget_ioctl(inst, m, &a.g);
 	else
 		err = kgo_steal_ioctl(inst, m, &a.g);
@@ -103,23 +181,32 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 	 * this call after a signal is a plain PARK.
 	 */
 	a.flags &= ~KGO_PARK_STARTLOCKEDM;
+	if (err)
+		a.g = 0;
 	/* The P is reported even on failure: the M may have lost it. */
-	if (copy_to_user(uarg, &a, sizeof(a)))
+	if (kgo_arg_out(uarg, cmd, &a, sizeof(a)))
 		return -EFAULT;
-	return err;
+	/*
+	 * p now holds output, which a restarted call would read back as
+	 * input: the caller sees the signal and asks again (uapi header).
+	 */
+	return kgo_is_restart(err) ? -EINTR : err;
 }
 
+/* READY and RUNQPUTSLOW; only RUNQPUTSLOW names an M. */
 static long kgo_ioctl_ready(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
+	bool ready = KGO_CMD_BASE(cmd) == KGO_CMD_BASE(KGO_IOC_READY);
 	struct kgo_ready a;
 	struct kgo_m *m;
 	int err;
 
-	if (copy_from_user(&a, uarg, sizeof(a)))
-		return -EFAULT;
-	if (a.flags)
+	err = kgo_arg_in(&a, sizeof(a), KGO_READY_SIZE_VER0, cmd, uarg);
+	if (err)
+		return err;
+	if (a.flags || a.reserved || (ready && a.m))
 		return -EINVAL;
-	if (cmd == KGO_IOC_READY)
+	if (ready)
 		return kgo_ready(inst, a.g);
 	m = kgo_m_lookup(inst, a.m);
 	if (!m)
@@ -130,21 +217,23 @@ static long kgo_ioctl_ready(struct kgo_inst *inst, unsigned int cmd, void __user
 	return err;
 }
 
-static long kgo_ioctl_attach(struct kgo_inst *inst, void __user *uarg)
+static long kgo_ioctl_attach(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_attach a;
 	struct kgo_m *m;
+	int err;
 
-	if (copy_from_user(&a, uarg, sizeof(a)))
-		return -EFAULT;
-	if (a.reserved || (a.flags & ~KGO_ATTACH_ACQUIRE_P))
+	err = kgo_arg_in(&a, sizeof(a), KGO_ATTACH_SIZE_VER0, cmd, uarg);
+	if (err)
+		return err;
+	if (a.m || a.p || (a.flags & ~KGO_ATTACH_ACQUIRE_P))
 		return -EINVAL;
 	m = kgo_m_attach(inst, a.flags & KGO_ATTACH_ACQUIRE_P);
 	if (IS_ERR(m))
 		return PTR_ERR(m);
 	a.m = m->id;
 	a.p = m->p ? m->p->id : KGO_NO_P;
-	if (copy_to_user(uarg, &a, sizeof(a))) {
+	if (kgo_arg_out(uarg, cmd, &a, sizeof(a))) {
 		kgo_m_enter(inst, m);
 		kgo_m_detach(inst, m);
 		return -EFAULT;
@@ -152,6 +241,122 @@ static long kgo_ioctl_attach(struct kgo_inst *inst, void __user *uarg)
 	return 0;
 }
 
+static long kgo_ioctl_version(unsigned int cmd, void __user *uarg)
+{
+	struct kgo_version v;
+	int err;
+
+	err = kgo_arg_in(&v, sizeof(v), KGO_VERSION_SIZE_VER0, cmd, uarg);
+	if (err)
+		return err;
+	if (!kgo_zero(&v.major, sizeof(v) - offsetof(struct kgo_version, major)))
+		return -EINVAL;
+	kgo_version_fill(&v);
+	return kgo_arg_out(uarg, cmd, &v, sizeof(v));
+}
+
+static long kgo_ioctl_setup(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
+	struct kgo_setup s;
+	int err;
+
+	err = kgo_arg_in(&s, sizeof(s), KGO_SETUP_SIZE_VER0, cmd, uarg);
+	if (err)
+		return err;
+	/* The outs; kgo_inst_setup checks the rest. */
+	if (s.ring_size || s.map_size || s.sched_off || s.p_off || s.p_stride ||
+	    s.m_off || s.m_stride)
+		return -EINVAL;
+	err = kgo_inst_setup(inst, &s);
+	if (err)
+		return err;
+	return kgo_arg_out(uarg, cmd, &s, sizeof(s));
+}
+
+static long kgo_ioctl_stackmap(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
+	struct kgo_stackmap sm;
+	int err;
+
+	err = kgo_arg_in(&sm, sizeof(sm), KGO_STACKMAP_SIZE_VER0, cmd, uarg);
+	if (err)
+		return err;
+	if (sm.offset)
+		return -EINVAL;
+	err = kgo_stackmap_declare(inst, &sm);
+	if (err)
+		return err;
+	return kgo_arg_out(uarg, cmd, &sm, sizeof(sm));
+}
+
+static long kgo_ioctl_stats(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
+	struct kgo_stats st;
+	u32 size;
+	int err;
+
+	err = kgo_arg_in(&st, sizeof(st), KGO_STATS_SIZE_VER0, cmd, uarg);
+	if (err)
+		return err;
+	if (!kgo_zero(&st.nprocs, sizeof(st) - offsetof(struct kgo_stats, nprocs)))
+		return -EINVAL;
+	size = st.size;
+	kgo_stats(inst, &st);
+	st.size = size;
+	return kgo_arg_out(uarg, cmd, &st, sizeof(st));
+}
+
+static long kgo_ioctl_preempt(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
+	struct kgo_preempt pc;
+	int err;
+
+	err = kgo_arg_in(&pc, sizeof(pc), KGO_PREEMPT_SIZE_VER0, cmd, uarg);
+	if (err)
+		return err;
+	return kgo_set_preempt(inst, &pc);
+}
+
+/*
+ * kgo_ioctl_fixed - the commands without a sized struct: a bare __u32
+ * (DETACH, SET_NPROCS) or nothing (WAKEP, SHUTDOWN, WANTM).  Their numbers
+ * were matched exactly.
+ */
+static long kgo_ioctl_fixed(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
+	struct kgo_m *m;
+	u32 n;
+
+	switch (cmd) {
+	case KGO_IOC_DETACH:
+		if (get_user(n, (u32 __user *)uarg))
+			return -EFAULT;
+		m = kgo_m_lookup(inst, n);
+		if (!m)
+			return -ESRCH;
+		/* No leave: the M is gone when detach returns. */
+		kgo_m_enter(inst, m);
+		return kgo_m_detach(inst, m);
+	case KGO_IOC_SET_NPROCS:
+		if (get_user(n, (u32 __user *)uarg))
+			return -EFAULT;
+		return kgo_set_nprocs(inst, n);
+	case KGO_IOC_WAKEP:
+		kgo_wakep(inst);
+		return 0;
+	case KGO_IOC_SHUTDOWN:
+		kgo_shutdown(inst);
+		return 0;
+	case KGO_IOC_WANTM:
+		return kgo_wantm(inst);
+	}
+	return -ENOTTY;
+}
+
+/*
+ * The sized commands are matched without their size bits; their handlers
+ * take the size from @cmd.  The others must match exactly.
+ */
 static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kgo_inst *inst = file->private_data;
@@ -161,110 +366,55 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -EPERM;
 	atomic64_inc(&inst->stats.ioctls);
 
-	switch (cmd) {
-	case KGO_IOC_VERSION: {
-		struct kgo_version v;
-
-		kgo_version_fill(&v);
-		return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
-	}
-	case KGO_IOC_SETUP: {
-		struct kgo_setup s;
-		int err;
-
-		if (copy_from_user(&s, uarg, sizeof(s)))
-			return -EFAULT;
-		err = kgo_inst_setup(inst, &s);
-		if (err)
-			return err;
-		return copy_to_user(uarg, &s, sizeof(s)) ? -EFAULT : 0;
-	}
-	case KGO_IOC_STACKMAP: {
-		struct kgo_stackmap sm;
-		int err;
-
-		if (copy_from_user(&sm, uarg, sizeof(sm)))
-			return -EFAULT;
-		err = kgo_stackmap_declare(inst, &sm);
-		if (err)
-			return err;
-		return copy_to_user(uarg, &sm, sizeof(sm)) ? -EFAULT : 0;
-	}
-	case KGO_IOC_ATTACH:
-	case KGO_IOC_DETACH:
-	case KGO_IOC_PARK:
-	case KGO_IOC_GLOBRUNQGET:
-	case KGO_IOC_STEAL:
-	case KGO_IOC_READY:
-	case KGO_IOC_RUNQPUTSLOW:
-	case KGO_IOC_WAKEP:
-	case KGO_IOC_SET_NPROCS:
-	case KGO_IOC_STATS:
-	case KGO_IOC_SHUTDOWN:
-	case KGO_IOC_SET_PREEMPT:
-	case KGO_IOC_WANTM:
+	switch (KGO_CMD_BASE(cmd)) {
+	case KGO_CMD_BASE(KGO_IOC_VERSION):
+		return kgo_ioctl_version(cmd, uarg);
+	case KGO_CMD_BASE(KGO_IOC_SETUP):
+		return kgo_ioctl_setup(inst, cmd, uarg);
+	case KGO_CMD_BASE(KGO_IOC_STACKMAP):
+		return kgo_ioctl_stackmap(inst, cmd, uarg);
+	case KGO_CMD_BASE(KGO_IOC_ATTACH):
+	case KGO_CMD_BASE(KGO_IOC_PARK):
+	case KGO_CMD_BASE(KGO_IOC_GLOBRUNQGET):
+	case KGO_CMD_BASE(KGO_IOC_STEAL):
+	case KGO_CMD_BASE(KGO_IOC_READY):
+	case KGO_CMD_BASE(KGO_IOC_RUNQPUTSLOW):
+	case KGO_CMD_BASE(KGO_IOC_STATS):
+	case KGO_CMD_BASE(KGO_IOC_SET_PREEMPT):
 		break;
 	default:
-		return -ENOTTY;
+		switch (cmd) {
+		case KGO_IOC_DETACH:
+		case KGO_IOC_WAKEP:
+		case KGO_IOC_SET_NPROCS:
+		case KGO_IOC_SHUTDOWN:
+		case KGO_IOC_WANTM:
+			break;
+		default:
+			return -ENOTTY;
+		}
 	}
 
 	/* Everything else needs the Ps. */
 	if (!smp_load_acquire(&inst->ready))
 		return -EBADFD;
 
-	switch (cmd) {
-	case KGO_IOC_ATTACH:
-		return kgo_ioctl_attach(inst, uarg);
-	case KGO_IOC_DETACH: {
-		struct kgo_m *m;
-		u32 id;
-
-		if (get_user(id, (u32 __user *)uarg))
-			return -EFAULT;
-		m = kgo_m_lookup(inst, id);
-		if (!m)
-			return -ESRCH;
-		/* No leave: the M is gone when detach returns. */
-		kgo_m_enter(inst, m);
-		return kgo_m_detach(inst, m);
-	}
-	case KGO_IOC_PARK:
-	case KGO_IOC_GLOBRUNQGET:
-	case KGO_IOC_STEAL:
+	switch (KGO_CMD_BASE(cmd)) {
+	case KGO_CMD_BASE(KGO_IOC_ATTACH):
+		return kgo_ioctl_attach(inst, cmd, uarg);
+	case KGO_CMD_BASE(KGO_IOC_PARK):
+	case KGO_CMD_BASE(KGO_IOC_GLOBRUNQGET):
+	case KGO_CMD_BASE(KGO_IOC_STEAL):
 		return kgo_ioctl_park(inst, cmd, uarg);
-	case KGO_IOC_READY:
-	case KGO_IOC_RUNQPUTSLOW:
+	case KGO_CMD_BASE(KGO_IOC_READY):
+	case KGO_CMD_BASE(KGO_IOC_RUNQPUTSLOW):
 		return kgo_ioctl_ready(inst, cmd, uarg);
-	case KGO_IOC_WAKEP:
-		kgo_wakep(inst);
-		return 0;
-	case KGO_IOC_SET_NPROCS: {
-		u32 n;
-
-		if (get_user(n, (u32 __user *)uarg))
-			return -EFAULT;
-		return kgo_set_nprocs(inst, n);
+	case KGO_CMD_BASE(KGO_IOC_STATS):
+		return kgo_ioctl_stats(inst, cmd, uarg);
+	case KGO_CMD_BASE(KGO_IOC_SET_PREEMPT):
+		return kgo_ioctl_preempt(inst, cmd, uarg);
 	}
-	case KGO_IOC_STATS: {
-		struct kgo_stats st;
-
-		kgo_stats(inst, &st);
-		return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
-	}
-	case KGO_IOC_SHUTDOWN:
-		kgo_shutdown(inst);
-		return 0;
-	case KGO_IOC_SET_PREEMPT: {
-		struct kgo_preempt pc;
-
-		if (copy_from_user(&pc, uarg, sizeof(pc)))
-			return -EFAULT;
-		return kgo_set_preempt(inst, &pc);
-	}
-	case KGO_IOC_WANTM:
-		return kgo_wantm(inst);
-	}
-	return -ENOTTY;	/* not reached: unknown commands were refused above */
+	return kgo_ioctl_fixed(inst, cmd, uarg);
 }
 
 static const struct file_operations kgo_fops = {

@@ -175,7 +175,8 @@ struct kgo_shared_m *kgo_inst_shared_m(struct kgo_inst *inst, u32 id)
  * kgo_inst_setup - the SETUP ioctl: create the Ps (all idle) and the
  * shared region, and report its layout in @s.  Process context, no lock
  * held.  -EEXIST the second time, -EINVAL for counts outside the module's
- * limits or non-zero flags.
+ * limits or non-zero flags or reserved fields.  (The ioctl checks that the
+ * fields only written here came in zero.)
  */
 int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s)
 {
@@ -186,7 +187,7 @@ int kgo_inst_setup(struct kgo_inst *inst, struct kgo_setup *s)
 	int err;
 	u32 i;
 
-	if (s->flags || s->reserved || !s->nprocs || s->nprocs > max ||
+	if (s->flags || s->reserved0 || s->reserved1 || !s->nprocs || s->nprocs > max ||
 	    max > kgo_max_procs || limit > kgo_gq_limit || max_ms > kgo_max_ms)
 		return -EINVAL;
 

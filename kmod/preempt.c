@@ -38,11 +38,12 @@
 /*
  * kgo_set_preempt - the SET_PREEMPT ioctl.  Owner, process context.
  * -EINVAL for a slice under 1 ms, a trampoline outside the given text, a
- * text range that is not a user range, or non-zero flags.
+ * text range that is not a user range, or non-zero flags or reserved.
  */
 int kgo_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc)
 {
-	if (pc->flags || (pc->slice_ns && pc->slice_ns < NSEC_PER_MSEC) ||
+	if (pc->flags || memchr_inv(pc->reserved, 0, sizeof(pc->reserved)) ||
+	    (pc->slice_ns && pc->slice_ns < NSEC_PER_MSEC) ||
 	    pc->spare_ms > inst->max_ms)
 		return -EINVAL;
 	if (pc->trampoline &&

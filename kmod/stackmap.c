@@ -83,7 +83,7 @@ int kgo_stackmap_declare(struct kgo_inst *inst, struct kgo_stackmap *sm)
 	int err = 0;
 	u32 i;
 
-	if (sm->flags || sm->reserved || !sm->stride || !sm->guard ||
+	if (sm->flags || !sm->stride || !sm->guard ||
 	    sm->stride > KGO_STACKMAP_STRIDE_MAX || sm->guard >= sm->stride ||
 	    !PAGE_ALIGNED(sm->stride) || !PAGE_ALIGNED(sm->guard))
 		return -EINVAL;

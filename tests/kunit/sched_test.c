@@ -60,9 +60,12 @@ static void sched_setup_validates(struct kunit *test)
 	s.max_ms = kgo_max_ms + 1;
 	KUNIT_EXPECT_EQ(test, kgo_inst_setup(inst, &s), -EINVAL);
 	s.max_ms = 0;
-	s.reserved = 1;
+	s.reserved0 = 1;
 	KUNIT_EXPECT_EQ(test, kgo_inst_setup(inst, &s), -EINVAL);
-	s.reserved = 0;
+	s.reserved0 = 0;
+	s.reserved1 = 1;
+	KUNIT_EXPECT_EQ(test, kgo_inst_setup(inst, &s), -EINVAL);
+	s.reserved1 = 0;
 	s.nprocs = kgo_max_procs + 1;
 	KUNIT_EXPECT_EQ(test, kgo_inst_setup(inst, &s), -EINVAL);
 	s.nprocs = 2;

@@ -121,8 +121,12 @@ static inline void csafe_need_sysmon(int plan)
 {
 	struct kgo_version v;
 	int fd = open(KGO_DEVICE, O_RDWR | O_CLOEXEC);
-	bool ok = fd >= 0 && ioctl(fd, KGO_IOC_VERSION, &v) == 0 &&
-		  (v.features & KGO_FEAT_SYSMON);
+	bool ok;
+
+	memset(&v, 0, sizeof(v));	/* C++ too: no designated initializers */
+	v.size = sizeof(v);
+	ok = fd >= 0 && ioctl(fd, KGO_IOC_VERSION, &v) == 0 &&
+	     (v.features & KGO_FEAT_SYSMON);
 
 	if (fd >= 0)
 		close(fd);

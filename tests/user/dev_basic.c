@@ -16,14 +16,15 @@
 
 static void t_version(void)
 {
-	struct kgo_version v = { 0 };
+	struct kgo_version v;
 	int fd = open(KGO_DEVICE, O_RDWR);
-	int err = xioctl(fd, KGO_IOC_VERSION, &v);
+	int err = version(fd, &v);
 
 	tap_ok_fmt(TAP_CHECK(fd >= 0) && TAP_CHECK(err == 0) &&
 		   TAP_CHECK(v.major == KGO_VERSION_MAJOR && v.minor == KGO_VERSION_MINOR) &&
 		   TAP_CHECK(v.ring_size == KGO_RING_SIZE) &&
-		   TAP_CHECK(v.features & KGO_FEAT_SHARED_RUNQ) && TAP_CHECK(v.max_procs >= 1),
+		   TAP_CHECK(v.features & KGO_FEAT_SHARED_RUNQ) &&
+		   TAP_CHECK(v.features & KGO_FEAT_SIZED_ARGS) && TAP_CHECK(v.max_procs >= 1),
 		   "VERSION answers %u.%u.%u, ring %u", v.major, v.minor, v.patch, v.ring_size);
 	tap_ok(TAP_CHECK(xioctl(fd, _IO(KGO_IOC_MAGIC, 0x7f), NULL) == -ENOTTY) &&
 	       TAP_CHECK(xioctl(fd, KGO_IOC_VERSION, (void *)8) == -EFAULT),
@@ -35,11 +36,11 @@ static void t_setup_errors(void)
 {
 	int fd = open(KGO_DEVICE, O_RDWR);
 	struct kgo_version v;
-	struct kgo_setup s = { 0 };
-	struct kgo_attach a = { 0 };
+	struct kgo_setup s = { .size = sizeof(s) };
+	struct kgo_attach a = { .size = sizeof(a) };
 	bool ok = true;
 
-	xioctl(fd, KGO_IOC_VERSION, &v);
+	version(fd, &v);
 	ok &= TAP_CHECK(xioctl(fd, KGO_IOC_ATTACH, &a) == -EBADFD);
 	ok &= TAP_CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == EBADFD);
 	s.nprocs = 0;
@@ -57,6 +58,10 @@ static void t_setup_errors(void)
 	ok &= TAP_CHECK(s.max_procs == 4 && s.ring_size == KGO_RING_SIZE);
 	ok &= TAP_CHECK(s.p_stride >= sizeof(struct kgo_shared_p));
 	ok &= TAP_CHECK(s.map_size >= s.p_off + 4ull * s.p_stride);
+	/* The outs go back to zero for a valid second call. */
+	memset(&s, 0, sizeof(s));
+	s.size = sizeof(s);
+	s.nprocs = 4;
 	ok &= TAP_CHECK(xioctl(fd, KGO_IOC_SETUP, &s) == -EEXIST);
 	tap_ok(ok, "SETUP refuses bad counts and flags, reports its layout, runs once");
 	close(fd);
@@ -235,7 +240,7 @@ static void t_other_process(void)
 	ok &= TAP_CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0);
 	pid = fork();
 	if (pid == 0) {
-		struct kgo_version v;
+		struct kgo_version v = { .size = sizeof(v) };
 		char buf[CMSG_SPACE(sizeof(int))], c;
 		struct iovec iov = { &c, 1 };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -277,7 +282,7 @@ static void t_other_process(void)
 static void t_set_preempt_and_wantm(void)
 {
 	struct inst in;
-	struct kgo_preempt pc = { 0 };
+	struct kgo_preempt pc = { .size = sizeof(pc) };
 	uintptr_t text = (uintptr_t)t_set_preempt_and_wantm;
 	bool ok = TAP_CHECK(inst_open(&in, 1, 0) == 0);
 

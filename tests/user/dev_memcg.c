@@ -32,7 +32,7 @@ static long read_long(const char *path)
 /* In the child, inside the cgroup: open instances until SETUP fails. */
 static int charge_child(void)
 {
-	struct kgo_version v;
+	struct kgo_version v = { .size = sizeof(v) };
 	long before = read_long(CG "/child/memory.current"), after;
 	int i, fd, err = 0;
 
@@ -45,7 +45,7 @@ static int charge_child(void)
 	 * so one small instance may not move memory.current at all.)
 	 */
 	for (i = 0; i < 10; i++) {
-		struct kgo_setup s = { .nprocs = 64 };
+		struct kgo_setup s = { .size = sizeof(s), .nprocs = 64 };
 		int f = open(KGO_DEVICE, O_RDWR);
 
 		if (f < 0 || ioctl(f, KGO_IOC_SETUP, &s))
@@ -57,7 +57,7 @@ static int charge_child(void)
 		return 12;
 	/* Many more: the 4 MiB limit must stop them with ENOMEM. */
 	for (i = 0; i < 4000 && !err; i++) {
-		struct kgo_setup s = { .nprocs = 64 };
+		struct kgo_setup s = { .size = sizeof(s), .nprocs = 64 };
 		int f = open(KGO_DEVICE, O_RDWR);
 
 		if (f < 0) {

@@ -63,7 +63,7 @@ __attribute__((noinline, noreturn)) static void redirected_here(void)
 
 static int clone_child(void *arg)
 {
-	struct kgo_attach a = { 0 };
+	struct kgo_attach a = { .size = sizeof(a) };
 
 	(void)arg;
 	clone_result = xioctl(in.fd, KGO_IOC_ATTACH, &a);
@@ -72,7 +72,7 @@ static int clone_child(void *arg)
 
 static void *thread_attach(void *arg)
 {
-	struct kgo_attach a = { 0 };
+	struct kgo_attach a = { .size = sizeof(a) };
 
 	*(int *)arg = xioctl(in.fd, KGO_IOC_ATTACH, &a);
 	if (!*(int *)arg)
@@ -102,7 +102,7 @@ static void test_clone_vm(void)
 
 	pid = vfork();
 	if (pid == 0) {
-		struct kgo_attach a = { 0 };
+		struct kgo_attach a = { .size = sizeof(a) };
 
 		/* The vfork child may only write this and _exit: it shares memory. */
 		vfork_result = ioctl(in.fd, KGO_IOC_ATTACH, &a) ? errno : 0;
@@ -127,7 +127,7 @@ static void test_clone_vm(void)
 static int after_exec(int fd)
 {
 	struct timespec t0, t;
-	struct kgo_stats st;
+	struct kgo_stats st = { .size = sizeof(st) };
 	char line[512];
 	int ms = 0, procs = -1, idle = -1;
 	FILE *f;
@@ -162,7 +162,7 @@ static int after_exec(int fd)
 
 static void *thread_exec(void *arg)
 {
-	struct kgo_attach a = { .flags = KGO_ATTACH_ACQUIRE_P };
+	struct kgo_attach a = { .size = sizeof(a), .flags = KGO_ATTACH_ACQUIRE_P };
 	struct kgo_shared_m *slot;
 
 	(void)arg;
@@ -183,6 +183,7 @@ static void test_exec(void)
 	pid = fork();
 	if (pid == 0) {
 		struct kgo_preempt pc = {
+			.size = sizeof(struct kgo_preempt),
 			.trampoline = tramp, .text_start = tramp, .text_end = tramp + 1,
 			.slice_ns = 1000000,
 		};

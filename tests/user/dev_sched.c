@@ -139,7 +139,7 @@ static void t_no_lost_wakeup(void)
 {
 	static struct relay r;
 	struct relay_m rm[NMS];
-	struct kgo_stats st;
+	struct kgo_stats st = { .size = sizeof(st) };
 	pthread_t t[NMS];
 	struct inst in;
 	unsigned int g, spins = 0;

@@ -40,6 +40,7 @@ static inline int inst_open(struct inst *in, uint32_t nprocs, uint32_t gq_limit)
 	in->fd = open(KGO_DEVICE, O_RDWR | O_CLOEXEC);
 	if (in->fd < 0)
 		return -errno;
+	in->s.size = sizeof(in->s);
 	in->s.nprocs = nprocs;
 	in->s.gq_limit = gq_limit;
 	err = xioctl(in->fd, KGO_IOC_SETUP, &in->s);
@@ -89,6 +90,7 @@ static inline uint32_t ring_len(struct kgo_shared_p *p)
 static inline int attach(struct inst *in, uint32_t flags, struct kgo_attach *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
 	a->flags = flags;
 	return xioctl(in->fd, KGO_IOC_ATTACH, a);
 }
@@ -97,6 +99,7 @@ static inline int park(struct inst *in, unsigned long cmd, uint32_t m, uint32_t 
 		       uint64_t timeout_ns, struct kgo_park *pk)
 {
 	memset(pk, 0, sizeof(*pk));
+	pk->size = sizeof(*pk);
 	pk->m = m;
 	pk->flags = flags;
 	pk->timeout_ns = timeout_ns;
@@ -105,9 +108,24 @@ static inline int park(struct inst *in, unsigned long cmd, uint32_t m, uint32_t 
 
 static inline int ready(struct inst *in, unsigned long cmd, uint32_t m, uint64_t g)
 {
-	struct kgo_ready r = { .g = g, .m = m };
+	struct kgo_ready r = { .size = sizeof(r), .g = g, .m = m };
 
 	return xioctl(in->fd, cmd, &r);
+}
+
+/* VERSION and STATS: size in, everything else zero in and out. */
+static inline int version(int fd, struct kgo_version *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->size = sizeof(*v);
+	return xioctl(fd, KGO_IOC_VERSION, v);
+}
+
+static inline int stats(int fd, struct kgo_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return xioctl(fd, KGO_IOC_STATS, st);
 }
 
 /*

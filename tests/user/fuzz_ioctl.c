@@ -2,7 +2,9 @@
 /*
  * A fuzzer for /dev/kgo: random ioctl commands, sizes and argument
  * pointers (NULL, kernel addresses, unmapped, read-only, valid pages of
- * random bytes, structs straddling an unmapped page) and random mmaps,
+ * random bytes, structs straddling an unmapped page), sized arguments of
+ * every size class (under VER0, an older layout, larger with a zero tail,
+ * larger with a non-zero one, a size field that disagrees) and random mmaps,
  * on instances in every state, while legitimate Ms park, steal, ready,
  * spill full rings (RUNQPUTSLOW) and block "in a G" so that sysmon hands
  * their Ps off, SET_NPROCS shrinks and grows instance 0, state flippers
@@ -36,8 +38,28 @@ static const unsigned long cmds[] = {
 	KGO_IOC_VERSION, KGO_IOC_SETUP, KGO_IOC_ATTACH, KGO_IOC_DETACH,
 	KGO_IOC_PARK, KGO_IOC_READY, KGO_IOC_WAKEP, KGO_IOC_RUNQPUTSLOW,
 	KGO_IOC_GLOBRUNQGET, KGO_IOC_STEAL, KGO_IOC_SET_NPROCS, KGO_IOC_STATS,
-	KGO_IOC_SHUTDOWN, KGO_IOC_SET_PREEMPT, KGO_IOC_WANTM,
+	KGO_IOC_SHUTDOWN, KGO_IOC_SET_PREEMPT, KGO_IOC_WANTM, KGO_IOC_STACKMAP,
 };
+
+/* The commands with a sized struct: the module's size and its VER0. */
+static const struct sized {
+	unsigned long cmd;
+	uint32_t ver0;
+} sized[] = {
+	{ KGO_IOC_VERSION, KGO_VERSION_SIZE_VER0 },
+	{ KGO_IOC_SETUP, KGO_SETUP_SIZE_VER0 },
+	{ KGO_IOC_ATTACH, KGO_ATTACH_SIZE_VER0 },
+	{ KGO_IOC_PARK, KGO_PARK_SIZE_VER0 },
+	{ KGO_IOC_READY, KGO_READY_SIZE_VER0 },
+	{ KGO_IOC_RUNQPUTSLOW, KGO_READY_SIZE_VER0 },
+	{ KGO_IOC_GLOBRUNQGET, KGO_PARK_SIZE_VER0 },
+	{ KGO_IOC_STEAL, KGO_PARK_SIZE_VER0 },
+	{ KGO_IOC_STATS, KGO_STATS_SIZE_VER0 },
+	{ KGO_IOC_SET_PREEMPT, KGO_PREEMPT_SIZE_VER0 },
+	{ KGO_IOC_STACKMAP, KGO_STACKMAP_SIZE_VER0 },
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* The errnos docs/design.md lists for /dev/kgo. */
 static bool documented(int e)
@@ -46,7 +68,7 @@ static bool documented(int e)
 	case EPERM: case EBADFD: case EINVAL: case EEXIST: case ESRCH:
 	case EBADSLT: case EBUSY: case EUSERS: case ENOSPC: case EAGAIN:
 	case ETIMEDOUT: case ESHUTDOWN: case ENOTTY: case EFAULT: case ENOMEM:
-	case EINTR:
+	case EINTR: case E2BIG:
 		return true;
 	}
 	return false;
@@ -80,7 +102,8 @@ static uint64_t rnd(uint64_t *s)
 /* (Re)creates instance @i in a random state: raw, set up, mapped. */
 static void slot_reset(struct slot *sl, uint64_t *seed)
 {
-	struct kgo_setup s = { 0 };
+	struct kgo_setup s = { .size = sizeof(s) };
+	unsigned long cmd = KGO_IOC_SETUP;
 
 	if (sl->map)
 		munmap(sl->map, sl->map_size);
@@ -93,7 +116,13 @@ static void slot_reset(struct slot *sl, uint64_t *seed)
 	s.nprocs = 1 + rnd(seed) % 4;
 	s.gq_limit = rnd(seed) % 2 ? 0 : 1 + rnd(seed) % 300;
 	s.max_ms = rnd(seed) % 2 ? 0 : 1 + rnd(seed) % 16;
-	if (ioctl(sl->fd, KGO_IOC_SETUP, &s))
+	if (rnd(seed) % 4 == 0) {
+		/* An older caller: the first layout, default M slots. */
+		s.size = KGO_SETUP_SIZE_VER0;
+		s.max_ms = 0;
+		cmd = KGO_IOC_SIZED(KGO_IOC_SETUP, KGO_SETUP_SIZE_VER0);
+	}
+	if (ioctl(sl->fd, cmd, &s))
 		return;
 	sl->map = mmap(NULL, s.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, sl->fd, 0);
 	if (sl->map == MAP_FAILED)
@@ -132,6 +161,51 @@ static void *fuzz_arg(uint64_t *seed, size_t size)
 	}
 }
 
+/*
+ * A sized command of a random size class, its struct in page_rw: random
+ * fields (small numbers often), the size field mostly agreeing with the
+ * number, and a tail past the module's struct that is zero or not.
+ */
+static unsigned long fuzz_sized(uint64_t *seed, void **arg)
+{
+	const struct sized *sz = &sized[rnd(seed) % NELEM(sized)];
+	uint32_t ksize = _IOC_SIZE(sz->cmd), usize, i;
+	bool tail_garbage = false;
+
+	switch (rnd(seed) % 5) {
+	case 0:
+		usize = (uint32_t)(rnd(seed) % sz->ver0);	/* too small */
+		break;
+	case 1:
+		usize = sz->ver0 + (uint32_t)(rnd(seed) % (ksize - sz->ver0 + 1));
+		break;
+	case 2:
+		usize = ksize + 1 + (uint32_t)(rnd(seed) % 256);	/* zero tail */
+		break;
+	case 3:
+		usize = ksize + 1 + (uint32_t)(rnd(seed) % 256);
+		tail_garbage = true;
+		break;
+	default:
+		usize = ksize;
+	}
+	memset(page_rw, 0, usize + sizeof(uint64_t));
+	for (i = 0; i + 8 <= ksize && i + 8 <= usize; i += 8) {
+		uint64_t v = rnd(seed);
+
+		/* Zeroes mostly (the outs must be), small numbers sometimes. */
+		v = v % 4 ? 0 : v % 3 ? v % 8 : v;
+		memcpy(page_rw + i, &v, 8);
+	}
+	if (tail_garbage)
+		page_rw[ksize + rnd(seed) % (usize - ksize)] = (char)(1 + rnd(seed) % 255);
+	i = rnd(seed) % 8 ? usize : (uint32_t)rnd(seed) % 512;	/* the size field */
+	if (usize >= sizeof(i))
+		memcpy(page_rw, &i, sizeof(i));
+	*arg = page_rw;
+	return KGO_IOC_SIZED(sz->cmd, usize);
+}
+
 static void fuzz_one(uint64_t *seed)
 {
 	struct slot *sl = &slots[rnd(seed) % NINST];
@@ -146,23 +220,34 @@ static void fuzz_one(uint64_t *seed)
 		cmd = rnd(seed) & 0xffffffff;
 		break;
 	case 1:
-		/* A known command with the wrong size or direction. */
-		cmd = cmds[rnd(seed) % (sizeof(cmds) / sizeof(cmds[0]))];
-		cmd = (cmd & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) |
-		      ((rnd(seed) % 512) << _IOC_SIZESHIFT);
+		/* A known command with any size or direction. */
+		cmd = cmds[rnd(seed) % NELEM(cmds)];
+		cmd = KGO_IOC_SIZED(cmd, rnd(seed) % 512);
+		if (rnd(seed) % 2)
+			cmd ^= (unsigned long)(1 + rnd(seed) % 3) << _IOC_DIRSHIFT;
 		break;
+	case 2: case 3: case 4: case 5:
+		cmd = fuzz_sized(seed, &arg);
+		goto have_arg;
 	default:
-		cmd = cmds[rnd(seed) % (sizeof(cmds) / sizeof(cmds[0]))];
+		cmd = cmds[rnd(seed) % NELEM(cmds)];
 	}
 	size = _IOC_SIZE(cmd);
 	arg = fuzz_arg(seed, size);
+	/* A random struct: most of the time with its size field right. */
+	if (arg == page_rw && size >= sizeof(uint32_t) && rnd(seed) % 4) {
+		uint32_t usize = (uint32_t)size;
+
+		memcpy(page_rw, &usize, sizeof(usize));
+	}
+have_arg:
 	/*
 	 * A SET_PREEMPT that the kernel accepts would send this process's
 	 * threads to whatever address it names: the process's own business,
 	 * but it would end the fuzzing.  Its checks are still fuzzed, with no
 	 * trampoline (and dev_basic tests the accepted cases).
 	 */
-	if (cmd == KGO_IOC_SET_PREEMPT && arg == page_rw)
+	if (_IOC_NR(cmd) == _IOC_NR(KGO_IOC_SET_PREEMPT) && arg == page_rw)
 		((struct kgo_preempt *)page_rw)->trampoline = 0;
 
 	/*
@@ -222,7 +307,7 @@ static struct kgo_shared_p *slot_p(struct slot *sl, uint32_t id)
  */
 static void worker_spill(struct slot *sl, uint32_t m, uint32_t p, uint64_t *seed)
 {
-	struct kgo_ready rd = { .m = m };
+	struct kgo_ready rd = { .size = sizeof(rd), .m = m };
 	int i;
 
 	if (p >= MAX_PROCS0)
@@ -232,6 +317,16 @@ static void worker_spill(struct slot *sl, uint32_t m, uint32_t p, uint64_t *seed
 			break;
 	rd.g = 1 + rnd(seed) % 1000;
 	ioctl(sl->fd, KGO_IOC_RUNQPUTSLOW, &rd);
+}
+
+/* A fresh PARK argument: p and g are out (and must go in as zero). */
+static void park_arg(struct kgo_park *pk, uint32_t m, uint32_t flags, uint64_t timeout_ns)
+{
+	memset(pk, 0, sizeof(*pk));
+	pk->size = sizeof(*pk);
+	pk->m = m;
+	pk->flags = flags;
+	pk->timeout_ns = timeout_ns;
 }
 
 /*
@@ -245,9 +340,11 @@ static void *worker(void *arg)
 	struct slot *sl = &slots[0];
 
 	while (!atomic_load(&stop)) {
-		struct kgo_attach a = { .flags = rnd(&seed) % 2 ? KGO_ATTACH_ACQUIRE_P : 0 };
-		struct kgo_park pk = { 0 };
-		struct kgo_ready rd = { 0 };
+		struct kgo_attach a = {
+			.size = sizeof(a), .flags = rnd(&seed) % 2 ? KGO_ATTACH_ACQUIRE_P : 0,
+		};
+		struct kgo_park pk;
+		struct kgo_ready rd = { .size = sizeof(rd) };
 		uint32_t p;
 		int n;
 
@@ -255,9 +352,8 @@ static void *worker(void *arg)
 			continue;
 		p = a.p;
 		for (n = 0; n < 200 && !atomic_load(&stop); n++) {
-			pk.m = a.m;
-			pk.flags = rnd(&seed) % 3 ? KGO_PARK_NOWAIT : 0;
-			pk.timeout_ns = rnd(&seed) % 16 ? 1000000 : ~0ull;
+			park_arg(&pk, a.m, rnd(&seed) % 3 ? KGO_PARK_NOWAIT : 0,
+				 rnd(&seed) % 16 ? 1000000 : ~0ull);
 			if (ioctl(sl->fd, KGO_IOC_PARK, &pk) == 0)
 				p = pk.p;
 			switch (rnd(&seed) % 4) {
@@ -268,10 +364,7 @@ static void *worker(void *arg)
 				/* Blocked in a G: sysmon may take the P (handoff). */
 				__atomic_store_n(&slot_m(sl, a.m)->state, KGO_MS_G, __ATOMIC_SEQ_CST);
 				usleep(500 + rnd(&seed) % 2000);
-				pk.m = a.m;
-				pk.flags = KGO_PARK_EXITSYSCALL | KGO_PARK_NOWAIT;
-				pk.g = 1 + rnd(&seed) % 1000;
-				pk.timeout_ns = 1000000;
+				park_arg(&pk, a.m, KGO_PARK_EXITSYSCALL | KGO_PARK_NOWAIT, 1000000);
 				if (ioctl(sl->fd, KGO_IOC_PARK, &pk) == 0)
 					p = pk.p;
 				break;
@@ -280,9 +373,9 @@ static void *worker(void *arg)
 			}
 			rd.g = 1 + rnd(&seed) % 1000;
 			ioctl(sl->fd, KGO_IOC_READY, &rd);
-			pk.m = a.m;
-			pk.flags = 0;
+			park_arg(&pk, a.m, 0, 0);
 			ioctl(sl->fd, KGO_IOC_STEAL, &pk);
+			park_arg(&pk, a.m, 0, 0);
 			ioctl(sl->fd, KGO_IOC_GLOBRUNQGET, &pk);
 		}
 		ioctl(sl->fd, KGO_IOC_DETACH, &a.m);
@@ -358,8 +451,8 @@ int main(int argc, char **argv)
 	struct itimerval it = { { 0, 50000 }, { 0, 50000 } };
 	struct sigaction sa = { .sa_handler = on_alarm };
 	pthread_t w[NWORKERS], s[NSCRIBBLERS], fl[NFLIPPERS], rs;
-	struct kgo_setup st = { .nprocs = 3, .max_procs = MAX_PROCS0 };
-	struct kgo_stats st0 = { 0 };
+	struct kgo_setup st = { .size = sizeof(st), .nprocs = 3, .max_procs = MAX_PROCS0 };
+	struct kgo_stats st0 = { .size = sizeof(st0) };
 	unsigned long i;
 	int k;
 

@@ -123,6 +123,7 @@ static void *blocked_m(void *arg)
 static void child(struct report *r, uint64_t seed)
 {
 	struct kgo_preempt pc = {
+		.size = sizeof(struct kgo_preempt),
 		.trampoline = (uintptr_t)trampoline_stub,
 		.text_start = (uintptr_t)trampoline_stub,
 		.text_end = (uintptr_t)trampoline_stub + 1,
@@ -140,7 +141,7 @@ static void child(struct report *r, uint64_t seed)
 	for (i = 0; i < n; i++)
 		pthread_create(&t, NULL, busy_m, (void *)(uintptr_t)(seed + i));
 	for (;;) {
-		struct kgo_stats st;
+		struct kgo_stats st = { .size = sizeof(st) };
 		struct timespec ms = { 0, 1000000 };
 
 		if (!r->handoff && xioctl(in.fd, KGO_IOC_STATS, &st) == 0 && st.handoffs) {

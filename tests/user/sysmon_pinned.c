@@ -144,7 +144,7 @@ static int cmp64(const void *a, const void *b)
 int main(void)
 {
 	struct kgo_config cfg = { .nprocs = 2, .slice_ns = KGO_SLICE_MIN };
-	struct kgo_version v;
+	struct kgo_version v = { .size = sizeof(v) };
 	pthread_t t;
 	int rc, n, peak, fd;
 	uint32_t max_ms = 0;

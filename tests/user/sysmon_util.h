@@ -55,7 +55,7 @@ static inline int count_threads(void)
 /* Whether /dev/kgo has sysmon; exits with the TAP skip status if not. */
 static inline void need_sysmon(int plan)
 {
-	struct kgo_version v;
+	struct kgo_version v = { .size = sizeof(v) };
 	int fd = open(KGO_DEVICE, O_RDWR | O_CLOEXEC);
 	bool ok = fd >= 0 && ioctl(fd, KGO_IOC_VERSION, &v) == 0 &&
 		  (v.features & KGO_FEAT_SYSMON);

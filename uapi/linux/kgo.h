@@ -47,6 +47,36 @@
  * run queue passes it to KGO_IOC_PARK with KGO_PARK_STARTLOCKEDM.
  * Everything user space writes into the shared region is untrusted by the
  * module.
+ *
+ * Sized arguments (KGO_FEAT_SIZED_ARGS).  Every argument struct begins
+ * with __u32 size, which the caller sets to sizeof the struct as it was
+ * compiled, and the ioctl number carries the same size (the _IOWR() below
+ * does, from the same sizeof).  The two must agree (-EINVAL otherwise):
+ * the module reads exactly size bytes, never more.  The module dispatches
+ * on the number's type, number and direction, so a struct of another size
+ * still reaches its handler:
+ *   - size below the struct's KGO_*_SIZE_VER0 (its first layout): -EINVAL;
+ *   - smaller than the module's struct (an older caller): the fields it
+ *     lacks read as zero, and each field's zero means its default;
+ *   - larger (a newer caller): accepted if every byte past the module's
+ *     struct is zero, -E2BIG otherwise;
+ *   - output is written only up to the smaller of the two sizes, so no
+ *     byte past the caller's struct is ever touched.
+ * Fields are only ever appended.  Every reserved field, and every field
+ * the module only writes (marked out), must be zero on input (-EINVAL), so
+ * that a later layout may give them a meaning.  KGO_IOC_SIZED() makes the
+ * number for a struct of another size (tests, shims for older layouts).
+ *
+ * DETACH and SET_NPROCS take a bare __u32 and WAKEP, SHUTDOWN and WANTM
+ * nothing: there is nothing in them to grow, and a call that needs more
+ * will be a new, sized ioctl behind a new feature bit.  Their numbers must
+ * match exactly.
+ *
+ * A library checks features, not the version number, before it uses
+ * anything: a bit for each thing it needs.  A module without
+ * KGO_FEAT_SIZED_ARGS predates all this and answers this header's
+ * KGO_IOC_VERSION with -ENOTTY (its number has another size and
+ * direction); this module refuses the older number the same way.
  */
 #ifndef _UAPI_KGO_H
 #define _UAPI_KGO_H
@@ -58,7 +88,7 @@
 #define KGO_DEVICE		"/dev/kgo"
 
 #define KGO_VERSION_MAJOR	0
-#define KGO_VERSION_MINOR	1
+#define KGO_VERSION_MINOR	2
 #define KGO_VERSION_PATCH	0
 
 /* Feature bits in kgo_version.features. */
@@ -66,6 +96,12 @@
 #define KGO_FEAT_PROCRESIZE	0x2U	/* KGO_IOC_SET_NPROCS */
 #define KGO_FEAT_SYSMON		0x4U	/* handoff, preemption, per-M slots */
 #define KGO_FEAT_STACKMAP	0x100U	/* KGO_IOC_STACKMAP: goroutine stacks */
+#define KGO_FEAT_SIZED_ARGS	0x200U	/* every argument begins with its size */
+
+/* @cmd, one of the sized KGO_IOC_* below, for a struct of @size bytes. */
+#define KGO_IOC_SIZED(cmd, size) \
+	(((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) | \
+	 (((size) & _IOC_SIZEMASK) << _IOC_SIZESHIFT))
 
 #define KGO_RING_SIZE		256	/* slots in a P's local ring */
 
@@ -78,7 +114,9 @@
 #define KGO_TOKEN_IS_LOCKEDM(t)	(((t) & KGO_TOKEN_LOCKEDM) != 0)
 #define KGO_NO_P		0xffffffffU	/* "this M holds no P" */
 
+/* KGO_IOC_VERSION: everything but size is out. */
 struct kgo_version {
+	__u32 size;
 	__u32 major;
 	__u32 minor;
 	__u32 patch;
@@ -86,26 +124,38 @@ struct kgo_version {
 	__u32 ring_size;	/* KGO_RING_SIZE */
 	__u32 max_procs;	/* module limit on Ps per instance */
 	__u32 max_ms;		/* module limit on Ms per instance */
-	__u32 reserved;
+	__u32 reserved[2];
 };
 
-/* KGO_IOC_SETUP: in nprocs, max_procs (0: nprocs), gq_limit (0: default). */
+#define KGO_VERSION_SIZE_VER0	40
+
+/*
+ * KGO_IOC_SETUP.  in: nprocs, max_procs (0: nprocs), gq_limit (0: the
+ * module's default), max_ms (0: the module's default), each reported back
+ * as applied.  out: where things are in the region to mmap() at offset 0.
+ * A caller of the first layout (VER0) gets the default M slots and does
+ * not learn where they are.
+ */
 struct kgo_setup {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
 	__u32 nprocs;
 	__u32 max_procs;
 	__u32 gq_limit;		/* global queue capacity in Gs */
-	__u32 flags;		/* must be 0 */
-	/* out: where things are in the region to mmap() at offset 0 */
-	__u64 map_size;
-	__u32 sched_off;	/* struct kgo_shared_sched */
-	__u32 p_off;		/* first struct kgo_shared_p */
-	__u32 p_stride;		/* bytes from one P to the next */
-	__u32 ring_size;
-	__u32 max_ms;		/* in: 0 = default; out: M slots available */
+	__u32 ring_size;	/* out */
+	__u64 map_size;		/* out */
+	__u32 sched_off;	/* out: struct kgo_shared_sched */
+	__u32 p_off;		/* out: first struct kgo_shared_p */
+	__u32 p_stride;		/* out: bytes from one P to the next */
+	__u32 reserved0;
+	/* KGO_SETUP_SIZE_VER0 */
+	__u32 max_ms;		/* M slots */
 	__u32 m_off;		/* out: first struct kgo_shared_m (slot = M id) */
 	__u32 m_stride;		/* out: bytes from one M slot to the next */
-	__u32 reserved;
+	__u32 reserved1;
 };
+
+#define KGO_SETUP_SIZE_VER0	48
 
 /*
  * Instance-wide counters, written by the module, read by the library to
@@ -174,16 +224,21 @@ struct kgo_shared_m {
 #define KGO_MS_G	1
 #define KGO_MS_LOST	2
 
-/* KGO_IOC_SET_PREEMPT */
+/* KGO_IOC_SET_PREEMPT: all in.  VER0 keeps no spare Ms. */
 struct kgo_preempt {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
 	/* where a G still running at SHUTDOWN is sent (never to resume) */
 	__u64 trampoline;
 	__u64 text_start;	/* the library's code, which holds it */
 	__u64 text_end;
 	__u64 slice_ns;		/* 0: no preemption; else >= 1 ms */
+	/* KGO_PREEMPT_SIZE_VER0 */
 	__u32 spare_ms;		/* idle Ms to keep for handoffs (KGO_IOC_WANTM) */
-	__u32 flags;		/* must be 0 */
+	__u32 reserved[5];	/* room to grow in place */
 };
+
+#define KGO_PREEMPT_SIZE_VER0	40
 
 #define KGO_P_IDLE	0
 #define KGO_P_RUNNING	1
@@ -192,11 +247,13 @@ struct kgo_preempt {
 /* KGO_IOC_ATTACH */
 #define KGO_ATTACH_ACQUIRE_P	0x1U
 struct kgo_attach {
+	__u32 size;
 	__u32 flags;
 	__u32 m;		/* out: M id, to name this M in later calls */
 	__u32 p;		/* out: the P acquired, or KGO_NO_P */
-	__u32 reserved;
 };
+
+#define KGO_ATTACH_SIZE_VER0	16
 
 /* KGO_IOC_PARK, KGO_IOC_GLOBRUNQGET and KGO_IOC_STEAL */
 #define KGO_PARK_NOWAIT		0x1U	/* do not sleep: -EAGAIN */
@@ -204,8 +261,8 @@ struct kgo_attach {
  * exitsyscall: the M's slot says LOST (it has no P) and its G's code is
  * to go on, on this thread.  Wait for a P (the one it had if idle, any
  * idle one, else its locked-M token waits in the global queue) and return
- * with it; g is not used.  -ERESTARTSYS on a signal: still waiting, ask
- * again.
+ * with it; g must be 0.  -EINTR on a signal: still waiting (the token
+ * stays queued), ask again.
  */
 #define KGO_PARK_EXITSYSCALL	0x2U
 /*
@@ -226,29 +283,51 @@ struct kgo_attach {
  * (to an idle M if it has work) and return at once, without a P.
  */
 #define KGO_PARK_RELEASEP	0x10U
+/*
+ * Once the arguments pass their checks, the struct is written back on
+ * every return, failures included (the P is reported: the M may have lost
+ * it), with STARTLOCKEDM cleared and g 0 unless a G was found.  So p holds
+ * output, and a PARK cut short by a signal fails with -EINTR instead of
+ * restarting (it would read p back as input): the caller zeroes p and
+ * asks again.
+ */
 struct kgo_park {
-	__u32 m;
+	__u32 size;
 	__u32 flags;
-	__u64 timeout_ns;	/* park: 0 = no limit; else -ETIMEDOUT */
-	__u64 g;		/* out: the G to run now */
+	__u32 m;
 	__u32 p;		/* out: the P the M holds now */
+	/* PARK: 0 = no limit, else -ETIMEDOUT after it; the others: 0 */
+	__u64 timeout_ns;
+	/* in: the token with STARTLOCKEDM, else 0; out: the G to run now */
+	__u64 g;
+};
+
+#define KGO_PARK_SIZE_VER0	32
+
+/* KGO_IOC_READY and KGO_IOC_RUNQPUTSLOW: all in. */
+struct kgo_ready {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
+	__u64 g;
+	__u32 m;		/* RUNQPUTSLOW: the owner M; READY: must be 0 */
 	__u32 reserved;
 };
 
-/* KGO_IOC_READY and KGO_IOC_RUNQPUTSLOW */
-struct kgo_ready {
-	__u64 g;
-	__u32 m;		/* RUNQPUTSLOW: the owner M; READY: ignored */
-	__u32 flags;		/* must be 0 */
-};
+#define KGO_READY_SIZE_VER0	24
 
+/*
+ * KGO_IOC_STATS: everything but size is out.  VER0 ends before the sysmon
+ * counters.
+ */
 struct kgo_stats {
+	__u32 size;
 	__u32 nprocs;
 	__u32 npidle;
 	__u32 nms;
 	__u32 nmidle;
 	__u32 nmspinning;
 	__u32 gq_len;
+	__u32 reserved;
 	__u64 parks;		/* sleeps in park */
 	__u64 wakeups;		/* Ms woken by wakep/ready */
 	__u64 steals;		/* successful steals */
@@ -257,6 +336,7 @@ struct kgo_stats {
 	__u64 gq_gets;		/* Gs taken from the global queue */
 	__u64 readies;		/* KGO_IOC_READY calls */
 	__u64 ioctls;		/* every ioctl on the instance */
+	/* KGO_STATS_SIZE_VER0 */
 	__u64 handoffs;		/* Ps taken from blocked Ms */
 	__u64 preempts;		/* Gs stopped in place for running too long */
 	__u64 exitsyscalls;	/* blocked Ms coming back without a P */
@@ -267,13 +347,15 @@ struct kgo_stats {
 	__u64 lockedm_starts;	/* Ps handed to such an M (startlockedm) */
 };
 
+#define KGO_STATS_SIZE_VER0	96
+
 /*
  * The ioctl type: 0xBB, which Documentation/userspace-api/ioctl/
  * ioctl-number.rst (6.12) lists for no one and no kernel header uses as a
  * type.
  */
 #define KGO_IOC_MAGIC		0xBB
-#define KGO_IOC_VERSION		_IOR(KGO_IOC_MAGIC, 0x00, struct kgo_version)
+#define KGO_IOC_VERSION		_IOWR(KGO_IOC_MAGIC, 0x00, struct kgo_version)
 #define KGO_IOC_SETUP		_IOWR(KGO_IOC_MAGIC, 0x01, struct kgo_setup)
 #define KGO_IOC_ATTACH		_IOWR(KGO_IOC_MAGIC, 0x02, struct kgo_attach)
 #define KGO_IOC_DETACH		_IOW(KGO_IOC_MAGIC, 0x03, __u32)
@@ -284,7 +366,7 @@ struct kgo_stats {
 #define KGO_IOC_GLOBRUNQGET	_IOWR(KGO_IOC_MAGIC, 0x08, struct kgo_park)
 #define KGO_IOC_STEAL		_IOWR(KGO_IOC_MAGIC, 0x09, struct kgo_park)
 #define KGO_IOC_SET_NPROCS	_IOW(KGO_IOC_MAGIC, 0x0a, __u32)
-#define KGO_IOC_STATS		_IOR(KGO_IOC_MAGIC, 0x0b, struct kgo_stats)
+#define KGO_IOC_STATS		_IOWR(KGO_IOC_MAGIC, 0x0b, struct kgo_stats)
 #define KGO_IOC_SHUTDOWN	_IO(KGO_IOC_MAGIC, 0x0c)
 #define KGO_IOC_SET_PREEMPT	_IOW(KGO_IOC_MAGIC, 0x0d, struct kgo_preempt)
 #define KGO_IOC_WANTM		_IO(KGO_IOC_MAGIC, 0x0e)
@@ -305,12 +387,14 @@ struct kgo_stats {
  * instance (-ENOSPC past that).  Never shared, never executable.
  */
 struct kgo_stackmap {
+	__u32 size;
+	__u32 flags;		/* must be 0 */
 	__u64 stride;		/* in: bytes from one slot to the next */
 	__u64 guard;		/* in: guard bytes at the low end of each slot */
 	__u64 offset;		/* out: the mmap() offset of the layout */
-	__u32 flags;		/* must be 0 */
-	__u32 reserved;		/* must be 0 */
 };
+
+#define KGO_STACKMAP_SIZE_VER0	32
 
 #define KGO_STACKMAP_LAYOUTS	8
 #define KGO_STACKMAP_STRIDE_MAX	0x80000000ULL	/* 2 GiB */

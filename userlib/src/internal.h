@@ -169,6 +169,7 @@ struct kgo_rt {
 	size_t mstride;
 	uint32_t max_ms;		/* M slots, and the most Ms started */
 	uint64_t slice_ns;		/* 0: no time-slice preemption */
+	uint32_t features;		/* the module's KGO_FEAT_* */
 	bool sysmon;			/* the module has KGO_FEAT_SYSMON */
 	bool spawner_started;
 	pthread_t spawner;		/* the spare-M spawner (not an M) */

@@ -65,7 +65,7 @@ int kgo_unlock_thread(void)
 static bool kgo_lockedg_park_ioctl(struct kgo_m *m, uint32_t flags)
 {
 	for (;;) {
-		struct kgo_park a = { .m = m->id, .flags = flags };
+		struct kgo_park a = { .size = sizeof(a), .m = m->id, .flags = flags };
 		int err = kgo_ioctl(KGO_IOC_PARK, &a);
 
 		kgo_setp(m, a.p);

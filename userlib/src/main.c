@@ -4,7 +4,7 @@
  * of runtime.main), and the calls about the instance as a whole:
  * kgo_main, kgo_nprocs, kgo_set_nprocs, kgo_stats.
  *
- * kgo_main: open the device, check the protocol version, SETUP nprocs Ps
+ * kgo_main: open the device, check its features, SETUP nprocs Ps
  * (max_procs = max(nprocs, online CPUs) so that kgo_set_nprocs can grow)
  * and up to KGO_MAX_MS M slots, mmap the shared region where SETUP says,
  * tell sysmon where the preemption trampoline and the library's code are
@@ -215,7 +215,25 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	kgo_rt_clear();
 }
 
-/* Open the device and check that it speaks our protocol. */
+/*
+ * What libkgo cannot do without; KGO_FEAT_SYSMON and KGO_FEAT_STACKMAP it
+ * uses when they are there.  SET_NPROCS (KGO_FEAT_PROCRESIZE) is only
+ * for kgo_set_nprocs.
+ */
+#define KGO_FEAT_NEEDED	(KGO_FEAT_SHARED_RUNQ | KGO_FEAT_SIZED_ARGS)
+
+/*
+ * VERSION as kgo.ko answered it before sized arguments: a 32-byte _IOR,
+ * major, minor and patch first.  Asked only when the sized VERSION is
+ * ENOTTY, to tell an older kgo.ko (which lacks KGO_FEAT_SIZED_ARGS) from
+ * a device that is not kgo's at all; a newer module refuses it (ENOTTY).
+ */
+#define KGO_IOC_VERSION_UNSIZED	_IOR(KGO_IOC_MAGIC, 0x00, uint32_t[8])
+
+/*
+ * Open the device and check that it has the features libkgo needs: by
+ * feature bits, never by version number.
+ */
 static int kgo_open(const struct kgo_config *cfg, struct kgo_version *v)
 {
 	const char *dev = cfg && cfg->device ? cfg->device : getenv("KGO_DEVICE");
@@ -230,15 +248,28 @@ static int kgo_open(const struct kgo_config *cfg, struct kgo_version *v)
 			return kgo_err(err, "%s not found: is kgo.ko loaded?", dev);
 		return kgo_err(err, "cannot open %s: %s", dev, strerror(-err));
 	}
+	memset(v, 0, sizeof(*v));
+	v->size = sizeof(*v);
 	err = kgo_ioctl(KGO_IOC_VERSION, v);
+	if (err == -ENOTTY) {
+		uint32_t old[8] = { 0 };
+
+		if (!kgo_ioctl(KGO_IOC_VERSION_UNSIZED, old))
+			return kgo_err(-EPROTO, "%s is kgo.ko %u.%u.%u, which lacks sized ioctl "
+				       "arguments (KGO_FEAT_SIZED_ARGS): libkgo needs a newer one",
+				       dev, old[0], old[1], old[2]);
+	}
 	if (err)
 		return kgo_err(err, "%s: VERSION failed: %s (is it kgo.ko's device?)",
 			       dev, strerror(-err));
-	if (v->major != KGO_VERSION_MAJOR || !(v->features & KGO_FEAT_SHARED_RUNQ) ||
-	    v->ring_size != KGO_RING_SIZE)
-		return kgo_err(-EPROTO, "%s speaks protocol %u.%u (ring %u), libkgo needs %u.x (ring %u)",
-			       dev, v->major, v->minor, v->ring_size,
-			       KGO_VERSION_MAJOR, KGO_RING_SIZE);
+	if ((v->features & KGO_FEAT_NEEDED) != KGO_FEAT_NEEDED)
+		return kgo_err(-EPROTO, "%s (kgo.ko %u.%u.%u) lacks features %#x libkgo needs",
+			       dev, v->major, v->minor, v->patch,
+			       KGO_FEAT_NEEDED & ~v->features);
+	if (v->ring_size != KGO_RING_SIZE)
+		return kgo_err(-EPROTO, "%s has %u-slot rings, libkgo %u", dev, v->ring_size,
+			       KGO_RING_SIZE);
+	kgo_rt.features = v->features;
 	return 0;
 }
 
@@ -246,7 +277,7 @@ static int kgo_open(const struct kgo_config *cfg, struct kgo_version *v)
 static int kgo_setup(int nprocs, const struct kgo_version *v)
 {
 	int online = kgo_online_cpus();
-	struct kgo_setup s = { 0 };
+	struct kgo_setup s = { .size = sizeof(s) };
 	uint32_t max;
 	void *region;
 	int err;
@@ -333,7 +364,7 @@ static int kgo_check_config(const struct kgo_config *cfg)
 static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg,
 		     struct kgo_m **m0p)
 {
-	struct kgo_attach a = { .flags = KGO_ATTACH_ACQUIRE_P };
+	struct kgo_attach a = { .size = sizeof(a), .flags = KGO_ATTACH_ACQUIRE_P };
 	struct kgo_version v;
 	struct kgo_m *m0;
 	int nprocs = 0, err, i;
@@ -509,6 +540,8 @@ int kgo_set_nprocs(int n)
 		return kgo_no_instance();
 	if (n < 1 || (uint32_t)n > kgo_rt.max_procs)
 		return -EINVAL;
+	if (!(kgo_rt.features & KGO_FEAT_PROCRESIZE))
+		return -EOPNOTSUPP;
 	entered = kgo_enter(true);
 	err = kgo_set_nprocs1(n);
 	kgo_leave(entered);
@@ -517,7 +550,7 @@ int kgo_set_nprocs(int n)
 
 int kgo_stats(struct kgo_stats_user *st)
 {
-	struct kgo_stats k;
+	struct kgo_stats k = { .size = sizeof(k) };
 	int err;
 
 	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))

@@ -46,6 +46,7 @@ size_t kgo_preempt_stack_reserve(void)
 int kgo_preempt_setup(void)
 {
 	struct kgo_preempt pc = {
+		.size = sizeof(pc),
 		.trampoline = (uintptr_t)kgo_abandon_tramp,
 		.text_start = (uintptr_t)__start_kgo_text,
 		.text_end = (uintptr_t)__stop_kgo_text,
@@ -98,7 +99,9 @@ static void kgo_sync_p(struct kgo_m *m)
 static void kgo_waitp_lost(struct kgo_m *m)
 {
 	for (;;) {
-		struct kgo_park a = { .m = m->id, .flags = KGO_PARK_EXITSYSCALL };
+		struct kgo_park a = {
+			.size = sizeof(a), .m = m->id, .flags = KGO_PARK_EXITSYSCALL,
+		};
 		int err = kgo_ioctl(KGO_IOC_PARK, &a);
 
 		if (!err) {

@@ -242,7 +242,7 @@ static int kgo_newproc1(void (*fn)(void *), void *arg, const void *args, size_t 
 		return err;
 	if (!m) {
 		/* Not an M: the global queue, through the module. */
-		struct kgo_ready a = { .g = kgo_gtok(g) };
+		struct kgo_ready a = { .size = sizeof(a), .g = kgo_gtok(g) };
 
 		err = kgo_ioctl(KGO_IOC_READY, &a);
 		if (err)

@@ -110,7 +110,7 @@ int kgo_runqput_m(struct kgo_m *m, struct kgo_g *g, bool next, uint64_t *left)
 	if (kgo_runqput(m->p, kgo_gtok(g), next, &tok))
 		return 0;
 	for (tries = 0; tries < 1000; tries++) {
-		struct kgo_ready a = { .g = tok, .m = m->id };
+		struct kgo_ready a = { .size = sizeof(a), .g = tok, .m = m->id };
 
 		err = kgo_ioctl(KGO_IOC_RUNQPUTSLOW, &a);
 		if (err != -EAGAIN)
@@ -177,7 +177,7 @@ void kgo_setp(struct kgo_m *m, uint32_t pid)
 static struct kgo_g *kgo_park_ioctl(struct kgo_m *m, uint64_t tok)
 {
 	struct kgo_park a = {
-		.m = m->id, .flags = tok ? KGO_PARK_STARTLOCKEDM : 0, .g = tok,
+		.size = sizeof(a), .m = m->id, .flags = tok ? KGO_PARK_STARTLOCKEDM : 0, .g = tok,
 	};
 
 	for (;;) {
@@ -194,6 +194,7 @@ static struct kgo_g *kgo_park_ioctl(struct kgo_m *m, uint64_t tok)
 		/* The module served the token before any sleep: park. */
 		a.flags = 0;
 		a.g = 0;
+		a.p = 0;	/* out-only: must go in as zero */
 		if (err == -EINTR || err == -ERESTART)
 			continue;
 		if (err == -ESHUTDOWN)
@@ -228,7 +229,7 @@ struct kgo_g *kgo_runnable_tok(struct kgo_m *m, uint64_t tok)
 /* The 61st-tick check: one batch from the global queue, or NULL. */
 static struct kgo_g *kgo_globrunqget(struct kgo_m *m)
 {
-	struct kgo_park a = { .m = m->id };
+	struct kgo_park a = { .size = sizeof(a), .m = m->id };
 	int err = kgo_ioctl(KGO_IOC_GLOBRUNQGET, &a);
 
 	if (err == 0)
@@ -246,7 +247,7 @@ static struct kgo_g *kgo_globrunqget(struct kgo_m *m)
  */
 static void kgo_globrunqput(struct kgo_m *m, struct kgo_g *g)
 {
-	struct kgo_ready a = { .g = kgo_gtok(g) };
+	struct kgo_ready a = { .size = sizeof(a), .g = kgo_gtok(g) };
 	int err;
 
 	/* Acquire: pairs with kgo_begin_exit's store. */
@@ -425,7 +426,7 @@ void kgo_mloop(struct kgo_m *m)
 void *kgo_mstart(void *arg)
 {
 	struct kgo_m *m = arg;
-	struct kgo_attach a = { 0 };
+	struct kgo_attach a = { .size = sizeof(a) };
 	int err;
 
 	kgo_setm(m);
@@ -568,7 +569,7 @@ void kgo_ready(struct kgo_g *g)
 		kgo_wakep();
 	} else {
 		/* From elsewhere: the global queue, and the module's wakep. */
-		struct kgo_ready a = { .g = kgo_gtok(g) };
+		struct kgo_ready a = { .size = sizeof(a), .g = kgo_gtok(g) };
 		int err = kgo_ioctl(KGO_IOC_READY, &a);
 
 		if (err == -ENOSPC)

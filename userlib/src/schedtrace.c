@@ -41,7 +41,7 @@ static uint32_t kgo_local_len(uint32_t id)
 static void kgo_schedtrace_line(uint64_t ms)
 {
 	char line[64 + 12 * 64];
-	struct kgo_stats st;
+	struct kgo_stats st = { .size = sizeof(st) };
 	size_t len;
 	uint32_t i;
 

@@ -85,16 +85,17 @@ static void kgo_stacks_pick(size_t stride)
 {
 	const char *env = getenv("KGO_STACKS");
 	struct kgo_stackmap sm = {
+		.size = sizeof(sm),
 		.stride = stride,
 		.guard = kgo_rt.guard_size,
 	};
 
 	kgo_stacks.mode = KGO_STACKS_MMAP;
 	kgo_stacks.next_slots = KGO_SLOTS_PER_CHUNK;
-	if (env && !strcmp(env, "mmap"))
+	if ((env && !strcmp(env, "mmap")) || !(kgo_rt.features & KGO_FEAT_STACKMAP))
 		return;
 	if (kgo_ioctl(KGO_IOC_STACKMAP, &sm))
-		return;		/* an older module: the fallback */
+		return;		/* refused (no layout left): the fallback */
 	kgo_stacks.mode = KGO_STACKS_MODULE;
 	kgo_stacks.offset = (off_t)sm.offset;
 	kgo_stacks.next_slots = KGO_SLOTS_FIRST;
