@@ -2,8 +2,11 @@
 /*
  * A goroutine that recurses past its stack hits the guard page; the
  * SIGSEGV handler (on the M's sigaltstack) reports the overflow and exits
- * with status 2.  Run in forked children, whose stderr the parent reads.
- * Also: any other SIGSEGV in a goroutine keeps its default action.
+ * with status 2, also when a handler installed before kgo_main would get
+ * every other fault (it is not called for the overflow).  Run in forked
+ * children, whose stderr the parent reads.  Also: with no handler before
+ * kgo_main, any other SIGSEGV in a goroutine gets the default action
+ * (tests/user/lib_segv_chain.c tests the faults chained to a handler).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -55,6 +58,18 @@ static void crash(void *arg)
 	*nowhere = 1;
 }
 
+/* The program's handler from before kgo_main: says so, then dies. */
+static void on_segv(int sig, siginfo_t *si, void *uctx)
+{
+	(void)si;
+	(void)uctx;
+	if (write(STDERR_FILENO, "on_segv called\n", 15) < 0)
+		_exit(5);
+	signal(sig, SIG_DFL);
+}
+
+static bool handler_before;
+
 /* Runs kgo_main(fn) with @stack in a child; its status and stderr. */
 static int child(void (*fn)(void *), size_t stack, char *err, size_t size)
 {
@@ -72,6 +87,13 @@ static int child(void (*fn)(void *), size_t stack, char *err, size_t size)
 
 		close(pipefd[0]);
 		dup2(pipefd[1], 2);
+		if (handler_before) {
+			struct sigaction sa = { .sa_sigaction = on_segv,
+						.sa_flags = SA_SIGINFO };
+
+			sigemptyset(&sa.sa_mask);
+			sigaction(SIGSEGV, &sa, NULL);
+		}
 		kgo_main(fn, NULL, &cfg);
 		_exit(0);
 	}
@@ -89,7 +111,7 @@ int main(void)
 	char err[1024];
 	int st;
 
-	tap_plan(4);
+	tap_plan(5);
 
 	st = child(main_overflow, 0, err, sizeof(err));
 	tap_ok_fmt(WIFEXITED(st) && WEXITSTATUS(st) == 2,
@@ -104,6 +126,15 @@ int main(void)
 
 	st = child(crash, 0, err, sizeof(err));
 	tap_ok_fmt(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV && !strstr(err, "overflowed"),
-		   "another fault keeps SIGSEGV's default action (status %#x)", st);
+		   "with no handler before kgo_main, another fault gets SIGSEGV's default "
+		   "action (status %#x)", st);
+
+	handler_before = true;
+	st = child(main_overflow, 0, err, sizeof(err));
+	tap_ok_fmt(WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+		   strstr(err, "kgo: goroutine 2 overflowed its 65536-byte stack\n") &&
+		   !strstr(err, "on_segv"),
+		   "with a handler installed before kgo_main, an overflow still reports and "
+		   "exits 2, without calling it (status %#x): %s", st, err);
 	return tap_done();
 }

@@ -325,10 +325,12 @@ KGO_HIDDEN void kgo_overflow_reset(void);
 KGO_HIDDEN struct kgo_g *kgo_stackalloc(int *err);
 KGO_HIDDEN void kgo_stack_scavenge(struct kgo_g *batch);
 KGO_HIDDEN void kgo_stacks_free(void);
-KGO_HIDDEN int kgo_signals_install(void);
-KGO_HIDDEN void kgo_signals_restore(void);
 KGO_HIDDEN int kgo_altstack_on(struct kgo_m *m);
 KGO_HIDDEN void kgo_altstack_off(struct kgo_m *m);
+
+/* segv.c: the SIGSEGV handler (stack overflows; chains to the one before) */
+KGO_HIDDEN int kgo_signals_install(void);
+KGO_HIDDEN void kgo_signals_restore(void);
 
 /* netpoll.c: the poller thread (timers and fds), one per kgo_main */
 KGO_HIDDEN int kgo_poller_start(void);

@@ -17,10 +17,8 @@
  * bounds the goroutines alive.  Regions are reserved MAP_NORESERVE:
  * nothing is resident until touched.
  *
- * A G that overflows its stack touches the guard and gets SIGSEGV.  The
- * handler runs on its M's sigaltstack (the G's stack is exhausted), sees
- * that the fault is in the current G's guard, reports the overflow and
- * ends the process, as Go does.  Any other SIGSEGV gets the default action.
+ * A G that overflows its stack touches the guard and gets SIGSEGV, which
+ * segv.c's handler reports; it runs on the M's sigaltstack, set up here.
  */
 #include <errno.h>
 #include <signal.h>
@@ -30,9 +28,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-static struct sigaction kgo_old_segv;
-static bool kgo_segv_installed;
 
 #define KGO_SLOTS_PER_CHUNK	16	/* per region without the module */
 #define KGO_SLOTS_FIRST		64	/* the module's first region ... */
@@ -395,84 +390,6 @@ void kgo_stacks_free(void)
 void kgo_stacks_forget_after_fork(void)
 {
 	memset(&kgo_stacks, 0, sizeof(kgo_stacks));
-}
-
-/* Decimal digits of @v into @buf (which must hold 20), returns the length. */
-static size_t kgo_utoa(char *buf, uint64_t v)
-{
-	char tmp[20];
-	size_t n = 0, i;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	return n;
-}
-
-static size_t kgo_cat(char *buf, size_t at, const char *s)
-{
-	size_t n = strlen(s);
-
-	memcpy(buf + at, s, n);
-	return at + n;
-}
-
-/* SIGSEGV: a goroutine's stack overflow, or someone else's fault. */
-static void kgo_sigsegv(int sig, siginfo_t *si, void *uctx)
-{
-	struct kgo_m *m = kgo_getm();
-	struct kgo_g *g = m ? m->curg : NULL;
-	uintptr_t addr = (uintptr_t)si->si_addr;
-	struct sigaction dfl;
-
-	(void)uctx;
-	/* As integers: the address may lie in no object at all. */
-	if (g && si->si_code > 0 && addr >= (uintptr_t)g->map &&
-	    addr < (uintptr_t)g->stack_lo) {
-		/* Only async-signal-safe calls from here. */
-		char msg[160];
-		size_t n = 0;
-
-		n = kgo_cat(msg, n, "kgo: goroutine ");
-		n += kgo_utoa(msg + n, g->id);
-		n = kgo_cat(msg, n, " overflowed its ");
-		n += kgo_utoa(msg + n, kgo_rt.stack_asked);
-		n = kgo_cat(msg, n, "-byte stack\n");
-		if (write(STDERR_FILENO, msg, n) < 0)
-			_exit(2);
-		_exit(2);
-	}
-	/* Not ours: the default action, which the fault re-raises on return. */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
-	if (si->si_code <= 0)
-		raise(sig);	/* sent, not a fault: it would not recur */
-}
-
-int kgo_signals_install(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = kgo_sigsegv;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, &kgo_old_segv))
-		return -errno;
-	kgo_segv_installed = true;
-	return 0;
-}
-
-void kgo_signals_restore(void)
-{
-	if (kgo_segv_installed)
-		sigaction(SIGSEGV, &kgo_old_segv, NULL);
-	kgo_segv_installed = false;
 }
 
 /* The M's sigaltstack; M0 restores the caller's afterwards (main.c). */
