@@ -47,6 +47,7 @@
 DEFINE_MUTEX(kgo_sysmon_lock);	/* the list, and sysmon's passes */
 LIST_HEAD(kgo_sysmon_list);
 static struct task_struct *kgo_sysmon_task;
+u64 kgo_sysmon_passes, kgo_sysmon_pass_ns, kgo_sysmon_worst_ns;
 
 /*
  * kgo_sysmon_next_delay - sysmon's sleep before its next pass, given the
@@ -325,7 +326,7 @@ static int kgo_sysmon(void *unused)
 	u32 idle = 0;
 
 	while (!kthread_should_stop()) {
-		u64 start = ktime_get_ns(), sleep;
+		u64 start = ktime_get_ns(), sleep, took;
 		struct kgo_retake_seen seen = {};
 		struct kgo_inst *inst;
 		int acted = 0;
@@ -340,7 +341,13 @@ static int kgo_sysmon(void *unused)
 		mutex_unlock(&kgo_sysmon_lock);
 		idle = acted ? 0 : idle + 1;
 		delay = kgo_sysmon_next_delay(delay, idle, seen.busy);
-		cost = kgo_sysmon_cost_est(cost, ktime_get_ns() - start);
+		took = ktime_get_ns() - start;
+		cost = kgo_sysmon_cost_est(cost, took);
+		/* Only this thread writes them (kgo.h). */
+		WRITE_ONCE(kgo_sysmon_passes, kgo_sysmon_passes + 1);
+		WRITE_ONCE(kgo_sysmon_pass_ns, kgo_sysmon_pass_ns + took);
+		if (took > READ_ONCE(kgo_sysmon_worst_ns))
+			WRITE_ONCE(kgo_sysmon_worst_ns, took);
 		/*
 		 * A block seen once is looked at again soon, without
 		 * resetting the backoff: most blocks are short and the
