@@ -22,9 +22,11 @@
  * then with it; sysmon's passes (debugfs kgo/sysmon_*) are timed in each.
  *
  * Bounds: without the load, sysmon_spin's and sysmon_block's own; with
- * either layout, the same plus LOAD_NS; sysmon's worst pass under the
- * load at most PASS_MAX_NS.  It prints each phase's passes (count, mean,
- * worst) and what the load added per M holding a P.  Timing is judged against what the machine allowed
+ * either layout, the same plus LOAD_NS (what PER_M_MAX_NS per hostile M
+ * holding a P makes of sysmon's period); and what the load added to
+ * sysmon's mean pass, per such M, at most PER_M_MAX_NS.  It prints each
+ * phase's passes (count, mean, worst: the worst is wall time, and under
+ * TCG a stopped vCPU makes it tens of ms even without a load).  Timing is judged against what the machine allowed
  * (timing_util.h).  Needs root (to open the device to uid 65534, and for
  * debugfs).
  */
@@ -57,14 +59,21 @@
 #define SPIN_LATE_NS	2000000		/* sysmon_spin's bound past the slice */
 #define STALL_MAX_NS	6000000		/* sysmon_block's bound */
 /*
- * What the load may add.  sysmon sleeps at least 4 passes' time between
- * passes, and acting takes two passes: about 10 passes' time.  Measured
- * (stock 6.12, TCG, 2 vCPUs): see docs/design.md's threat model.
+ * sysmon's cost, per M holding a P, added to a pass (its mean), at most:
+ * linear in those Ms, however they are spread over instances.  Measured
+ * under TCG (stock 6.12, 2 vCPUs): 4.8 us with 4 Ps per instance; 18 us
+ * with 256 per instance before each pass looked at the instance's rings
+ * once (it was once per M: quadratic).  Natively some 10-50x less.
  */
-#define LOAD_NS		5000000
-#define PASS_MAX_NS	2000000		/* sysmon's worst pass under the load */
+#define PER_M_MAX_NS	10000
+/*
+ * What the load may add to the victim's bounds: sysmon sleeps at least
+ * KGO_SYSMON_DUTY (4) passes' time after a pass, and acting takes two
+ * passes, so two periods of (1 + 4) passes of PER_M_MAX_NS per hostile M.
+ */
+#define LOAD_NS(nms)	(2 * 5 * (int64_t)(nms) * PER_M_MAX_NS)
 #define RUN_NS		500000000	/* each victim run */
-#define NAP_NS		5000000
+#define NAP_NS		50000000	/* as sysmon_block's napper */
 #define DBG		"/sys/kernel/debug/kgo/"
 
 /* What the hostile child reports once every M is in place. */
@@ -382,25 +391,26 @@ static void hostile_stop(pid_t pid)
 static bool loaded_phase(const char *layout, int ninst, int np, int nidle, int want,
 			 const struct passes *quiet)
 {
+	int64_t per_m_max = debug_kernel() ? PER_M_MAX_NS * DEBUG_WIDEN : PER_M_MAX_NS;
 	struct hostile_report r;
+	double per_m = 1e18;	/* no passes counted: fails */
 	struct passes pa;
-	int64_t bound = debug_kernel() ? PASS_MAX_NS * DEBUG_WIDEN : PASS_MAX_NS;
 	pid_t pid = hostile_start(layout, ninst, np, nidle, want, &r);
 	bool ran;
 
 	passes_start(&pa);
-	ran = victim(layout, LOAD_NS);
+	ran = victim(layout, LOAD_NS(want * np));
 	passes_end(&pa, layout);
 	hostile_stop(pid);
 	if (quiet->n > 0 && pa.n > 0 && r.opened > 0) {
 		double extra = pa.ns / (double)pa.n - quiet->ns / (double)quiet->n;
 
-		printf("# %s: the load added %.1f us per pass: %.1f ns per M holding a P\n",
-		       layout, extra / 1e3, extra / (r.opened * np));
+		per_m = extra / (r.opened * np);
+		printf("# %s: the load added %.1f us to a pass\n", layout, extra / 1e3);
 	}
-	tap_ok_fmt(pa.n > 0 && pa.worst >= 0 && pa.worst <= bound,
-		   "%s: sysmon's worst pass %.1f us (<= %.1f us; %.1f us without the load)",
-		   layout, pa.worst / 1e3, bound / 1e3, quiet->worst / 1e3);
+	tap_ok_fmt(per_m <= (double)per_m_max,
+		   "%s: sysmon's passes grew by %.0f ns per M holding a P (<= %.0f ns)",
+		   layout, per_m, (double)per_m_max);
 	return ran;
 }
 
