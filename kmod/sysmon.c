@@ -223,6 +223,13 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 	struct kgo_m *m;
 	int acted = 0;
 	u32 looked = 0;
+	/*
+	 * Whether any ring or the global queue has work (kgo_anywork), looked
+	 * at once per pass, by the first M over its slice: per M it would make
+	 * a pass quadratic in the instance's Ps (sysmon_cost's dense layout).
+	 * A G queued later in the pass is seen by the next one.  -1: not yet.
+	 */
+	int anywork = -1;
 
 	rcu_read_lock();
 	xa_for_each(&inst->ms, id, m) {
@@ -279,8 +286,12 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		 * Only once the slice is over: it looks at every ring.  After
 		 * SHUTDOWN a G still running is stopped for good.
 		 */
-		if (!s.blocked && slice && s.g_ran_ns >= slice)
-			s.work_waiting = kgo_p_wanted(inst, p) || READ_ONCE(inst->dying);
+		if (!s.blocked && slice && s.g_ran_ns >= slice) {
+			if (anywork < 0)
+				anywork = kgo_anywork(inst);
+			s.work_waiting = anywork || !kgo_runqempty(p->sh) ||
+					 READ_ONCE(inst->dying);
+		}
 
 		switch (kgo_retake_decide(&s)) {
 		case KGO_RETAKE_RECHECK:
