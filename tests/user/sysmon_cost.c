@@ -61,9 +61,10 @@
 /*
  * sysmon's cost, per M holding a P, added to a pass (its mean), at most:
  * linear in those Ms, however they are spread over instances.  Measured
- * under TCG (stock 6.12, 2 vCPUs): 4.8 us with 4 Ps per instance; 18 us
- * with 256 per instance before each pass looked at the instance's rings
- * once (it was once per M: quadratic).  Natively some 10-50x less.
+ * under TCG (stock 6.12, 2 vCPUs): 3.9 us (4.8 on a busier host) with 4
+ * Ps per instance, 2.1 us with 256; 18 us with 256 before each pass
+ * looked at the instance's rings once (it was once per M: quadratic).
+ * Natively some 10-15x less.
  */
 #define PER_M_MAX_NS	10000
 /*
