@@ -3,6 +3,8 @@
  * The administrator's view, /sys/kernel/debug/kgo/instances (root only,
  * as debugfs is): one block per live instance with its owner, Ps, Ms,
  * queue lengths and counters.  The owner itself uses the STATS ioctl.
+ * Also sysmon's passes: sysmon_passes, sysmon_pass_ns (their total wall
+ * time) and sysmon_worst_pass_ns (root may write 0 to it to start over).
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -53,6 +55,10 @@ void kgo_debugfs_init(void)
 	kgo_debugfs_dir = debugfs_create_dir("kgo", NULL);
 	debugfs_create_file("instances", 0400, kgo_debugfs_dir, NULL,
 			    &kgo_debugfs_instances_fops);
+	debugfs_create_u64("sysmon_passes", 0400, kgo_debugfs_dir, &kgo_sysmon_passes);
+	debugfs_create_u64("sysmon_pass_ns", 0400, kgo_debugfs_dir, &kgo_sysmon_pass_ns);
+	debugfs_create_u64("sysmon_worst_pass_ns", 0600, kgo_debugfs_dir,
+			   &kgo_sysmon_worst_ns);
 }
 
 void kgo_debugfs_exit(void)

@@ -338,6 +338,16 @@ struct kgo_retake_sample {
 	u64 slice_ns;		/* 0: preemption off */
 };
 
+/*
+ * What sysmon's passes cost (debugfs's kgo/sysmon_*, for the threat
+ * model's measurement, tests/user/sysmon_cost.c).  Written by the sysmon
+ * thread only, with WRITE_ONCE; read by debugfs without a lock (aligned
+ * u64s: a reader sees one value or the other).  Root may write 0 to
+ * kgo_sysmon_worst_ns through debugfs to start a new measurement: a store
+ * racing with sysmon's loses one of the two, which only shifts the window.
+ */
+extern u64 kgo_sysmon_passes, kgo_sysmon_pass_ns, kgo_sysmon_worst_ns;
+
 u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy);
 u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns);
 u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns);

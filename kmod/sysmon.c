@@ -47,6 +47,7 @@
 DEFINE_MUTEX(kgo_sysmon_lock);	/* the list, and sysmon's passes */
 LIST_HEAD(kgo_sysmon_list);
 static struct task_struct *kgo_sysmon_task;
+u64 kgo_sysmon_passes, kgo_sysmon_pass_ns, kgo_sysmon_worst_ns;
 
 /*
  * kgo_sysmon_next_delay - sysmon's sleep before its next pass, given the
@@ -222,6 +223,13 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 	struct kgo_m *m;
 	int acted = 0;
 	u32 looked = 0;
+	/*
+	 * Whether any ring or the global queue has work (kgo_anywork), looked
+	 * at once per pass, by the first M over its slice: per M it would make
+	 * a pass quadratic in the instance's Ps (sysmon_cost's dense layout).
+	 * A G queued later in the pass is seen by the next one.  -1: not yet.
+	 */
+	int anywork = -1;
 
 	rcu_read_lock();
 	xa_for_each(&inst->ms, id, m) {
@@ -278,8 +286,12 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		 * Only once the slice is over: it looks at every ring.  After
 		 * SHUTDOWN a G still running is stopped for good.
 		 */
-		if (!s.blocked && slice && s.g_ran_ns >= slice)
-			s.work_waiting = kgo_p_wanted(inst, p) || READ_ONCE(inst->dying);
+		if (!s.blocked && slice && s.g_ran_ns >= slice) {
+			if (anywork < 0)
+				anywork = kgo_anywork(inst);
+			s.work_waiting = anywork || !kgo_runqempty(p->sh) ||
+					 READ_ONCE(inst->dying);
+		}
 
 		switch (kgo_retake_decide(&s)) {
 		case KGO_RETAKE_RECHECK:
@@ -325,7 +337,7 @@ static int kgo_sysmon(void *unused)
 	u32 idle = 0;
 
 	while (!kthread_should_stop()) {
-		u64 start = ktime_get_ns(), sleep;
+		u64 start = ktime_get_ns(), sleep, took;
 		struct kgo_retake_seen seen = {};
 		struct kgo_inst *inst;
 		int acted = 0;
@@ -340,7 +352,13 @@ static int kgo_sysmon(void *unused)
 		mutex_unlock(&kgo_sysmon_lock);
 		idle = acted ? 0 : idle + 1;
 		delay = kgo_sysmon_next_delay(delay, idle, seen.busy);
-		cost = kgo_sysmon_cost_est(cost, ktime_get_ns() - start);
+		took = ktime_get_ns() - start;
+		cost = kgo_sysmon_cost_est(cost, took);
+		/* Only this thread writes them (kgo.h). */
+		WRITE_ONCE(kgo_sysmon_passes, kgo_sysmon_passes + 1);
+		WRITE_ONCE(kgo_sysmon_pass_ns, kgo_sysmon_pass_ns + took);
+		if (took > READ_ONCE(kgo_sysmon_worst_ns))
+			WRITE_ONCE(kgo_sysmon_worst_ns, took);
 		/*
 		 * A block seen once is looked at again soon, without
 		 * resetting the backoff: most blocks are short and the
