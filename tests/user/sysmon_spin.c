@@ -27,29 +27,17 @@ static struct timing late;
 static void spinner(void *arg)
 {
 	(void)arg;
-	while (!atomic_load_explicit(&stop, memory_order_relaxed))
-		spins++;
+	spin_until(&stop, &spins);
 }
 
 static void sleeper(void *arg)
 {
 	struct kgo_stats_user st0 = stats_now();
-	int64_t end;
 
 	(void)arg;
 	kgo_go(spinner, NULL);
 	kgo_yield();		/* the spinner starts, and is preempted */
-	end = now_ns() + RUN_NS;
-	while (now_ns() < end) {
-		int64_t deadline = now_ns() + 1000000, before = 0, t;
-
-		/* The window: from the last run before the deadline to the first after. */
-		while ((t = now_ns()) < deadline) {
-			before = t;
-			kgo_yield();
-		}
-		timing_add(&late, before, t, t - deadline);
-	}
+	yield_sleeps(&late, RUN_NS);
 	preempts = stats_now().preempts - st0.preempts;
 	atomic_store(&stop, true);
 }

@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <kgo.h>
+
 #include "clock_util.h"
 #include "tap.h"
 
@@ -480,6 +482,35 @@ static inline void timing_verdict(const struct timing *t, const char *what)
 		tap_skip_case(name, why);
 	} else {
 		tap_ok(true, name);
+	}
+}
+
+/*
+ * The preemption tests' two goroutines.  spin_until: no call, no yield,
+ * so only preemption gets it off its M; it counts its rounds in *@spins
+ * until *@stop.  yield_sleeps: for @run_ns, wait 1 ms at a time by
+ * yielding until the clock passes the deadline, and record each wake's
+ * lateness in @late, its window from the last run before the deadline to
+ * the first after it.
+ */
+static inline void spin_until(atomic_bool *stop, volatile unsigned long *spins)
+{
+	while (!atomic_load_explicit(stop, memory_order_relaxed))
+		(*spins)++;
+}
+
+static inline void yield_sleeps(struct timing *late, int64_t run_ns)
+{
+	int64_t end = now_ns() + run_ns;
+
+	while (now_ns() < end) {
+		int64_t deadline = now_ns() + 1000000, before = 0, t;
+
+		while ((t = now_ns()) < deadline) {
+			before = t;
+			kgo_yield();
+		}
+		timing_add(late, before, t, t - deadline);
 	}
 }
 
