@@ -321,6 +321,12 @@ KGO_HIDDEN void kgo_overflow_put(struct kgo_g *g);
 KGO_HIDDEN struct kgo_g *kgo_overflow_get(void);
 KGO_HIDDEN void kgo_overflow_reset(void);
 
+/* rawmem.c: the library's growing tables, from mmap, never from malloc */
+KGO_HIDDEN size_t kgo_rawmem_round(size_t bytes);
+KGO_HIDDEN void *kgo_rawmem_alloc(size_t bytes);
+KGO_HIDDEN void *kgo_rawmem_grow(void *p, size_t old, size_t bytes);
+KGO_HIDDEN void kgo_rawmem_free(void *p, size_t bytes);
+
 /* stack.c */
 KGO_HIDDEN struct kgo_g *kgo_stackalloc(int *err);
 KGO_HIDDEN void kgo_stack_scavenge(struct kgo_g *batch);

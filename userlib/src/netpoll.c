@@ -122,7 +122,8 @@ static struct kgo_pd *kgo_pd_get(int fd, bool create)
 	/* Acquire: pairs with the release that published the chunk. */
 	chunk = atomic_load_explicit(slot, memory_order_acquire);
 	if (!chunk && create) {
-		mine = calloc(KGO_PD_CHUNK, sizeof(*mine));
+		/* Not calloc: this runs with a P held (rawmem.c says why). */
+		mine = kgo_rawmem_alloc(KGO_PD_CHUNK * sizeof(*mine));
 		if (!mine)
 			return NULL;
 		for (unsigned int i = 0; i < KGO_PD_CHUNK; i++)
@@ -132,7 +133,8 @@ static struct kgo_pd *kgo_pd_get(int fd, bool create)
 							    memory_order_acquire))
 			chunk = mine;
 		else
-			free(mine);	/* another thread's chunk is in chunk now */
+			/* another thread's chunk is in chunk now */
+			kgo_rawmem_free(mine, KGO_PD_CHUNK * sizeof(*mine));
 	}
 	return chunk ? &chunk[(unsigned int)fd % KGO_PD_CHUNK] : NULL;
 }
@@ -275,7 +277,8 @@ void kgo_poller_stop(void)
 	kgo_np.wakefd = kgo_np.epfd = -1;
 	if (kgo_np.dir) {
 		for (unsigned int i = 0; i < KGO_PD_CHUNKS; i++)
-			free(atomic_load_explicit(&kgo_np.dir[i], memory_order_relaxed));
+			kgo_rawmem_free(atomic_load_explicit(&kgo_np.dir[i], memory_order_relaxed),
+					KGO_PD_CHUNK * sizeof(struct kgo_pd));
 		free(kgo_np.dir);
 		kgo_np.dir = NULL;
 	}

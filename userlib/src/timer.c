@@ -124,11 +124,12 @@ static int kgo_heap_reserve(size_t extra)
 		return 0;
 	while (cap < need)
 		cap = cap ? 2 * cap : 64;
-	h = realloc(kgo_tm.heap, cap * sizeof(*h));
+	/* Not realloc: the lock and the P are held here (rawmem.c says why). */
+	h = kgo_rawmem_grow(kgo_tm.heap, kgo_tm.cap * sizeof(*h), cap * sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	kgo_tm.heap = h;
-	kgo_tm.cap = cap;
+	kgo_tm.cap = kgo_rawmem_round(cap * sizeof(*h)) / sizeof(*h);
 	return 0;
 }
 
@@ -312,7 +313,7 @@ void kgo_timers_fini(void)
 	pthread_mutex_lock(&kgo_tm.lock);
 	for (size_t i = 0; i < kgo_tm.n; i++)
 		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
-	free(kgo_tm.heap);
+	kgo_rawmem_free(kgo_tm.heap, kgo_tm.cap * sizeof(*kgo_tm.heap));
 	kgo_tm.heap = NULL;
 	kgo_tm.n = kgo_tm.cap = kgo_tm.nstack = 0;
 	if (kgo_tm.tfd >= 0)
