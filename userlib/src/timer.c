@@ -144,6 +144,16 @@ static void kgo_heap_push(struct kgo_tmr *t)
 	kgo_heap_up(t->idx);
 }
 
+/*
+ * Whether @t is queued.  Its idx alone is not trusted: a fork's child keeps
+ * copies of timers its parent had queued, whose idx name slots of a heap
+ * the child no longer has (kgo_timers_forget_after_fork).
+ */
+static bool kgo_heap_has(const struct kgo_tmr *t)
+{
+	return t->idx < kgo_tm.n && kgo_tm.heap[t->idx] == t;
+}
+
 static void kgo_heap_remove(struct kgo_tmr *t)
 {
 	size_t i = t->idx, last = --kgo_tm.n;
@@ -292,15 +302,22 @@ void kgo_timers_run(void)
  * goroutines are abandoned; user timers may still be freed), close the
  * timerfd.
  */
-/* A fork's child: the poller is gone; the timers are the parent's. */
+/*
+ * A fork's child: the poller is gone; the timers are the parent's.  The
+ * heap is left as it is, unread: another thread of the parent may have
+ * been changing it under kgo_tm.lock when fork() copied it (a slot
+ * counted in n but not yet written reads as NULL in fresh pages).  The
+ * copies of the parent's timers keep a stale idx, which kgo_heap_has
+ * does not believe.  The pages stay mapped in the child until it execs
+ * or exits; it may start a heap of its own.
+ */
 void kgo_timers_forget_after_fork(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
 	kgo_tm.lock = fresh;
-	for (size_t i = 0; i < kgo_tm.n; i++)
-		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
-	kgo_tm.n = kgo_tm.nstack = 0;
+	kgo_tm.heap = NULL;
+	kgo_tm.n = kgo_tm.cap = kgo_tm.nstack = 0;
 	if (kgo_tm.tfd >= 0)
 		close(kgo_tm.tfd);
 	kgo_tm.tfd = -1;
@@ -384,7 +401,7 @@ int kgo_wait_err(struct kgo_tmr *t)
 void kgo_deadline_disarm(struct kgo_tmr *t)
 {
 	pthread_mutex_lock(&kgo_tm.lock);
-	if (t->idx != KGO_TMR_NONE)
+	if (kgo_heap_has(t))
 		kgo_heap_remove(t);
 	pthread_mutex_unlock(&kgo_tm.lock);
 }
@@ -488,7 +505,7 @@ struct kgo_chan *kgo_timer_chan(struct kgo_timer *t)
 /* Take @ut out of the heap, and its channel's stale value.  Lock held. */
 static bool kgo_timer_stop_locked(struct kgo_timer *ut)
 {
-	bool was = ut->t.idx != KGO_TMR_NONE;
+	bool was = kgo_heap_has(&ut->t);
 
 	if (was)
 		kgo_heap_remove(&ut->t);
@@ -544,7 +561,7 @@ static void timer_free_in_library(struct kgo_timer *ut)
 	if (!ut)
 		return;
 	pthread_mutex_lock(&kgo_tm.lock);
-	if (ut->t.idx != KGO_TMR_NONE)
+	if (kgo_heap_has(&ut->t))
 		kgo_heap_remove(&ut->t);
 	kgo_tm.nuser--;
 	pthread_mutex_unlock(&kgo_tm.lock);
