@@ -125,6 +125,7 @@ struct kgo_m {
 	wait_queue_head_t wq;		/* where this M sleeps in stopm */
 	bool woken;			/* startm handed a P; under inst->lock */
 	bool idle;			/* on inst->midle; under inst->lock */
+	bool stopping;			/* counted in nmstopping; under inst->lock */
 	bool spinning;			/* counted in nmspinning; see sched.c */
 	bool detached;			/* out of the table; task_work does nothing */
 	bool in_ioctl;			/* in an M ioctl: no handoff (m.c); lock */
@@ -223,6 +224,7 @@ struct kgo_inst {
 	u32 npidle;
 	struct list_head midle;		/* Ms asleep in stopm; under lock */
 	u32 nmidle;
+	u32 nmstopping;			/* Ms on their way to stopm (sched.c); lock */
 	bool wakep_pending;		/* a wakep found an idle P but no idle M */
 	struct list_head mlocked;	/* Ms waiting for a P, G in hand; lock */
 
@@ -278,6 +280,8 @@ void kgo_m_drop_all(struct kgo_inst *inst);
 bool kgo_m_task_is_ours(struct kgo_m *m);
 void kgo_m_enter(struct kgo_inst *inst, struct kgo_m *m);
 void kgo_m_leave(struct kgo_m *m);
+void kgo_stopping_begin_locked(struct kgo_inst *inst, struct kgo_m *m);
+void kgo_stopping_end_locked(struct kgo_inst *inst, struct kgo_m *m);
 int kgo_wantm(struct kgo_inst *inst);
 void kgo_wantm_kick(struct kgo_inst *inst);
 

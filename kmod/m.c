@@ -76,6 +76,11 @@ struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 			err = -EBUSY;
 			goto fail;
 		}
+	} else {
+		/* Its next call is PARK: the spare pool counts it from now. */
+		spin_lock(&inst->lock);
+		kgo_stopping_begin_locked(inst, m);
+		spin_unlock(&inst->lock);
 	}
 	get_task_struct(m->task);
 	kgo_inst_get(inst);
@@ -187,6 +192,7 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 		m->woken = false;
 	}
 	kgo_lockwait_end_locked(m);
+	kgo_stopping_end_locked(inst, m);
 	/* SET_NPROCS may have removed it since kgo_dropdeadp looked. */
 	if (p && p->status == KGO_P_DEAD) {
 		dead = p;
@@ -231,7 +237,8 @@ void kgo_m_drop_all(struct kgo_inst *inst)
 /* How many more Ms the spare pool wants now.  Any context; racy by design. */
 static int kgo_ms_wanted(struct kgo_inst *inst)
 {
-	int have = READ_ONCE(inst->nmidle) + READ_ONCE(inst->m_starting);
+	int have = READ_ONCE(inst->nmidle) + READ_ONCE(inst->nmstopping) +
+		   READ_ONCE(inst->m_starting);
 	int want = (int)READ_ONCE(inst->preempt.spare_ms) - have;
 	int room = (int)inst->max_ms - (int)READ_ONCE(inst->nms) -
 		   (int)READ_ONCE(inst->m_starting);

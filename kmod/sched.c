@@ -145,6 +145,34 @@ static void kgo_resetspinning(struct kgo_inst *inst, struct kgo_m *m)
 		kgo_wakep(inst);
 }
 
+/*
+ * An M that gave its P back in findrunnable, or attached without one, is
+ * on its way to stopm's idle list: counted in nmstopping until it gets
+ * there (or takes a P, or detaches),
+ * so that the spare-M pool (m.c, kgo_ms_wanted) does not start a thread
+ * for a gap that closes by itself.  Without it every wakep that found
+ * the pool at its size while Ms were between the two locked sections
+ * left one M more behind for good.  Lock held.
+ */
+void kgo_stopping_begin_locked(struct kgo_inst *inst, struct kgo_m *m)
+{
+	lockdep_assert_held(&inst->lock);
+	if (!m->stopping) {
+		m->stopping = true;
+		WRITE_ONCE(inst->nmstopping, inst->nmstopping + 1);
+	}
+}
+
+/* @m has arrived in stopm, took a P, or is leaving.  Lock held. */
+void kgo_stopping_end_locked(struct kgo_inst *inst, struct kgo_m *m)
+{
+	lockdep_assert_held(&inst->lock);
+	if (m->stopping) {
+		m->stopping = false;
+		WRITE_ONCE(inst->nmstopping, inst->nmstopping - 1);
+	}
+}
+
 /* Takes an M off the idle list, or NULL.  Lock held. */
 static struct kgo_m *kgo_midleget(struct kgo_inst *inst)
 {
@@ -427,6 +455,7 @@ top:
 	kgo_releasep(m);
 	if (p->status != KGO_P_DEAD)
 		kgo_pidleput(inst, p);
+	kgo_stopping_begin_locked(inst, m);
 	kgo_publish_locked(inst);
 	spin_unlock(&inst->lock);
 
@@ -440,6 +469,7 @@ top:
 		spin_lock(&inst->lock);
 		p = inst->dying ? NULL : kgo_pidleget(inst);
 		if (p) {
+			kgo_stopping_end_locked(inst, m);
 			kgo_acquirep(m, p);
 			kgo_startspinning(inst, m);
 		}
@@ -486,6 +516,7 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 		kgo_wakep(inst);
 
 	spin_lock(&inst->lock);
+	kgo_stopping_end_locked(inst, m);
 	if (inst->dying) {
 		spin_unlock(&inst->lock);
 		return -ESHUTDOWN;
@@ -618,8 +649,12 @@ int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, 
 				continue;
 			}
 		}
-		if (flags & KGO_PARK_NOWAIT)
+		if (flags & KGO_PARK_NOWAIT) {
+			spin_lock(&inst->lock);
+			kgo_stopping_end_locked(inst, m);
+			spin_unlock(&inst->lock);
 			return -EAGAIN;
+		}
 		err = kgo_stopm(inst, m, timeout_ns);
 		if (err)
 			return err;

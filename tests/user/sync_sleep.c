@@ -85,12 +85,15 @@ static void sleepers(int nprocs)
 		   "%d Ps: %d sleepers of 1..50 ms all woke, %d early", nprocs,
 		   atomic_load(&woke), atomic_load(&early));
 	/*
-	 * The Ms (one per P and the first), the poller, the spare-M spawner
-	 * and its pool of two spare Ms, the stack scavenger; and one more M
-	 * per P that sysmon took from an M blocked in the kernel (a slow
-	 * system call, as under ASan) or from a G it preempted (slow code):
-	 * that M keeps its G, and the spare that took the P over is
-	 * replaced.  Nothing per sleeper.
+	 * An M per P, the spare-M spawner's pool of two idle Ms, the
+	 * spawner, the poller and the stack scavenger: nprocs + 5.  One
+	 * more M per P that sysmon took from an M blocked in the kernel (a
+	 * slow system call, as under ASan) or from a G it preempted (slow
+	 * code): that M keeps its G, and the spare that took the P over is
+	 * replaced.  And one of slack, for an M caught between two states.
+	 * Nothing per sleeper.  (Before the module counted Ms on their way
+	 * to stopm as spares, 4 Ps reached 10 and 11 threads here with no
+	 * handoff at all.)
 	 */
 	tap_ok_fmt(threads_seen > 0 && (uint64_t)threads_seen <= nprocs + 6 + handoffs_seen,
 		   "%d Ps: %d threads while %d goroutines sleep (bound %d Ps + 6 + %llu handoffs and preemptions)",

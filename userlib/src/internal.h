@@ -180,6 +180,7 @@ struct kgo_rt {
 	_Atomic bool exiting;		/* the main G has returned */
 	_Atomic uint64_t goidgen;
 	_Atomic int32_t ngoroutines;	/* made by kgo_newg, not yet dead */
+	_Atomic int32_t ms_attaching;	/* M threads started, ATTACH not returned */
 	struct kgo_g *main_g;
 
 	pthread_mutex_t lock;		/* the fields below */
@@ -271,6 +272,7 @@ KGO_HIDDEN void kgo_mloop(struct kgo_m *m);
 KGO_HIDDEN struct kgo_m *kgo_allocm(void);
 KGO_HIDDEN void *kgo_mstart(void *arg);
 KGO_HIDDEN int kgo_newm(void);
+KGO_HIDDEN void kgo_newm_wait_attached(void);
 /* Go's Gosched, through the global queue: for bench/kgo.c only (it
  * declares it itself; hidden, so not in libkgo.so's ABI). */
 KGO_HIDDEN void kgo_yield_global(void);

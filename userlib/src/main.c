@@ -154,6 +154,7 @@ static void kgo_rt_clear(void)
 	kgo_rt.ps = NULL;
 	kgo_rt.ms = NULL;
 	kgo_rt.nms = kgo_rt.ms_cap = 0;
+	atomic_store_explicit(&kgo_rt.ms_attaching, 0, memory_order_relaxed);
 	kgo_rt.mbase = NULL;
 	kgo_rt.mstride = 0;
 	kgo_rt.max_ms = 0;
@@ -433,6 +434,7 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 			return kgo_err(err, "cannot start an M thread: %s", strerror(-err));
 	}
 	if (kgo_rt.sysmon) {
+		kgo_newm_wait_attached();
 		err = kgo_spawner_start();
 		if (err)
 			return kgo_err(err, "cannot start the spare-M spawner: %s", strerror(-err));

@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "tsan.h"
@@ -432,6 +433,8 @@ void *kgo_mstart(void *arg)
 	kgo_setm(m);
 	kgo_altstack_on(m);
 	err = kgo_ioctl(KGO_IOC_ATTACH, &a);
+	/* Release: the M's slot and id, for kgo_newm_wait_attached's acquire. */
+	atomic_fetch_sub_explicit(&kgo_rt.ms_attaching, 1, memory_order_release);
 	if (err) {
 		/* Too many Ms, or the instance is gone already: not news. */
 		if (err != -EUSERS && err != -ESHUTDOWN)
@@ -483,8 +486,10 @@ int kgo_newm(void)
 		err = -ENOMEM;
 		goto out;
 	}
+	atomic_fetch_add_explicit(&kgo_rt.ms_attaching, 1, memory_order_relaxed);
 	err = -pthread_create(&m->thread, NULL, kgo_mstart, m);
 	if (err) {
+		atomic_fetch_sub_explicit(&kgo_rt.ms_attaching, 1, memory_order_relaxed);
 		free(m);
 		goto out;
 	}
@@ -492,6 +497,22 @@ int kgo_newm(void)
 out:
 	pthread_mutex_unlock(&kgo_rt.lock);
 	return err;
+}
+
+/*
+ * kgo_newm_wait_attached - until every M thread started so far has had
+ * its ATTACH answered (an M or not).  kgo_main, before it starts the
+ * spare-M spawner: the module counts an attached M on its way to stopm
+ * as a spare, but one still starting is invisible to it, and the
+ * spawner's first WANTM would start a pool's worth of threads more.
+ */
+void kgo_newm_wait_attached(void)
+{
+	const struct timespec tick = { .tv_nsec = 50000 };
+
+	/* Acquire: pairs with kgo_mstart's release. */
+	while (atomic_load_explicit(&kgo_rt.ms_attaching, memory_order_acquire) > 0)
+		nanosleep(&tick, NULL);
 }
 
 /* ---- the public calls that switch or wake ---- */
