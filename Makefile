@@ -135,6 +135,11 @@ $(B)/tests/%: tests/user/%.cc $(wildcard tests/user/*.h) $(B)/libkgo.a
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 $(WARN) $(CFLAGS) -Iuserlib/include -Iuapi -Itests/user -pthread \
 		-static -o $@ $< $(B)/libkgo.a
+# Every malloc, library's and libc's, through the test's own lock.
+$(B)/tests/csafe_malloc_lock: tests/user/csafe_malloc_lock.c $(wildcard tests/user/*.h) $(B)/libkgo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(KGO_CFLAGS) -Itests/user -static \
+		-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free -o $@ $< $(B)/libkgo.a
 # dlopen needs a dynamically linked program; libm.so.6, which it opens, is
 # a DT_NEEDED library so that kgo-vm copies it into the guest.
 $(B)/tests/csafe_dlopen: tests/user/csafe_dlopen.c $(wildcard tests/user/*.h) $(B)/libkgo.a

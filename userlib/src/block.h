@@ -153,6 +153,12 @@ KGO_HIDDEN int kgo_wait_begin(struct kgo_tmr *t, uint64_t deadline,
 			      struct kgo_g *(*expire)(struct kgo_tmr *t));
 KGO_HIDDEN void kgo_wait_end(struct kgo_tmr *t);
 KGO_HIDDEN int kgo_wait_err(struct kgo_tmr *t);
+/*
+ * timer.c: a user timer in two halves, for a caller already in the library
+ * (ctx.c): unqueue it there, free its memory after kgo_leave.
+ */
+KGO_HIDDEN void kgo_timer_unqueue(struct kgo_timer *ut);
+KGO_HIDDEN void kgo_timer_free_memory(struct kgo_timer *ut);
 /* ctx.c: the calling goroutine's context watches @t (0, or its error). */
 KGO_HIDDEN int kgo_ctx_watch(struct kgo_tmr *t);
 KGO_HIDDEN void kgo_ctx_unwatch(struct kgo_tmr *t);

@@ -13,7 +13,9 @@
  * Lifetime is by reference count: the creator's reference, one per child
  * (on its parent), one per goroutine whose current context it is, one
  * for an armed deadline timer.  The last release unlinks it from its
- * parent and frees it.  lock guards err, the children list and the
+ * parent and puts it in the graveyard: its memory is freed by the next
+ * ctx call made outside the library (kgo_ctx_graveyard_drain), as malloc and
+ * free must not run in the library (rawmem.c).  lock guards err, the children list and the
  * sibling links of the children; a cancel runs down the tree taking each
  * child's lock inside its parent's (always parent before child).
  */
@@ -36,6 +38,42 @@ struct kgo_ctx {
 };
 
 static void ctx_release_in_library(struct kgo_ctx *c);
+
+/* Released contexts, linked through next, whose memory is still to free. */
+static _Atomic(struct kgo_ctx *) ctx_graveyard;
+
+/* In the library: @c, unlinked and unreferenced, is freed later. */
+static void ctx_bury(struct kgo_ctx *c)
+{
+	struct kgo_ctx *old = atomic_load_explicit(&ctx_graveyard, memory_order_relaxed);
+
+	/* Release: pairs with kgo_ctx_graveyard_drain's acquire. */
+	do
+		c->next = old;
+	while (!atomic_compare_exchange_weak_explicit(&ctx_graveyard, &old, c,
+						      memory_order_release,
+						      memory_order_relaxed));
+}
+
+/*
+ * Free what the graveyard holds.  Outside the library (after kgo_leave, or
+ * on a thread that is no M), where malloc may block like any pthread's.
+ */
+void kgo_ctx_graveyard_drain(void)
+{
+	struct kgo_ctx *c, *next;
+
+	if (!atomic_load_explicit(&ctx_graveyard, memory_order_relaxed))
+		return;
+	/* Acquire: pairs with ctx_bury's release. */
+	c = atomic_exchange_explicit(&ctx_graveyard, NULL, memory_order_acquire);
+	for (; c; c = next) {
+		next = c->next;
+		kgo_timer_free_memory(c->timer);
+		kgo_chan_free(c->done);
+		free(c);
+	}
+}
 
 static void ctx_ref(struct kgo_ctx *c)
 {
@@ -93,6 +131,7 @@ void kgo_ctx_cancel(struct kgo_ctx *c)
 	if (c->timer && kgo_timer_stop(c->timer))
 		ctx_release_in_library(c);
 	kgo_leave(entered);
+	kgo_ctx_graveyard_drain();
 }
 
 static void ctx_release_in_library(struct kgo_ctx *c)
@@ -113,9 +152,8 @@ static void ctx_release_in_library(struct kgo_ctx *c)
 			c->next->prev = c->prev;
 		kgo_spin_unlock(&p->lock);
 	}
-	kgo_timer_free(c->timer);
-	kgo_chan_free(c->done);
-	free(c);
+	kgo_timer_unqueue(c->timer);
+	ctx_bury(c);
 	ctx_release_in_library(p);
 }
 
@@ -125,22 +163,28 @@ void kgo_ctx_release(struct kgo_ctx *c)
 
 	ctx_release_in_library(c);
 	kgo_leave(entered);
+	kgo_ctx_graveyard_drain();
 }
 
 /* The deadline timer's goroutine: cancel, then drop the timer's ref. */
 static void ctx_expired(void *arg)
 {
 	struct kgo_ctx *c = arg;
+	bool entered = kgo_enter(true);
 
 	ctx_cancel_in_library(c, -ETIMEDOUT);
 	ctx_release_in_library(c);
+	kgo_leave(entered);
+	kgo_ctx_graveyard_drain();
 }
 
 struct kgo_ctx *kgo_ctx_with_deadline(struct kgo_ctx *parent, uint64_t deadline)
 {
-	struct kgo_ctx *c = calloc(1, sizeof(*c));
+	struct kgo_ctx *c;
 	bool entered;
 
+	kgo_ctx_graveyard_drain();
+	c = calloc(1, sizeof(*c));
 	if (!c) {
 		errno = ENOMEM;
 		return NULL;
@@ -155,22 +199,22 @@ struct kgo_ctx *kgo_ctx_with_deadline(struct kgo_ctx *parent, uint64_t deadline)
 	c->deadline = deadline;
 	if (parent && parent->deadline && (!deadline || parent->deadline < deadline))
 		c->deadline = parent->deadline;	/* the parent's comes first anyway */
-	entered = kgo_enter(true);
 	if (deadline && deadline == c->deadline) {
 		uint64_t now = kgo_now();
 
+		/* Made before kgo_enter: kgo_timer_new allocates. */
 		ctx_ref(c);	/* the timer's */
 		c->timer = kgo_timer_new(deadline > now ? deadline - now : 0, ctx_expired, c);
 		if (!c->timer) {
 			int err = errno;	/* ESRCH or ENOMEM */
 
-			kgo_leave(entered);
 			kgo_chan_free(c->done);
 			free(c);
 			errno = err;
 			return NULL;
 		}
 	}
+	entered = kgo_enter(true);
 	if (parent) {
 		ctx_ref(parent);
 		c->parent = parent;
@@ -285,6 +329,7 @@ int kgo_ctx_set(struct kgo_ctx *c)
 	entered = kgo_enter(true);
 	ctx_release_in_library(old);
 	kgo_leave(entered);
+	kgo_ctx_graveyard_drain();
 	return 0;
 }
 

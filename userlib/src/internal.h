@@ -187,6 +187,15 @@ struct kgo_rt {
 	struct kgo_g *gfree;		/* global free list, in batches */
 	_Atomic uint32_t ngfree;	/* Gs in it; read without the lock as a hint */
 	struct kgo_g *allg;
+
+	/*
+	 * The M table, under mlock, not lock: kgo_newm holds it across
+	 * calloc and pthread_create, which may wait for malloc's locks and
+	 * so for a goroutine that waits for a P (rawmem.c), while Ms in the
+	 * library, holding Ps, take lock for the free lists.  No M in the
+	 * library takes mlock.
+	 */
+	pthread_mutex_t mlock;
 	struct kgo_m **ms;		/* every M, ms[0] the caller's thread */
 	uint32_t nms, ms_cap;
 };
@@ -294,6 +303,7 @@ KGO_HIDDEN void kgo_scavenger_stop(void);
 /* ctx.c: a G's context, inherited at creation, dropped when it ends */
 KGO_HIDDEN void kgo_ctx_inherit(struct kgo_g *g, struct kgo_g *from);
 KGO_HIDDEN void kgo_ctx_drop(struct kgo_g *g);
+KGO_HIDDEN void kgo_ctx_graveyard_drain(void);
 
 /* Outside kgo_main: -ECHILD in a fork's child, else -ESRCH. */
 static inline int kgo_no_instance(void)

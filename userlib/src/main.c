@@ -38,7 +38,11 @@
  * end: held for a few dozen instructions, often contended.  An adaptive
  * mutex spins briefly before sleeping in futex(2).
  */
-struct kgo_rt kgo_rt = { .fd = -1, .lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP };
+struct kgo_rt kgo_rt = {
+	.fd = -1,
+	.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
+	.mlock = PTHREAD_MUTEX_INITIALIZER,
+};
 
 /* Only one kgo_main at a time in a process. */
 static pthread_mutex_t kgo_main_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -186,9 +190,9 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	for (i = 1;; i++) {
 		struct kgo_m *m;
 
-		pthread_mutex_lock(&kgo_rt.lock);
+		pthread_mutex_lock(&kgo_rt.mlock);
 		m = i < kgo_rt.nms ? kgo_rt.ms[i] : NULL;
-		pthread_mutex_unlock(&kgo_rt.lock);
+		pthread_mutex_unlock(&kgo_rt.mlock);
 		if (!m)
 			break;
 		kgo_join(m);
@@ -197,6 +201,7 @@ static void kgo_teardown(struct kgo_m *m0, const stack_t *old_ss)
 	/* No goroutine runs now; the poller may still hold their records. */
 	kgo_poller_stop();
 	kgo_overflow_reset();
+	kgo_ctx_graveyard_drain();
 	if (m0) {
 		kgo_altstack_off(m0);
 		if (old_ss && !(old_ss->ss_flags & SS_DISABLE))
@@ -490,6 +495,7 @@ void kgo_rt_forget_after_fork(void)
 
 	kgo_setm(NULL);
 	kgo_rt.lock = fresh_adaptive;
+	kgo_rt.mlock = fresh;
 	kgo_main_lock = fresh;
 	kgo_main_busy = false;
 	if (kgo_rt.region)
@@ -510,21 +516,20 @@ int kgo_nprocs(void)
 	return (int)__atomic_load_n(&kgo_rt.ss->nprocs, __ATOMIC_RELAXED);
 }
 
-static int kgo_set_nprocs1(int n)
+/*
+ * An M for every one of @n Ps, and one spare.  Outside the library: M
+ * threads are made with malloc's locks (kgo_rt.mlock says why).
+ */
+static int kgo_set_nprocs_ms(int n)
 {
-	uint32_t v = (uint32_t)n;
 	int err;
 
-	err = kgo_ioctl(KGO_IOC_SET_NPROCS, &v);
-	if (err)
-		return err;
-	/* An M for every P, and one spare. */
 	for (;;) {
 		uint32_t have;
 
-		pthread_mutex_lock(&kgo_rt.lock);
+		pthread_mutex_lock(&kgo_rt.mlock);
 		have = kgo_rt.nms;
-		pthread_mutex_unlock(&kgo_rt.lock);
+		pthread_mutex_unlock(&kgo_rt.mlock);
 		if (have >= (uint32_t)n + 1)
 			return 0;
 		err = kgo_newm();
@@ -545,9 +550,9 @@ int kgo_set_nprocs(int n)
 	if (!(kgo_rt.features & KGO_FEAT_PROCRESIZE))
 		return -EOPNOTSUPP;
 	entered = kgo_enter(true);
-	err = kgo_set_nprocs1(n);
+	err = kgo_ioctl(KGO_IOC_SET_NPROCS, &(uint32_t){ (uint32_t)n });
 	kgo_leave(entered);
-	return err;
+	return err ? err : kgo_set_nprocs_ms(n);
 }
 
 int kgo_stats(struct kgo_stats_user *st)

@@ -465,14 +465,15 @@ struct kgo_m *kgo_allocm(void)
 
 /*
  * kgo_newm - start one more M thread.  0 or -errno (-ESHUTDOWN once the
- * instance is exiting, -EUSERS past the M limit).  Any thread.
+ * instance is exiting, -EUSERS past the M limit).  Any thread outside the
+ * library: it allocates (internal.h, kgo_rt.mlock).
  */
 int kgo_newm(void)
 {
 	struct kgo_m *m;
 	int err = 0;
 
-	pthread_mutex_lock(&kgo_rt.lock);
+	pthread_mutex_lock(&kgo_rt.mlock);
 	if (atomic_load(&kgo_rt.exiting)) {
 		err = -ESHUTDOWN;
 		goto out;
@@ -495,7 +496,7 @@ int kgo_newm(void)
 	}
 	kgo_rt.ms[kgo_rt.nms++] = m;
 out:
-	pthread_mutex_unlock(&kgo_rt.lock);
+	pthread_mutex_unlock(&kgo_rt.mlock);
 	return err;
 }
 

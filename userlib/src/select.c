@@ -86,12 +86,42 @@ static bool kgo_selparkunlock(void *arg)
 	return true;
 }
 
-static int kgo_cmp_chan(const void *a, const void *b)
+/*
+ * Heap sort of @n channels by address (Go's selectgo sorts its lock order
+ * the same way): in place, O(n log n) at worst, and no call out of the
+ * library.  Not qsort: glibc's may malloc, and this runs in the library
+ * (docs/design.md, "No malloc or free in the library").
+ */
+static void kgo_sift_down(struct kgo_chan **a, size_t root, size_t n)
 {
-	uintptr_t x = (uintptr_t)*(struct kgo_chan *const *)a;
-	uintptr_t y = (uintptr_t)*(struct kgo_chan *const *)b;
+	for (;;) {
+		size_t child = 2 * root + 1;
+		struct kgo_chan *t;
 
-	return x < y ? -1 : x > y;
+		if (child >= n)
+			return;
+		if (child + 1 < n && (uintptr_t)a[child] < (uintptr_t)a[child + 1])
+			child++;
+		if ((uintptr_t)a[root] >= (uintptr_t)a[child])
+			return;
+		t = a[root];
+		a[root] = a[child];
+		a[child] = t;
+		root = child;
+	}
+}
+
+static void kgo_sort_chans(struct kgo_chan **a, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		kgo_sift_down(a, i, n);
+	for (size_t end = n; end-- > 1;) {
+		struct kgo_chan *t = a[0];
+
+		a[0] = a[end];
+		a[end] = t;
+		kgo_sift_down(a, 0, end);
+	}
 }
 
 /* Try case @i with its channel locked; KGO_CH_BLOCK if it is not ready. */
@@ -111,44 +141,56 @@ struct kgo_selscratch {
 static int kgo_select_locked(struct kgo_select_case *cases, int n, bool block,
 			     struct kgo_selscratch *s);
 
-static int select_in_library(struct kgo_select_case *cases, int n, bool block)
+/* The scratch arrays of a select of @n cases, past what fits on the stack. */
+static size_t select_heap_bytes(int n)
+{
+	size_t each = sizeof(int) + sizeof(struct kgo_chan *) + sizeof(struct kgo_sudog);
+
+	return n > KGO_SELECT_STACK ? each * (size_t)n : 0;
+}
+
+/* @heap: select_heap_bytes(n) bytes, or NULL when that is 0. */
+static int select_in_library(struct kgo_select_case *cases, int n, bool block, void *heap)
 {
 	int order[KGO_SELECT_STACK];
 	struct kgo_chan *locks[KGO_SELECT_STACK];
 	struct kgo_sudog sgs[KGO_SELECT_STACK];
 	struct kgo_selscratch s = { order, locks, sgs };
-	void *heap = NULL;
-	int r;
 
-	if (n < 0 || (n && !cases))
-		return -EINVAL;
 	for (int i = 0; i < n; i++)
 		if (cases[i].chan &&
 		    ((cases[i].dir != KGO_SELECT_SEND && cases[i].dir != KGO_SELECT_RECV) ||
 		     (cases[i].dir == KGO_SELECT_SEND && !cases[i].elem &&
 		      cases[i].chan->elemsize)))
 			return -EINVAL;
-	if (n > KGO_SELECT_STACK) {
-		size_t each = sizeof(int) + sizeof(struct kgo_chan *) + sizeof(struct kgo_sudog);
-
-		heap = malloc(each * (size_t)n);
-		if (!heap)
-			return -ENOMEM;
+	if (heap) {
 		s.sgs = heap;
 		s.locks = (struct kgo_chan **)(s.sgs + n);
 		s.order = (int *)(s.locks + n);
 	}
-	r = kgo_select_locked(cases, n, block, &s);
-	free(heap);
-	return r;
+	return kgo_select_locked(cases, n, block, &s);
 }
 
 int kgo_select(struct kgo_select_case *cases, int n, bool block)
 {
-	bool entered = kgo_enter(true);
-	int r = select_in_library(cases, n, block);
+	size_t bytes;
+	void *heap = NULL;
+	bool entered;
+	int r;
 
+	if (n < 0 || (n && !cases))
+		return -EINVAL;
+	/* Before kgo_enter: malloc must not run in the library (rawmem.c). */
+	bytes = select_heap_bytes(n);
+	if (bytes) {
+		heap = malloc(bytes);
+		if (!heap)
+			return -ENOMEM;
+	}
+	entered = kgo_enter(true);
+	r = select_in_library(cases, n, block, heap);
 	kgo_leave(entered);
+	free(heap);
 	return r;
 }
 
@@ -182,7 +224,7 @@ static int kgo_select_locked(struct kgo_select_case *cases, int n, bool block,
 	/* Lock order: the distinct channels by address. */
 	for (i = 0; i < nuse; i++)
 		s->locks[i] = cases[s->order[i]].chan;
-	qsort(s->locks, (size_t)nuse, sizeof(s->locks[0]), kgo_cmp_chan);
+	kgo_sort_chans(s->locks, (size_t)nuse);
 	for (i = 0; i < nuse; i++)
 		if (l.n == 0 || s->locks[l.n - 1] != s->locks[i])
 			s->locks[l.n++] = s->locks[i];

@@ -444,14 +444,16 @@ int kgo_sleep(uint64_t ns)
 	return r;
 }
 
-static struct kgo_timer *timer_new_in_library(uint64_t ns, void (*fn)(void *), void *arg)
+/*
+ * A user timer's memory, taken before the library is entered and given back
+ * after it is left: malloc and free may wait for a goroutine (rawmem.c).
+ */
+static struct kgo_timer *kgo_timer_alloc(void (*fn)(void *), void *arg)
 {
 	struct kgo_timer *ut = calloc(1, sizeof(*ut));
 
-	if (!ut) {
-		errno = ENOMEM;
+	if (!ut)
 		return NULL;
-	}
 	ut->t.idx = KGO_TMR_NONE;
 	ut->fn = fn;
 	ut->arg = arg;
@@ -462,38 +464,57 @@ static struct kgo_timer *timer_new_in_library(uint64_t ns, void (*fn)(void *), v
 		ut->c = kgo_chan_new(sizeof(uint64_t), 1);
 		if (!ut->c) {
 			free(ut);
-			errno = ENOMEM;
 			return NULL;
 		}
 	}
+	return ut;
+}
+
+void kgo_timer_free_memory(struct kgo_timer *ut)
+{
+	if (ut) {
+		kgo_chan_free(ut->c);
+		free(ut);
+	}
+}
+
+/* Queue @ut, made by kgo_timer_alloc: 0, or the errno for kgo_timer_new. */
+static int timer_new_in_library(struct kgo_timer *ut, uint64_t ns)
+{
 	pthread_mutex_lock(&kgo_tm.lock);
 	if (!kgo_tm.live) {
 		pthread_mutex_unlock(&kgo_tm.lock);
-		kgo_chan_free(ut->c);
-		free(ut);
-		errno = -kgo_no_instance();
-		return NULL;
+		return -kgo_no_instance();
 	}
 	if (kgo_heap_reserve(1)) {
 		pthread_mutex_unlock(&kgo_tm.lock);
-		kgo_chan_free(ut->c);
-		free(ut);
-		errno = ENOMEM;
-		return NULL;
+		return ENOMEM;
 	}
 	kgo_tm.nuser++;
 	ut->t.when = kgo_deadline(ns);
 	kgo_timer_add_locked(&ut->t);
 	pthread_mutex_unlock(&kgo_tm.lock);
-	return ut;
+	return 0;
 }
 
 struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
 {
-	bool entered = kgo_enter(true);
-	struct kgo_timer *ut = timer_new_in_library(ns, fn, arg);
+	struct kgo_timer *ut = kgo_timer_alloc(fn, arg);
+	bool entered;
+	int err;
 
+	if (!ut) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	entered = kgo_enter(true);
+	err = timer_new_in_library(ut, ns);
 	kgo_leave(entered);
+	if (err) {
+		kgo_timer_free_memory(ut);
+		errno = err;
+		return NULL;
+	}
 	return ut;
 }
 
@@ -556,7 +577,8 @@ bool kgo_timer_reset(struct kgo_timer *ut, uint64_t ns)
 	return r;
 }
 
-static void timer_free_in_library(struct kgo_timer *ut)
+/* Take @ut out of the heap for good; its memory is the caller's to free. */
+void kgo_timer_unqueue(struct kgo_timer *ut)
 {
 	if (!ut)
 		return;
@@ -565,14 +587,13 @@ static void timer_free_in_library(struct kgo_timer *ut)
 		kgo_heap_remove(&ut->t);
 	kgo_tm.nuser--;
 	pthread_mutex_unlock(&kgo_tm.lock);
-	kgo_chan_free(ut->c);
-	free(ut);
 }
 
 void kgo_timer_free(struct kgo_timer *ut)
 {
 	bool entered = kgo_enter(true);
 
-	timer_free_in_library(ut);
+	kgo_timer_unqueue(ut);
 	kgo_leave(entered);
+	kgo_timer_free_memory(ut);
 }
