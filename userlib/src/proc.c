@@ -242,9 +242,7 @@ static int kgo_newproc1(void (*fn)(void *), void *arg, const void *args, size_t 
 		return err;
 	if (!m) {
 		/* Not an M: the global queue, through the module. */
-		struct kgo_ready a = { .size = sizeof(a), .g = kgo_gtok(g) };
-
-		err = kgo_ioctl(KGO_IOC_READY, &a);
+		err = kgo_ready_ioctl(g);
 		if (err)
 			kgo_gfput(NULL, g);
 		return err;

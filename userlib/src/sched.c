@@ -241,6 +241,19 @@ static struct kgo_g *kgo_globrunqget(struct kgo_m *m)
 }
 
 /*
+ * kgo_ready_ioctl - @g to the global queue through KGO_IOC_READY, and an
+ * idle P woken for it (the module's wakep).  Any thread, M or not.  0, or
+ * -ENOSPC when the global queue is full (the caller keeps @g), or another
+ * -errno.
+ */
+int kgo_ready_ioctl(struct kgo_g *g)
+{
+	struct kgo_ready a = { .size = sizeof(a), .g = kgo_gtok(g) };
+
+	return kgo_ioctl(KGO_IOC_READY, &a);
+}
+
+/*
  * kgo_globrunqput - a preempted G goes to the global queue (Go's rule, so
  * that a G that used up its slice waits behind every P's local work), and
  * an idle P is woken for it.  On g0.  When the global queue is full, the
@@ -248,13 +261,12 @@ static struct kgo_g *kgo_globrunqget(struct kgo_m *m)
  */
 static void kgo_globrunqput(struct kgo_m *m, struct kgo_g *g)
 {
-	struct kgo_ready a = { .size = sizeof(a), .g = kgo_gtok(g) };
 	int err;
 
 	/* Acquire: pairs with kgo_begin_exit's store. */
 	if (atomic_load_explicit(&kgo_rt.exiting, memory_order_acquire))
 		return;
-	err = kgo_ioctl(KGO_IOC_READY, &a);
+	err = kgo_ready_ioctl(g);
 	if (err == -ENOSPC && m->p)
 		kgo_runqput_or_overflow(m, g, false);
 	else if (err == -ENOSPC)
@@ -591,8 +603,7 @@ void kgo_ready(struct kgo_g *g)
 		kgo_wakep();
 	} else {
 		/* From elsewhere: the global queue, and the module's wakep. */
-		struct kgo_ready a = { .size = sizeof(a), .g = kgo_gtok(g) };
-		int err = kgo_ioctl(KGO_IOC_READY, &a);
+		int err = kgo_ready_ioctl(g);
 
 		if (err == -ENOSPC)
 			kgo_overflow_put(g);
