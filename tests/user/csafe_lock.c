@@ -36,6 +36,7 @@ enum {
 
 static pid_t locked_tid[LOCKED];	/* published while locked, else 0 */
 static int spinner_done;
+static int yielders_in;		/* yielders running with preemption off */
 
 static bool on_locked_thread(void)
 {
@@ -112,12 +113,22 @@ static void disable_body(int id)
 		 * slice in the middle of a yield would be).
 		 */
 		kgo_preempt_disable();
+		__atomic_fetch_add(&yielders_in, 1, __ATOMIC_RELAXED);
 		while (!__atomic_load_n(&spinner_done, __ATOMIC_RELAXED))
 			kgo_yield();
 		kgo_preempt_enable();
 		return;
 	}
-	kgo_yield();			/* the yielders are running */
+	/*
+	 * Every yielder has preemption off, and the main goroutine, which
+	 * started them, has gone to wait: from here only the spinner can be
+	 * the preemption counted.  (Without the wait, a main goroutine slowed
+	 * past the slice under TCG while it started the yielders was counted,
+	 * once in a loaded check.)
+	 */
+	while (__atomic_load_n(&yielders_in, __ATOMIC_RELAXED) < YIELDERS)
+		kgo_yield();
+	kgo_sleep(2000000);
 	kgo_preempt_disable();
 	kgo_preempt_disable();
 	kgo_preempt_enable();		/* still disabled: it nests */
