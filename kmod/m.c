@@ -233,6 +233,13 @@ void kgo_m_drop_all(struct kgo_inst *inst)
  * fewer Ms are idle than the spare pool wants (SET_PREEMPT's spare_ms),
  * and returns how many to start.  Any thread of the owner.  -ESHUTDOWN
  * once the instance is finished, -ERESTARTSYS on a signal.
+ *
+ * The caller has settled its previous answer before it asks again: every
+ * M it started has attached (and was taken off m_starting then), and any
+ * it could not start never will.  Those are forgotten here; counted on,
+ * a failed thread start (RLIMIT_NPROC, memory) would shrink the pool for
+ * good.  A process that asks from two threads at once only miscounts its
+ * own pool.
  */
 /* How many more Ms the spare pool wants now.  Any context; racy by design. */
 static int kgo_ms_wanted(struct kgo_inst *inst)
@@ -250,6 +257,9 @@ int kgo_wantm(struct kgo_inst *inst)
 {
 	int want, err;
 
+	mutex_lock(&inst->setup_lock);
+	inst->m_starting = 0;
+	mutex_unlock(&inst->setup_lock);
 	err = wait_event_interruptible(inst->wantm_wq,
 				       READ_ONCE(inst->dying) || kgo_ms_wanted(inst) > 0);
 	if (err)

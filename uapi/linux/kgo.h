@@ -27,6 +27,9 @@
  *                    own code are, and the time slice (sysmon, below).
  *   KGO_IOC_WANTM    the library's spawner thread waits here until the
  *                    pool of spare Ms runs low; returns how many to start.
+ *                    The caller's previous answer is settled by then: each
+ *                    M asked for has attached or will never (a failed
+ *                    thread start), so the module stops counting it.
  *   KGO_IOC_STACKMAP a layout of goroutine stacks with guards, mapped
  *                    many stacks to one mapping (below).
  *

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -222,15 +223,22 @@ void kgo_preempt_enable(void)
  * of a P) that waits in KGO_IOC_WANTM until sysmon's pool of idle Ms runs
  * low, and starts as many as the module asks for.  It ends at SHUTDOWN.
  * The module counts the Ms it asked for until they attach, and never asks
- * past its max_ms, so the threads stay bounded.
+ * past its max_ms, so the threads stay bounded.  Before it asks again it
+ * waits until the Ms it started have attached, which tells the module the
+ * rest never will; after a failed start (RLIMIT_NPROC, memory) it also
+ * waits, 10 ms doubling up to 1 s, so that a process out of threads does
+ * not spin here.
  */
 static void *kgo_spawner_main(void *arg)
 {
+	const long backoff_min = 10000000, backoff_max = 1000000000;
+	long backoff = backoff_min;
 	bool warned = false;
 
 	(void)arg;
 	for (;;) {
 		int n = kgo_ioctl(KGO_IOC_WANTM, NULL);
+		bool failed = false;
 
 		if (n == -EINTR || n == -ERESTART)
 			continue;
@@ -239,16 +247,26 @@ static void *kgo_spawner_main(void *arg)
 				kgo_warn("WANTM failed: %s", strerror(-n));
 			return NULL;
 		}
-		while (n-- > 0) {
+		while (n-- > 0 && !failed) {
 			int err = kgo_newm();
 
 			if (err == -ESHUTDOWN)
 				return NULL;
 			if (err && !warned) {
-				/* The module still counts it as starting: one fewer spare. */
 				kgo_warn("cannot start a spare M: %s", strerror(-err));
 				warned = true;
 			}
+			failed = err != 0;
+		}
+		kgo_newm_wait_attached();
+		if (failed) {
+			struct timespec ts = { .tv_sec = backoff / 1000000000,
+					       .tv_nsec = backoff % 1000000000 };
+
+			nanosleep(&ts, NULL);
+			backoff = backoff * 2 < backoff_max ? backoff * 2 : backoff_max;
+		} else {
+			backoff = backoff_min;
 		}
 	}
 }
