@@ -251,14 +251,16 @@ static int kgo_newproc1(void (*fn)(void *), void *arg, const void *args, size_t 
 	if (err) {
 		/*
 		 * g sits in runnext, but the G it kicked out found no place.
-		 * Swap that one back and give up on g; if a stealer took g
-		 * meanwhile, g runs and the kicked G cannot be kept.
+		 * Swap that one back and give up on g.  If a stealer took g
+		 * meanwhile, g runs (kgo_go succeeded after all) and the
+		 * kicked G waits in the overflow list, as any G that every
+		 * queue refused.
 		 */
-		if (!kgo_runqcas_next(m->p, left, kgo_gtok(g)))
-			kgo_fatal("run queues full: lost goroutine %llu",
-				  (unsigned long long)kgo_tokg(left)->id);
-		kgo_gfput(m, g);
-		return err;
+		if (kgo_runqcas_next(m->p, left, kgo_gtok(g))) {
+			kgo_gfput(m, g);
+			return err;
+		}
+		kgo_overflow_put(kgo_tokg(left));
 	}
 	kgo_wakep();
 	return 0;
