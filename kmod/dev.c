@@ -241,7 +241,7 @@ static long kgo_ioctl_attach(struct kgo_inst *inst, unsigned int cmd, void __use
 	return 0;
 }
 
-static long kgo_ioctl_version(unsigned int cmd, void __user *uarg)
+static long kgo_ioctl_version(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_version v;
 	int err;
@@ -317,104 +317,96 @@ static long kgo_ioctl_preempt(struct kgo_inst *inst, unsigned int cmd, void __us
 	return kgo_set_preempt(inst, &pc);
 }
 
-/*
- * kgo_ioctl_fixed - the commands without a sized struct: a bare __u32
- * (DETACH, SET_NPROCS) or nothing (WAKEP, SHUTDOWN, WANTM).  Their numbers
- * were matched exactly.
- */
-static long kgo_ioctl_fixed(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+/* The commands without a sized struct: a bare __u32, or nothing. */
+static long kgo_ioctl_detach(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_m *m;
+	u32 id;
+
+	if (get_user(id, (u32 __user *)uarg))
+		return -EFAULT;
+	m = kgo_m_lookup(inst, id);
+	if (!m)
+		return -ESRCH;
+	/* No leave: the M is gone when detach returns. */
+	kgo_m_enter(inst, m);
+	return kgo_m_detach(inst, m);
+}
+
+static long kgo_ioctl_set_nprocs(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
 	u32 n;
 
-	switch (cmd) {
-	case KGO_IOC_DETACH:
-		if (get_user(n, (u32 __user *)uarg))
-			return -EFAULT;
-		m = kgo_m_lookup(inst, n);
-		if (!m)
-			return -ESRCH;
-		/* No leave: the M is gone when detach returns. */
-		kgo_m_enter(inst, m);
-		return kgo_m_detach(inst, m);
-	case KGO_IOC_SET_NPROCS:
-		if (get_user(n, (u32 __user *)uarg))
-			return -EFAULT;
-		return kgo_set_nprocs(inst, n);
-	case KGO_IOC_WAKEP:
-		kgo_wakep(inst);
-		return 0;
-	case KGO_IOC_SHUTDOWN:
-		kgo_shutdown(inst);
-		return 0;
-	case KGO_IOC_WANTM:
-		return kgo_wantm(inst);
-	}
-	return -ENOTTY;
+	if (get_user(n, (u32 __user *)uarg))
+		return -EFAULT;
+	return kgo_set_nprocs(inst, n);
+}
+
+static long kgo_ioctl_wakep(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
+	kgo_wakep(inst);
+	return 0;
+}
+
+static long kgo_ioctl_shutdown(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
+	kgo_shutdown(inst);
+	return 0;
+}
+
+static long kgo_ioctl_wantm(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+{
+	return kgo_wantm(inst);
 }
 
 /*
- * The sized commands are matched without their size bits; their handlers
- * take the size from @cmd.  The others must match exactly.
+ * Every command, once.  A sized one is matched without its size bits (its
+ * handler takes the size from the number); the others must match exactly.
+ * All but VERSION, SETUP and STACKMAP need the Ps (SETUP done).  The hot
+ * path, PARK and READY, comes first.
  */
+static const struct kgo_cmd {
+	unsigned int cmd;
+	bool sized;
+	bool needs_setup;
+	long (*fn)(struct kgo_inst *inst, unsigned int cmd, void __user *uarg);
+} kgo_cmds[] = {
+	{ KGO_IOC_PARK,		true,	true,	kgo_ioctl_park },
+	{ KGO_IOC_READY,	true,	true,	kgo_ioctl_ready },
+	{ KGO_IOC_GLOBRUNQGET,	true,	true,	kgo_ioctl_park },
+	{ KGO_IOC_STEAL,	true,	true,	kgo_ioctl_park },
+	{ KGO_IOC_RUNQPUTSLOW,	true,	true,	kgo_ioctl_ready },
+	{ KGO_IOC_VERSION,	true,	false,	kgo_ioctl_version },
+	{ KGO_IOC_SETUP,	true,	false,	kgo_ioctl_setup },
+	{ KGO_IOC_STACKMAP,	true,	false,	kgo_ioctl_stackmap },
+	{ KGO_IOC_ATTACH,	true,	true,	kgo_ioctl_attach },
+	{ KGO_IOC_STATS,	true,	true,	kgo_ioctl_stats },
+	{ KGO_IOC_SET_PREEMPT,	true,	true,	kgo_ioctl_preempt },
+	{ KGO_IOC_DETACH,	false,	true,	kgo_ioctl_detach },
+	{ KGO_IOC_SET_NPROCS,	false,	true,	kgo_ioctl_set_nprocs },
+	{ KGO_IOC_WAKEP,	false,	true,	kgo_ioctl_wakep },
+	{ KGO_IOC_SHUTDOWN,	false,	true,	kgo_ioctl_shutdown },
+	{ KGO_IOC_WANTM,	false,	true,	kgo_ioctl_wantm },
+};
+
 static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kgo_inst *inst = file->private_data;
-	void __user *uarg = (void __user *)arg;
+	const struct kgo_cmd *c;
 
 	if (!kgo_current_is_owner(inst))
 		return -EPERM;
 	atomic64_inc(&inst->stats.ioctls);
 
-	switch (KGO_CMD_BASE(cmd)) {
-	case KGO_CMD_BASE(KGO_IOC_VERSION):
-		return kgo_ioctl_version(cmd, uarg);
-	case KGO_CMD_BASE(KGO_IOC_SETUP):
-		return kgo_ioctl_setup(inst, cmd, uarg);
-	case KGO_CMD_BASE(KGO_IOC_STACKMAP):
-		return kgo_ioctl_stackmap(inst, cmd, uarg);
-	case KGO_CMD_BASE(KGO_IOC_ATTACH):
-	case KGO_CMD_BASE(KGO_IOC_PARK):
-	case KGO_CMD_BASE(KGO_IOC_GLOBRUNQGET):
-	case KGO_CMD_BASE(KGO_IOC_STEAL):
-	case KGO_CMD_BASE(KGO_IOC_READY):
-	case KGO_CMD_BASE(KGO_IOC_RUNQPUTSLOW):
-	case KGO_CMD_BASE(KGO_IOC_STATS):
-	case KGO_CMD_BASE(KGO_IOC_SET_PREEMPT):
-		break;
-	default:
-		switch (cmd) {
-		case KGO_IOC_DETACH:
-		case KGO_IOC_WAKEP:
-		case KGO_IOC_SET_NPROCS:
-		case KGO_IOC_SHUTDOWN:
-		case KGO_IOC_WANTM:
-			break;
-		default:
-			return -ENOTTY;
-		}
+	for (c = kgo_cmds; c < kgo_cmds + ARRAY_SIZE(kgo_cmds); c++) {
+		if (c->sized ? KGO_CMD_BASE(cmd) != KGO_CMD_BASE(c->cmd) : cmd != c->cmd)
+			continue;
+		/* Acquire: pairs with kgo_inst_setup's release of ready. */
+		if (c->needs_setup && !smp_load_acquire(&inst->ready))
+			return -EBADFD;
+		return c->fn(inst, cmd, (void __user *)arg);
 	}
-
-	/* Everything else needs the Ps. */
-	if (!smp_load_acquire(&inst->ready))
-		return -EBADFD;
-
-	switch (KGO_CMD_BASE(cmd)) {
-	case KGO_CMD_BASE(KGO_IOC_ATTACH):
-		return kgo_ioctl_attach(inst, cmd, uarg);
-	case KGO_CMD_BASE(KGO_IOC_PARK):
-	case KGO_CMD_BASE(KGO_IOC_GLOBRUNQGET):
-	case KGO_CMD_BASE(KGO_IOC_STEAL):
-		return kgo_ioctl_park(inst, cmd, uarg);
-	case KGO_CMD_BASE(KGO_IOC_READY):
-	case KGO_CMD_BASE(KGO_IOC_RUNQPUTSLOW):
-		return kgo_ioctl_ready(inst, cmd, uarg);
-	case KGO_CMD_BASE(KGO_IOC_STATS):
-		return kgo_ioctl_stats(inst, cmd, uarg);
-	case KGO_CMD_BASE(KGO_IOC_SET_PREEMPT):
-		return kgo_ioctl_preempt(inst, cmd, uarg);
-	}
-	return kgo_ioctl_fixed(inst, cmd, uarg);
+	return -ENOTTY;
 }
 
 static const struct file_operations kgo_fops = {
