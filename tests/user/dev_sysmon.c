@@ -69,13 +69,25 @@ static void t_set_preempt_checks(void)
 	inst_close(&in);
 }
 
-static int wantm_rc;
+static int wantm_rc, attached, attach_done;
 
 static void *wantm_thread(void *arg)
 {
 	struct inst *in = arg;
 
 	wantm_rc = ioctl(in->fd, KGO_IOC_WANTM) < 0 ? -errno : 0;
+	return NULL;
+}
+
+/* An M without a P that stays attached, as one the spawner started. */
+static void *attach_thread(void *arg)
+{
+	struct kgo_attach a;
+
+	if (attach(arg, 0, &a) == 0)
+		__atomic_fetch_add(&attached, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&attach_done, __ATOMIC_ACQUIRE))
+		msleep(5);
 	return NULL;
 }
 
@@ -87,23 +99,37 @@ static void t_wantm(void)
 		.trampoline = text, .text_start = text, .text_end = text + 4096, .spare_ms = 2,
 	};
 	struct inst in;
-	pthread_t t;
-	int n;
+	pthread_t t, m[2];
+	int n, again;
 	bool good = true;
 
 	if (inst_open(&in, 1, 0) || xioctl(in.fd, KGO_IOC_SET_PREEMPT, &pc)) {
 		tap_ok(false, "WANTM: instance");
 		return;
 	}
-	/* No idle M at all: both spares wanted, once. */
+	/* No idle M at all: both spares wanted. */
 	n = ioctl(in.fd, KGO_IOC_WANTM);
 	good &= TAP_CHECK(n == 2);
+	/* Asked again with neither attached: they never will, ask again. */
+	again = ioctl(in.fd, KGO_IOC_WANTM);
+	good &= TAP_CHECK(again == 2);
+	/* Two Ms attach without a P: spares on their way to stopm. */
+	for (int i = 0; i < 2; i++)
+		pthread_create(&m[i], NULL, attach_thread, &in);
+	for (int i = 0; i < 400 && __atomic_load_n(&attached, __ATOMIC_ACQUIRE) < 2; i++)
+		msleep(5);
+	good &= TAP_CHECK(__atomic_load_n(&attached, __ATOMIC_ACQUIRE) == 2);
 	pthread_create(&t, NULL, wantm_thread, &in);
 	msleep(50);
 	good &= TAP_CHECK(xioctl(in.fd, KGO_IOC_SHUTDOWN, NULL) == 0);
 	pthread_join(t, NULL);
 	good &= TAP_CHECK(wantm_rc == -ESHUTDOWN);
-	tap_ok_fmt(good, "WANTM asks for the missing spares (%d), then waits until SHUTDOWN", n);
+	__atomic_store_n(&attach_done, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		pthread_join(m[i], NULL);
+	tap_ok_fmt(good,
+		   "WANTM asks for the missing spares (%d), again while none attached (%d), then with 2 attached waits until SHUTDOWN",
+		   n, again);
 	inst_close(&in);
 }
 
