@@ -14,10 +14,11 @@
  * (on its parent), one per goroutine whose current context it is, one
  * for an armed deadline timer.  The last release unlinks it from its
  * parent and puts it in the graveyard: its memory is freed by the next
- * ctx call made outside the library (kgo_ctx_graveyard_drain), as malloc and
- * free must not run in the library (rawmem.c).  lock guards err, the children list and the
- * sibling links of the children; a cancel runs down the tree taking each
- * child's lock inside its parent's (always parent before child).
+ * ctx call made outside the library (kgo_ctx_graveyard_drain), as malloc
+ * and free must not run in the library (rawmem.c).  lock guards err, the
+ * children list and the sibling links of the children; a cancel runs
+ * down the tree taking each child's lock inside its parent's (always
+ * parent before child).
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -327,9 +327,8 @@ void kgo_timers_forget_after_fork(void)
 
 void kgo_timers_fini(void)
 {
+	/* A timer still pending is no longer in the heap once n is 0 (kgo_heap_has). */
 	pthread_mutex_lock(&kgo_tm.lock);
-	for (size_t i = 0; i < kgo_tm.n; i++)
-		kgo_tm.heap[i]->idx = KGO_TMR_NONE;
 	kgo_rawmem_free(kgo_tm.heap, kgo_tm.cap * sizeof(*kgo_tm.heap));
 	kgo_tm.heap = NULL;
 	kgo_tm.n = kgo_tm.cap = kgo_tm.nstack = 0;
@@ -478,17 +477,16 @@ void kgo_timer_free_memory(struct kgo_timer *ut)
 	}
 }
 
-/* Queue @ut, made by kgo_timer_alloc: 0, or the errno for kgo_timer_new. */
+/* Queue @ut, made by kgo_timer_alloc: 0, or -errno. */
 static int timer_new_in_library(struct kgo_timer *ut, uint64_t ns)
 {
+	int err;
+
 	pthread_mutex_lock(&kgo_tm.lock);
-	if (!kgo_tm.live) {
+	err = !kgo_tm.live ? kgo_no_instance() : kgo_heap_reserve(1);
+	if (err) {
 		pthread_mutex_unlock(&kgo_tm.lock);
-		return -kgo_no_instance();
-	}
-	if (kgo_heap_reserve(1)) {
-		pthread_mutex_unlock(&kgo_tm.lock);
-		return ENOMEM;
+		return err;
 	}
 	kgo_tm.nuser++;
 	ut->t.when = kgo_deadline(ns);
@@ -512,7 +510,7 @@ struct kgo_timer *kgo_timer_new(uint64_t ns, void (*fn)(void *), void *arg)
 	kgo_leave(entered);
 	if (err) {
 		kgo_timer_free_memory(ut);
-		errno = err;
+		errno = -err;
 		return NULL;
 	}
 	return ut;
