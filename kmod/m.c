@@ -228,6 +228,18 @@ void kgo_m_drop_all(struct kgo_inst *inst)
 	mutex_unlock(&inst->setup_lock);
 }
 
+/* How many more Ms the spare pool wants now.  Any context; racy by design. */
+static int kgo_ms_wanted(struct kgo_inst *inst)
+{
+	int have = READ_ONCE(inst->nmidle) + READ_ONCE(inst->nmstopping) +
+		   READ_ONCE(inst->m_starting);
+	int want = (int)READ_ONCE(inst->preempt.spare_ms) - have;
+	int room = (int)inst->max_ms - (int)READ_ONCE(inst->nms) -
+		   (int)READ_ONCE(inst->m_starting);
+
+	return max(min(want, room), 0);
+}
+
 /*
  * kgo_wantm - the WANTM ioctl: the library's spawner thread sleeps until
  * fewer Ms are idle than the spare pool wants (SET_PREEMPT's spare_ms),
@@ -241,18 +253,6 @@ void kgo_m_drop_all(struct kgo_inst *inst)
  * good.  A process that asks from two threads at once only miscounts its
  * own pool.
  */
-/* How many more Ms the spare pool wants now.  Any context; racy by design. */
-static int kgo_ms_wanted(struct kgo_inst *inst)
-{
-	int have = READ_ONCE(inst->nmidle) + READ_ONCE(inst->nmstopping) +
-		   READ_ONCE(inst->m_starting);
-	int want = (int)READ_ONCE(inst->preempt.spare_ms) - have;
-	int room = (int)inst->max_ms - (int)READ_ONCE(inst->nms) -
-		   (int)READ_ONCE(inst->m_starting);
-
-	return max(min(want, room), 0);
-}
-
 int kgo_wantm(struct kgo_inst *inst)
 {
 	int want, err;
