@@ -28,7 +28,6 @@
 #define SLEEPERS	4
 #define SLEEPS		10
 #define YIELDERS	2
-#define SPARE_MS	2	/* libkgo's spare pool (KGO_SPARE_MS in preempt.c) */
 
 enum {
 	SLEEPS_DONE, THREADS_BEFORE, THREADS_AFTER, STARVED_OK, BLOCKERS_IN, POOL_IDLE, POOL_MS,

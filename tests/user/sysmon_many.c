@@ -26,7 +26,6 @@
 #define NG		1000
 #define NPIPES		16
 #define NPROCS		2
-#define SPARE_MS	2	/* libkgo's spare pool (KGO_SPARE_MS in userlib/src/preempt.c) */
 #define NOT_MS		4	/* the spawner, this test's sampler, and room for more */
 #define SLACK		4	/* Ms attaching while the count was sampled */
 

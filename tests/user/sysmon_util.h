@@ -27,6 +27,9 @@
 #include "tap.h"
 
 
+/* The idle Ms libkgo's spawner keeps (KGO_SPARE_MS in userlib/src/preempt.c). */
+#define SPARE_MS	2
+
 /* A snapshot of the module's counters (zeroes outside kgo_main). */
 static inline struct kgo_stats_user stats_now(void)
 {
