@@ -66,4 +66,64 @@ static inline long count_maps(void)
 	return n;
 }
 
+/* One memory area's resident KiB, from /proc/self/smaps. */
+struct area_rss {
+	unsigned long start, end;
+	long rss;			/* KiB */
+	char name[40];			/* the mapped file, [heap], ... or "" */
+};
+
+/*
+ * The first @max memory areas of this process with their resident KiB,
+ * into @a; how many, or -1.  For saying which areas grew when a memory
+ * bound is missed.
+ */
+static inline int smaps_areas(struct area_rss *a, int max)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int n = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		char name[256] = "";
+		long kib;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &s, &e, name) >= 2) {
+			if (n + 1 >= max)
+				break;
+			n++;
+			a[n].start = s;
+			a[n].end = e;
+			a[n].rss = 0;
+			snprintf(a[n].name, sizeof(a[n].name), "%.39s", name);
+		} else if (n >= 0 && sscanf(line, "Rss: %ld kB", &kib) == 1) {
+			a[n].rss = kib;
+		}
+	}
+	fclose(f);
+	return n + 1;
+}
+
+/*
+ * Print, as TAP comments, every area of @after (@na of them) whose
+ * resident KiB grew since @before (@nb), or that is new.
+ */
+static inline void print_areas_grown(const struct area_rss *before, int nb,
+				     const struct area_rss *after, int na)
+{
+	for (int i = 0; i < na; i++) {
+		long was = 0;
+
+		for (int j = 0; j < nb; j++)
+			if (before[j].start == after[i].start && before[j].end == after[i].end)
+				was = before[j].rss;
+		if (after[i].rss > was)
+			printf("#   %lx-%lx %s: %ld KiB, was %ld KiB\n", after[i].start,
+			       after[i].end, after[i].name, after[i].rss, was);
+	}
+}
+
 #endif /* KGO_TESTS_MEM_UTIL_H */

@@ -225,6 +225,11 @@ KGO_HIDDEN void kgo_goexit_frame(void);
 /* preempt_amd64.S: where kgo.ko sends a G still running at shutdown */
 KGO_HIDDEN void kgo_abandon_tramp(void);
 
+/* thread.c: how the library starts its own threads */
+#define KGO_THREAD_NO_SIGNALS	1u
+int kgo_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg,
+		     unsigned int flags);
+
 /* preempt.c */
 KGO_HIDDEN bool kgo_enter(bool safepoint);
 KGO_HIDDEN void kgo_leave_g(void);

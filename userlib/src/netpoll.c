@@ -307,7 +307,6 @@ void kgo_poller_forget_after_fork(void)
 int kgo_poller_start(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = KGO_NP_TAG_WAKE };
-	sigset_t all, old;
 	int err;
 
 	kgo_np.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -327,10 +326,7 @@ int kgo_poller_start(void)
 	if (err)
 		return err;
 	/* The poller takes no signals: they go to the program's threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&kgo_np.thread, NULL, kgo_poller, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = kgo_thread_start(&kgo_np.thread, kgo_poller, NULL, KGO_THREAD_NO_SIGNALS);
 	if (err)
 		return err;
 	kgo_np.started = true;

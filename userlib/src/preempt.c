@@ -273,17 +273,11 @@ static void *kgo_spawner_main(void *arg)
 
 int kgo_spawner_start(void)
 {
-	pthread_attr_t attr;
-	int err;
+	/* Signals as the caller's: the Ms it starts inherit its mask. */
+	int err = kgo_thread_start(&kgo_rt.spawner, kgo_spawner_main, NULL, 0);
 
-	err = pthread_attr_init(&attr);
 	if (err)
-		return -err;
-	pthread_attr_setstacksize(&attr, 128 * 1024);
-	err = pthread_create(&kgo_rt.spawner, &attr, kgo_spawner_main, NULL);
-	pthread_attr_destroy(&attr);
-	if (err)
-		return -err;
+		return err;
 	kgo_rt.spawner_started = true;
 	return 0;
 }

@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,7 +73,6 @@ int kgo_scavenger_start(void)
 {
 	const char *env = getenv("KGO_SCAVENGE");
 	pthread_condattr_t ca;
-	sigset_t all, old;
 	int err;
 
 	if (env && !strcmp(env, "off"))
@@ -87,10 +85,7 @@ int kgo_scavenger_start(void)
 		return err;
 	kgo_sc.stop = false;
 	/* It takes no signals: they go to the program's threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&kgo_sc.thread, NULL, kgo_scavenger, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = kgo_thread_start(&kgo_sc.thread, kgo_scavenger, NULL, KGO_THREAD_NO_SIGNALS);
 	if (err) {
 		pthread_cond_destroy(&kgo_sc.cond);
 		return err;

@@ -500,7 +500,7 @@ int kgo_newm(void)
 		goto out;
 	}
 	atomic_fetch_add_explicit(&kgo_rt.ms_attaching, 1, memory_order_relaxed);
-	err = -pthread_create(&m->thread, NULL, kgo_mstart, m);
+	err = kgo_thread_start(&m->thread, kgo_mstart, m, 0);
 	if (err) {
 		atomic_fetch_sub_explicit(&kgo_rt.ms_attaching, 1, memory_order_relaxed);
 		free(m);

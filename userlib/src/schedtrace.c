@@ -95,7 +95,7 @@ void kgo_schedtrace_start(void)
 	pthread_cond_init(&kgo_trace_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	kgo_trace_stop = false;
-	kgo_trace_running = !pthread_create(&kgo_trace_thread, NULL, kgo_schedtrace_main, NULL);
+	kgo_trace_running = !kgo_thread_start(&kgo_trace_thread, kgo_schedtrace_main, NULL, 0);
 }
 
 /* kgo_main's teardown, while the instance still exists. */

@@ -72,7 +72,6 @@ static void *kgo_sig_reader(void *arg)
 /* The pipe and the reader thread, once.  Lock held.  0 or -errno. */
 static int kgo_sig_start_locked(void)
 {
-	sigset_t all, old;
 	pthread_t th;
 	int err;
 
@@ -82,10 +81,7 @@ static int kgo_sig_start_locked(void)
 		return -errno;
 	/* Only the writer side is non-blocking: the reader sleeps in read. */
 	fcntl(kgo_sig.pipe[1], F_SETFL, O_NONBLOCK);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = -pthread_create(&th, NULL, kgo_sig_reader, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = kgo_thread_start(&th, kgo_sig_reader, NULL, KGO_THREAD_NO_SIGNALS);
 	if (err) {
 		close(kgo_sig.pipe[0]);
 		close(kgo_sig.pipe[1]);
