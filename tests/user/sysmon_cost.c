@@ -6,8 +6,9 @@
  * A "hostile" child becomes uid 65534 (unprivileged: the per-user limit
  * applies to it) and opens instances, each with a 1 ms slice
  * (SET_PREEMPT) and Ms that hold Ps (ATTACH_ACQUIRE_P) and spin forever
- * in state G, at SCHED_IDLE (so that the CPU they burn is no cost to the
- * victim; what is measured is sysmon's), plus Ms without a P, asleep.
+ * in state G, at SCHED_IDLE and in an idle cgroup (CG below: so that the
+ * CPU they burn is no cost to the victim; what is measured is sysmon's),
+ * plus Ms without a P, asleep.
  * A spinning M is sysmon's most expensive: running, over its slice, so
  * every pass looks at every ring of its instance for waiting work (there
  * is none, so it is never preempted and costs the same on every pass).
@@ -34,6 +35,8 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -76,6 +79,18 @@
 #define RUN_NS		500000000	/* each victim run */
 #define NAP_NS		50000000	/* as sysmon_block's napper */
 #define DBG		"/sys/kernel/debug/kgo/"
+/*
+ * The hostile child's cgroup.  Its Ms spin at SCHED_IDLE so that the CPU
+ * they burn is no cost to the victim, but a SCHED_IDLE thread is only a
+ * weight of 3 (a nice-0 thread's is 1,024): 256 spinners on a CPU weigh
+ * 768 together, and each takes its turn of up to a tick (4 ms) from the
+ * victim's threads.  On stock 6.1 under TCG that made the dense layout's
+ * worst victim latency 70-300 ms in about 1 run in 3, sysmon having
+ * nothing to do with it.  In a cgroup marked idle (cpu.idle, Linux 5.15)
+ * all the hostile threads together weigh what one SCHED_IDLE thread does.
+ */
+#define CG		"/tmp/kgo-cg-cost"
+#define CG_HOSTILE	CG "/hostile"
 
 /* What the hostile child reports once every M is in place. */
 struct hostile_report {
@@ -230,6 +245,7 @@ static void passes_end(struct passes *p, const char *phase)
 static atomic_bool stop;
 static volatile unsigned long spins;
 static uint64_t preempts, handoffs;
+static struct kgo_stats_user sleeper_st, ticker_st;	/* at each run's end */
 static struct timing late, stall;
 
 static void spinner(void *arg)
@@ -246,7 +262,8 @@ static void sleeper(void *arg)
 	kgo_go(spinner, NULL);
 	kgo_yield();
 	yield_sleeps(&late, RUN_NS);
-	preempts = stats_now().preempts - st0.preempts;
+	sleeper_st = stats_now();
+	preempts = sleeper_st.preempts - st0.preempts;
 	atomic_store(&stop, true);
 }
 
@@ -284,9 +301,24 @@ static void ticker(void *arg)
 			break;
 		kgo_yield();
 	}
-	handoffs = stats_now().handoffs - st0.handoffs;
+	ticker_st = stats_now();
+	handoffs = ticker_st.handoffs - st0.handoffs;
 	atomic_store(&stop, true);
 	kgo_sema_acquire(&napped);
+}
+
+/* What a victim run's instance counted, for when a bound is missed. */
+static void print_victim_stats(const char *phase, const char *run,
+			       const struct kgo_stats_user *st)
+{
+	printf("# %s: %s run's instance: %u Ms (%u idle), %llu deferred preemptions, "
+	       "%llu waits of a locked M (%llu started), %llu exitsyscalls, "
+	       "%llu sysmon wakeps, %llu parks\n", phase, run, st->nms, st->nmidle,
+	       (unsigned long long)st->preempt_deferrals,
+	       (unsigned long long)st->lockedm_waits,
+	       (unsigned long long)st->lockedm_starts,
+	       (unsigned long long)st->exitsyscalls,
+	       (unsigned long long)st->sysmon_wakeps, (unsigned long long)st->parks);
 }
 
 /* Both victim runs; whether they ran as they should. */
@@ -314,6 +346,8 @@ static bool victim(const char *phase, int64_t extra)
 	timing_verdict(&stall, what);
 	printf("# %s: kgo_main %d and %d, %llu preemptions, %llu handoffs\n", phase, rc1, rc2,
 	       (unsigned long long)preempts, (unsigned long long)handoffs);
+	print_victim_stats(phase, "sleeper", &sleeper_st);
+	print_victim_stats(phase, "ticker", &ticker_st);
 	return rc1 == 0 && rc2 == 0 && spins > 0 && preempts > 0 && handoffs > 0;
 }
 
@@ -334,6 +368,41 @@ static int read_param(const char *name)
 	return n;
 }
 
+/*
+ * hostile_cgroup_make - the idle cgroup for the hostile child (CG_HOSTILE);
+ * whether it is there.  Needs the cpu controller (CONFIG_CGROUP_SCHED).
+ */
+static bool hostile_cgroup_make(void)
+{
+	int err;
+
+	mkdir(CG, 0755);
+	if (mount("cgroup2", CG, "cgroup2", 0, NULL) && errno != EBUSY) {
+		printf("# no cgroup2 (%s): the hostile threads compete for CPU at SCHED_IDLE's weight\n",
+		       strerror(errno));
+		return false;
+	}
+	write_file(CG "/cgroup.subtree_control", "+cpu");
+	mkdir(CG_HOSTILE, 0755);
+	err = write_file(CG_HOSTILE "/cpu.idle", "1");
+	if (err) {
+		printf("# no cpu.idle (%s): the hostile threads compete for CPU at SCHED_IDLE's weight\n",
+		       strerror(-err));
+		return false;
+	}
+	printf("# the hostile child runs in an idle cgroup (cpu.idle 1)\n");
+	return true;
+}
+
+static void hostile_cgroup_remove(void)
+{
+	rmdir(CG_HOSTILE);
+	umount(CG);
+	rmdir(CG);
+}
+
+static bool hostile_in_cgroup;
+
 /* The hostile child started; how it went, as the TAP line says. */
 static pid_t hostile_start(const char *layout, int ninst, int np, int nidle, int want,
 			   struct hostile_report *r)
@@ -350,6 +419,9 @@ static pid_t hostile_start(const char *layout, int ninst, int np, int nidle, int
 	pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
+		/* "0": the writer itself; before it gives up root. */
+		if (hostile_in_cgroup && write_file(CG_HOSTILE "/cgroup.procs", "0"))
+			_exit(4);
 		hostile_main(ninst, np, nidle, fds[1]);
 	}
 	got = pid > 0 && read(fds[0], r, sizeof(*r)) == sizeof(*r);
@@ -424,6 +496,7 @@ int main(void)
 		return tap_done();
 	}
 	printf("# max_instances_per_user %d, max_procs %d\n", limit, max_procs);
+	hostile_in_cgroup = hostile_cgroup_make();
 
 	passes_start(&quiet);
 	ran &= victim("no load", 0);
@@ -434,5 +507,6 @@ int main(void)
 	ran &= loaded_phase("spread", limit + 1, SPREAD_NP, SPREAD_IDLE, limit, &quiet);
 	ran &= loaded_phase("dense", DENSE_INSTS, dense_np, 0, DENSE_INSTS, &quiet);
 	tap_ok(ran, "the victim's runs returned 0, with preemptions and handoffs");
+	hostile_cgroup_remove();
 	return tap_done();
 }
