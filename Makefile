@@ -67,7 +67,7 @@ LIB_SRCS := $(wildcard userlib/src/*.c)
 LIB_ASM := $(wildcard userlib/src/*.S)
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(LIB_ASM:%.S=$(B)/%.o)
 LIB_PIC := $(LIB_SRCS:%.c=$(B)/pic/%.o) $(LIB_ASM:%.S=$(B)/pic/%.o)
-LIB_HDRS := $(wildcard userlib/include/*.h userlib/src/*.h uapi/linux/*.h)
+LIB_HDRS := $(wildcard userlib/include/*.h userlib/src/*.h uapi/*.h uapi/linux/*.h)
 TEST_SRCS := $(wildcard tests/user/*.c)
 TEST_CXX_SRCS := $(wildcard tests/user/*.cc)
 TEST_BINS := $(TEST_SRCS:tests/user/%.c=$(B)/tests/%) $(TEST_CXX_SRCS:tests/user/%.cc=$(B)/tests/%)
@@ -248,7 +248,7 @@ modules_install: module
 # distribution package ships `make dkms-source DESTDIR=...` and leaves the
 # dkms add/build/install to its post-install script.
 DKMS_FILES := Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h) \
-	kmod/Kbuild $(wildcard uapi/linux/*.h)
+	kmod/Kbuild $(wildcard uapi/*.h uapi/linux/*.h)
 DKMS_SRC = $(DESTDIR)$(DKMS_SRCTREE)/kgo-$(VERSION)
 # With DESTDIR, DKMS's state, installed modules and any signing key it would
 # make stay under DESTDIR too (for staging, and for make check).

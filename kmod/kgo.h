@@ -33,8 +33,6 @@ struct vm_area_struct;
 
 #include "../uapi/linux/kgo.h"
 
-#define KGO_RING_MASK		(KGO_RING_SIZE - 1)
-
 /*
  * Every allocation a process can cause: charged to its memory cgroup, and
  * failing with ENOMEM at the cgroup's limit (no OOM kill, no warning in

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit: one P's run queue (kmod/runq.c): runnext and FIFO order, the
- * full ring, grab and steal taking half, free-running index wraparound,
- * corrupt indices, and an owner racing stealers on real threads.
+ * KUnit: one P's run queue, uapi/kgo_runq_ops.h as the module builds it,
+ * through kmod/runq.c's wrappers and, for what only libkgo calls (the
+ * owner's view of a corrupt ring, the runnext undo), directly: runnext
+ * and FIFO order, the full ring, grab and steal taking half, free-running
+ * index wraparound, corrupt indices, and an owner racing stealers on real
+ * threads.  tests/user/lib_runq tests the library's build of the same code.
  */
 #include <kunit/test.h>
 #include <linux/bitmap.h>
@@ -12,6 +15,7 @@
 #include <linux/slab.h>
 
 #include "kgo.h"
+#include "../../uapi/kgo_runq_ops.h"
 
 static struct kgo_shared_p *new_p(struct kunit *test)
 {
@@ -191,6 +195,46 @@ static void runq_corrupt_indices_read_empty(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, left, 9);
 }
 
+/* The owner's get reports a corrupt ring, bounded or not; libkgo dies of it. */
+static void runq_corrupt_reported_to_owner(struct kunit *test)
+{
+	struct kgo_shared_p *p = new_p(test);
+	bool corrupt = false;
+
+	p->head = 5;
+	p->tail = 5 + KGO_RING_SIZE + 1;
+	KUNIT_EXPECT_EQ(test, kgo_rq_get(p, KGO_RUNQ_TRIES, &corrupt), 0);
+	KUNIT_EXPECT_TRUE(test, corrupt);
+	corrupt = false;
+	KUNIT_EXPECT_EQ(test, kgo_rq_get(p, KGO_RUNQ_UNBOUNDED, &corrupt), 0);
+	KUNIT_EXPECT_TRUE(test, corrupt);
+	/* A sound ring, empty or not, is not reported. */
+	p->tail = 5;
+	corrupt = false;
+	KUNIT_EXPECT_EQ(test, kgo_rq_get(p, KGO_RUNQ_UNBOUNDED, &corrupt), 0);
+	put(test, p, 8, false);
+	KUNIT_EXPECT_EQ(test, kgo_rq_get(p, KGO_RUNQ_UNBOUNDED, &corrupt), 8);
+	KUNIT_EXPECT_FALSE(test, corrupt);
+}
+
+/* kgo_go's undo of a put into runnext whose kicked G found no room. */
+static void runq_cas_next_undoes_put(struct kunit *test)
+{
+	struct kgo_shared_p *p = new_p(test);
+	u64 left, g;
+
+	for (g = 1; g <= KGO_RING_SIZE; g++)
+		put(test, p, g, false);
+	put(test, p, 500, true);
+	KUNIT_EXPECT_FALSE(test, kgo_runqput(p, 501, true, &left));
+	KUNIT_EXPECT_EQ(test, left, 500);
+	KUNIT_EXPECT_FALSE(test, kgo_rq_cas_next(p, 500, 777));
+	KUNIT_EXPECT_EQ(test, p->runnext, 501);
+	KUNIT_EXPECT_TRUE(test, kgo_rq_cas_next(p, 500, 501));
+	KUNIT_EXPECT_EQ(test, p->runnext, 500);
+	EXPECT_GETS(test, p, 500, 1);
+}
+
 static void runq_putbatch_limited_by_room(struct kunit *test)
 {
 	struct kgo_shared_p *p = new_p(test);
@@ -316,6 +360,8 @@ static struct kunit_case runq_cases[] = {
 	KUNIT_CASE(runq_steal_needs_room),
 	KUNIT_CASE(runq_indices_wrap),
 	KUNIT_CASE(runq_corrupt_indices_read_empty),
+	KUNIT_CASE(runq_corrupt_reported_to_owner),
+	KUNIT_CASE(runq_cas_next_undoes_put),
 	KUNIT_CASE(runq_putbatch_limited_by_room),
 	KUNIT_CASE_SLOW(runq_owner_vs_stealers_exactly_once),
 	{}

@@ -180,7 +180,8 @@ struct kgo_shared_sched {
  * compare-and-swap.  Indices run freely and are masked with
  * KGO_RING_SIZE - 1.  head and tail live on separate cache lines from
  * each other and from the ring.  The protocol in full: docs/design.md,
- * "The run-queue rules".
+ * "The run-queue rules"; the operations, which kgo.ko and libkgo both
+ * compile: uapi/kgo_runq_ops.h.
  */
 struct kgo_shared_p {
 	__u32 head;

@@ -60,7 +60,6 @@
 #include "kgo.h"
 
 #define KGO_HIDDEN	__attribute__((visibility("hidden")))
-#define KGO_RING_MASK	(KGO_RING_SIZE - 1)
 
 /* G status, as Go's _Gidle... */
 enum {
@@ -268,7 +267,7 @@ static inline bool kgo_preempt_pending(struct kgo_m *m)
 	return true;
 }
 
-/* runq.c: the shared ring, owner side */
+/* runq.c: the shared ring, owner side (uapi/kgo_runq_ops.h's operations) */
 KGO_HIDDEN bool kgo_runqput(struct kgo_shared_p *p, uint64_t g, bool next, uint64_t *leftover);
 KGO_HIDDEN uint64_t kgo_runqget(struct kgo_shared_p *p);
 KGO_HIDDEN bool kgo_runqcas_next(struct kgo_shared_p *p, uint64_t old, uint64_t new);

@@ -29,12 +29,9 @@ static unsigned long kgo_trace_ms;
 static uint32_t kgo_local_len(uint32_t id)
 {
 	struct kgo_shared_p *p = kgo_shared_p(id);
-	/* Acquire: pairs with consumers' and the owner's releases (runq.c). */
-	uint32_t h = __atomic_load_n(&p->head, __ATOMIC_ACQUIRE);
-	uint32_t t = __atomic_load_n(&p->tail, __ATOMIC_ACQUIRE);
-	uint32_t n = t - h > KGO_RING_SIZE ? 0 : t - h;
 
-	return n + (__atomic_load_n(&p->runnext, __ATOMIC_RELAXED) ? 1 : 0);
+	/* Relaxed: a snapshot for people to read, taken while others run. */
+	return kgo_runqlen(p) + (__atomic_load_n(&p->runnext, __ATOMIC_RELAXED) ? 1 : 0);
 }
 
 /* One line; an ioctl from a thread that is not an M is fine (STATS). */
