@@ -61,9 +61,14 @@
 #define PINGPONG_ROUNDS		50000
 #define SKYNET_SIZE		1000000	/* leaves, numbered 0..n-1: sum n(n-1)/2 */
 #define SKYNET_FANOUT		10	/* both skynet sizes are powers of it */
-#define FIB_N			27
-#define FIB_CUTOFF		12	/* fib(n) for n <= cutoff is computed inline */
-#define FIB_RESULT		196418
+/*
+ * fib(39) with its leaves at 24: the same tree of 1,596 forks as fib(27)
+ * cut at 12, each leaf 322 times the work, so that a run lasts over a
+ * second at nprocs 1 (about 1.5 s for kgo under TCG) and scaling shows.
+ */
+#define FIB_N			39
+#define FIB_CUTOFF		24	/* fib(n) for n <= cutoff is computed inline */
+#define FIB_RESULT		63245986
 #define MEM_GS			100000
 #define PREEMPT_SLEEPS		30	/* 1 ms sleeps next to a spinner */
 #define PREEMPT_SLEEP_NS	1000000LL
@@ -83,6 +88,7 @@
 #define SMOKE_PINGPONG_ROUNDS		1000
 #define SMOKE_SKYNET_SIZE		1000	/* sum 499500; 1,111 Gs */
 #define SMOKE_FIB_N			20
+#define SMOKE_FIB_CUTOFF		12
 #define SMOKE_FIB_RESULT		6765
 #define SMOKE_MEM_GS			500
 #define SMOKE_PREEMPT_SLEEPS		3
@@ -94,7 +100,7 @@ struct bench_sizes {
 	long pthread_spawn_batch, pthread_spawn_batches;
 	long pingpong_rounds;
 	long skynet_size;
-	int fib_n;
+	int fib_n, fib_cutoff;
 	long fib_result;
 	long mem_gs;
 	int preempt_sleeps;
@@ -103,14 +109,14 @@ struct bench_sizes {
 
 static const struct bench_sizes bench_sizes = {
 	YIELD_SWITCHES, SPAWN_BATCH, SPAWN_BATCHES, PTHREAD_SPAWN_BATCH,
-	PTHREAD_SPAWN_BATCHES, PINGPONG_ROUNDS, SKYNET_SIZE, FIB_N, FIB_RESULT,
+	PTHREAD_SPAWN_BATCHES, PINGPONG_ROUNDS, SKYNET_SIZE, FIB_N, FIB_CUTOFF, FIB_RESULT,
 	MEM_GS, PREEMPT_SLEEPS, BLOCKED_SLEEPS,
 };
 
 static const struct bench_sizes bench_smoke_sizes = {
 	SMOKE_YIELD_SWITCHES, SMOKE_SPAWN_BATCH, SMOKE_SPAWN_BATCHES,
 	SMOKE_PTHREAD_SPAWN_BATCH, SMOKE_PTHREAD_SPAWN_BATCHES, SMOKE_PINGPONG_ROUNDS,
-	SMOKE_SKYNET_SIZE, SMOKE_FIB_N, SMOKE_FIB_RESULT, SMOKE_MEM_GS,
+	SMOKE_SKYNET_SIZE, SMOKE_FIB_N, SMOKE_FIB_CUTOFF, SMOKE_FIB_RESULT, SMOKE_MEM_GS,
 	SMOKE_PREEMPT_SLEEPS, SMOKE_BLOCKED_SLEEPS,
 };
 
@@ -378,8 +384,8 @@ static inline long long bench_vmrss(void)
 }
 
 /*
- * 5. fib: fork-join fib(27), a G for fib(n-1) at each call above the
- *    cutoff, fib(n-2) inline, then a wait.  ms.  The fork-join is each
+ * 5. fib: fork-join fib(39), a G for fib(n-1) at each call above the
+ *    cutoff (24), fib(n-2) inline, then a wait.  ms.  The fork-join is each
  *    program's fib_par; the leaves, the run and its check are the same.
  */
 static long fib_par(int n);

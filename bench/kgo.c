@@ -283,7 +283,7 @@ static long fib_par(int n)
 	struct fib_arg a;
 	long x, y;
 
-	if (n <= FIB_CUTOFF)
+	if (n <= bench_sz->fib_cutoff)
 		return fib_serial(n);
 	w = wg_new();
 	kgo_waitgroup_add(&w, 1);

@@ -175,7 +175,7 @@ static long fib_par(int n)
 	pthread_t t;
 	long y;
 
-	if (n <= FIB_CUTOFF)
+	if (n <= bench_sz->fib_cutoff)
 		return fib_serial(n);
 	a.n = n - 1;
 	t = spawn(fib_t, &a);

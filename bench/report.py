@@ -295,7 +295,7 @@ def plots(boots, rows, units, outdir, stem, title):
             gp = [
                 "set terminal pngcairo size 720,480 font 'sans,10'",
                 "set output '%s'" % png,
-                "set title \"fib(27) fork-join: speedup over nprocs 1 (medians)\\n%s\"" % title,
+                "set title \"fib(39) fork-join: speedup over nprocs 1 (medians)\\n%s\"" % title,
                 "set xlabel 'nprocs'",
                 "set ylabel 'speedup'",
                 "set xtics (%s)" % ", ".join("'%d' %d" % (n, n) for n in xs),

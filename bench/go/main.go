@@ -34,6 +34,7 @@ type sizes struct {
 	pingpongRounds int
 	skynetSize     int64
 	fibN           int
+	fibCutoff      int
 	fibResult      int
 	memGs          int
 	preemptSleeps  int
@@ -46,8 +47,9 @@ var fullSizes = sizes{
 	spawnBatches:   10,
 	pingpongRounds: 50000,
 	skynetSize:     1000000, // leaves, numbered 0..n-1: sum n(n-1)/2
-	fibN:           27,
-	fibResult:      196418,
+	fibN:           39,      // the same 1,596 forks as fib(27) cut at 12, leaves 322x bigger
+	fibCutoff:      24,
+	fibResult:      63245986,
 	memGs:          100000,
 	preemptSleeps:  30,
 	blockedSleeps:  5,
@@ -60,6 +62,7 @@ var smokeSizes = sizes{
 	pingpongRounds: 1000,
 	skynetSize:     1000, // sum 499500; 1,111 goroutines
 	fibN:           20,
+	fibCutoff:      12,
 	fibResult:      6765,
 	memGs:          500,
 	preemptSleeps:  3,
@@ -68,7 +71,6 @@ var smokeSizes = sizes{
 
 const (
 	skynetFanout   = 10
-	fibCutoff      = 12
 	preemptSleepNs = 1000000
 	blockedSleepNs = 50000000
 )
@@ -199,7 +201,7 @@ func runSkynet(scale int) (float64, int64) {
 	return float64(t) / 1e6, 1
 }
 
-// 5. fib: fork-join fib(27), a goroutine for fib(n-1) above the cutoff.  ms.
+// 5. fib: fork-join fib(39), a goroutine for fib(n-1) above the cutoff (24).  ms.
 func fibSerial(n int) int {
 	if n < 2 {
 		return n
@@ -208,7 +210,7 @@ func fibSerial(n int) int {
 }
 
 func fibPar(n int) int {
-	if n <= fibCutoff {
+	if n <= sz.fibCutoff {
 		return fibSerial(n)
 	}
 	var x int
