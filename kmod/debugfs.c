@@ -9,7 +9,7 @@
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 static struct dentry *kgo_debugfs_dir;
 
@@ -18,7 +18,7 @@ static void kgo_debugfs_show_inst(struct seq_file *sf, struct kgo_inst *inst)
 	struct kgo_stats st;
 	u32 i;
 
-	kgo_stats(inst, &st);
+	kgo_ioc_stats(inst, &st);
 	seq_printf(sf, "instance %u pid %d procs %u idleprocs %u threads %u idlethreads %u spinning %u runqueue %u\n",
 		   inst->id, inst->owner_tgid, st.nprocs, st.npidle, st.nms, st.nmidle,
 		   st.nmspinning, st.gq_len);

@@ -25,7 +25,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 /*
  * Every sized struct: size first, VER0 within it, no tail padding (so
@@ -76,12 +76,12 @@ static int kgo_arg_out(void __user *uarg, unsigned int cmd, const void *k, size_
 }
 
 /* Whether the @len bytes from @field on are all zero. */
-static inline bool kgo_zero(const void *field, size_t len)
+static inline bool kgo_is_zero(const void *field, size_t len)
 {
 	return !memchr_inv(field, 0, len);
 }
 
-static int kgo_open(struct inode *inode, struct file *file)
+static int kgo_dev_open(struct inode *inode, struct file *file)
 {
 	struct kgo_inst *inst;
 	int err;
@@ -100,13 +100,13 @@ static int kgo_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static int kgo_release(struct inode *inode, struct file *file)
+static int kgo_dev_release(struct inode *inode, struct file *file)
 {
 	kgo_inst_release(file->private_data);
 	return 0;
 }
 
-static int kgo_mmap(struct file *file, struct vm_area_struct *vma)
+static int kgo_dev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct kgo_inst *inst = file->private_data;
 
@@ -149,11 +149,11 @@ static inline bool kgo_is_restart(long err)
  * takes NOWAIT and at most one other flag, and a token in g only with
  * STARTLOCKEDM; the others take neither flags nor a timeout.
  */
-static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_park(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	bool park = KGO_CMD_BASE(cmd) == KGO_CMD_BASE(KGO_IOC_PARK);
 	struct kgo_park a;
-	struct kgo_m *m;
+	struct kgo_km *m;
 	long err;
 
 	err = kgo_arg_in(&a, sizeof(a), KGO_PARK_SIZE_VER0, cmd, uarg);
@@ -169,11 +169,11 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 		return -ESRCH;
 	kgo_m_enter(inst, m);
 	if (park)
-		err = kgo_park(inst, m, a.flags, a.timeout_ns, &a.g);
+		err = kgo_ioc_park(inst, m, a.flags, a.timeout_ns, &a.g);
 	else if (KGO_CMD_BASE(cmd) == KGO_CMD_BASE(KGO_IOC_GLOBRUNQGET))
-		err = kgo_globrunqget_ioctl(inst, m, &a.g);
+		err = kgo_ioc_globrunqget(inst, m, &a.g);
 	else
-		err = kgo_steal_ioctl(inst, m, &a.g);
+		err = kgo_ioc_steal(inst, m, &a.g);
 	a.p = m->p ? m->p->id : KGO_NO_P;
 	kgo_m_leave(m);
 	/*
@@ -194,11 +194,11 @@ static long kgo_ioctl_park(struct kgo_inst *inst, unsigned int cmd, void __user 
 }
 
 /* READY and RUNQPUTSLOW; only RUNQPUTSLOW names an M. */
-static long kgo_ioctl_ready(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_ready(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	bool ready = KGO_CMD_BASE(cmd) == KGO_CMD_BASE(KGO_IOC_READY);
 	struct kgo_ready a;
-	struct kgo_m *m;
+	struct kgo_km *m;
 	int err;
 
 	err = kgo_arg_in(&a, sizeof(a), KGO_READY_SIZE_VER0, cmd, uarg);
@@ -207,20 +207,20 @@ static long kgo_ioctl_ready(struct kgo_inst *inst, unsigned int cmd, void __user
 	if (a.flags || a.reserved || (ready && a.m))
 		return -EINVAL;
 	if (ready)
-		return kgo_ready(inst, a.g);
+		return kgo_ioc_ready(inst, a.g);
 	m = kgo_m_lookup(inst, a.m);
 	if (!m)
 		return -ESRCH;
 	kgo_m_enter(inst, m);
-	err = kgo_runqputslow(inst, m, a.g);
+	err = kgo_ioc_runqputslow(inst, m, a.g);
 	kgo_m_leave(m);
 	return err;
 }
 
-static long kgo_ioctl_attach(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_attach(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_attach a;
-	struct kgo_m *m;
+	struct kgo_km *m;
 	int err;
 
 	err = kgo_arg_in(&a, sizeof(a), KGO_ATTACH_SIZE_VER0, cmd, uarg);
@@ -241,7 +241,7 @@ static long kgo_ioctl_attach(struct kgo_inst *inst, unsigned int cmd, void __use
 	return 0;
 }
 
-static long kgo_ioctl_version(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_version(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_version v;
 	int err;
@@ -249,13 +249,13 @@ static long kgo_ioctl_version(struct kgo_inst *inst, unsigned int cmd, void __us
 	err = kgo_arg_in(&v, sizeof(v), KGO_VERSION_SIZE_VER0, cmd, uarg);
 	if (err)
 		return err;
-	if (!kgo_zero(&v.major, sizeof(v) - offsetof(struct kgo_version, major)))
+	if (!kgo_is_zero(&v.major, sizeof(v) - offsetof(struct kgo_version, major)))
 		return -EINVAL;
 	kgo_version_fill(&v);
 	return kgo_arg_out(uarg, cmd, &v, sizeof(v));
 }
 
-static long kgo_ioctl_setup(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_setup(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_setup s;
 	int err;
@@ -273,7 +273,7 @@ static long kgo_ioctl_setup(struct kgo_inst *inst, unsigned int cmd, void __user
 	return kgo_arg_out(uarg, cmd, &s, sizeof(s));
 }
 
-static long kgo_ioctl_stackmap(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_stackmap(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_stackmap sm;
 	int err;
@@ -289,7 +289,7 @@ static long kgo_ioctl_stackmap(struct kgo_inst *inst, unsigned int cmd, void __u
 	return kgo_arg_out(uarg, cmd, &sm, sizeof(sm));
 }
 
-static long kgo_ioctl_stats(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_stats(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_stats st;
 	u32 size;
@@ -298,15 +298,15 @@ static long kgo_ioctl_stats(struct kgo_inst *inst, unsigned int cmd, void __user
 	err = kgo_arg_in(&st, sizeof(st), KGO_STATS_SIZE_VER0, cmd, uarg);
 	if (err)
 		return err;
-	if (!kgo_zero(&st.nprocs, sizeof(st) - offsetof(struct kgo_stats, nprocs)))
+	if (!kgo_is_zero(&st.nprocs, sizeof(st) - offsetof(struct kgo_stats, nprocs)))
 		return -EINVAL;
 	size = st.size;
-	kgo_stats(inst, &st);
+	kgo_ioc_stats(inst, &st);
 	st.size = size;
 	return kgo_arg_out(uarg, cmd, &st, sizeof(st));
 }
 
-static long kgo_ioctl_preempt(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_preempt(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	struct kgo_preempt pc;
 	int err;
@@ -314,13 +314,13 @@ static long kgo_ioctl_preempt(struct kgo_inst *inst, unsigned int cmd, void __us
 	err = kgo_arg_in(&pc, sizeof(pc), KGO_PREEMPT_SIZE_VER0, cmd, uarg);
 	if (err)
 		return err;
-	return kgo_set_preempt(inst, &pc);
+	return kgo_ioc_set_preempt(inst, &pc);
 }
 
 /* The commands without a sized struct: a bare __u32, or nothing. */
-static long kgo_ioctl_detach(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_detach(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
-	struct kgo_m *m;
+	struct kgo_km *m;
 	u32 id;
 
 	if (get_user(id, (u32 __user *)uarg))
@@ -333,30 +333,30 @@ static long kgo_ioctl_detach(struct kgo_inst *inst, unsigned int cmd, void __use
 	return kgo_m_detach(inst, m);
 }
 
-static long kgo_ioctl_set_nprocs(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_set_nprocs(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	u32 n;
 
 	if (get_user(n, (u32 __user *)uarg))
 		return -EFAULT;
-	return kgo_set_nprocs(inst, n);
+	return kgo_ioc_set_nprocs(inst, n);
 }
 
-static long kgo_ioctl_wakep(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_wakep(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
-	kgo_wakep(inst);
+	kgo_ioc_wakep(inst);
 	return 0;
 }
 
-static long kgo_ioctl_shutdown(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_shutdown(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
-	kgo_shutdown(inst);
+	kgo_ioc_shutdown(inst);
 	return 0;
 }
 
-static long kgo_ioctl_wantm(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
+static long kgo_cmd_wantm(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
-	return kgo_wantm(inst);
+	return kgo_ioc_wantm(inst);
 }
 
 /*
@@ -371,25 +371,25 @@ static const struct kgo_cmd {
 	bool needs_setup;
 	long (*fn)(struct kgo_inst *inst, unsigned int cmd, void __user *uarg);
 } kgo_cmds[] = {
-	{ KGO_IOC_PARK,		true,	true,	kgo_ioctl_park },
-	{ KGO_IOC_READY,	true,	true,	kgo_ioctl_ready },
-	{ KGO_IOC_GLOBRUNQGET,	true,	true,	kgo_ioctl_park },
-	{ KGO_IOC_STEAL,	true,	true,	kgo_ioctl_park },
-	{ KGO_IOC_RUNQPUTSLOW,	true,	true,	kgo_ioctl_ready },
-	{ KGO_IOC_VERSION,	true,	false,	kgo_ioctl_version },
-	{ KGO_IOC_SETUP,	true,	false,	kgo_ioctl_setup },
-	{ KGO_IOC_STACKMAP,	true,	false,	kgo_ioctl_stackmap },
-	{ KGO_IOC_ATTACH,	true,	true,	kgo_ioctl_attach },
-	{ KGO_IOC_STATS,	true,	true,	kgo_ioctl_stats },
-	{ KGO_IOC_SET_PREEMPT,	true,	true,	kgo_ioctl_preempt },
-	{ KGO_IOC_DETACH,	false,	true,	kgo_ioctl_detach },
-	{ KGO_IOC_SET_NPROCS,	false,	true,	kgo_ioctl_set_nprocs },
-	{ KGO_IOC_WAKEP,	false,	true,	kgo_ioctl_wakep },
-	{ KGO_IOC_SHUTDOWN,	false,	true,	kgo_ioctl_shutdown },
-	{ KGO_IOC_WANTM,	false,	true,	kgo_ioctl_wantm },
+	{ KGO_IOC_PARK,		true,	true,	kgo_cmd_park },
+	{ KGO_IOC_READY,	true,	true,	kgo_cmd_ready },
+	{ KGO_IOC_GLOBRUNQGET,	true,	true,	kgo_cmd_park },
+	{ KGO_IOC_STEAL,	true,	true,	kgo_cmd_park },
+	{ KGO_IOC_RUNQPUTSLOW,	true,	true,	kgo_cmd_ready },
+	{ KGO_IOC_VERSION,	true,	false,	kgo_cmd_version },
+	{ KGO_IOC_SETUP,	true,	false,	kgo_cmd_setup },
+	{ KGO_IOC_STACKMAP,	true,	false,	kgo_cmd_stackmap },
+	{ KGO_IOC_ATTACH,	true,	true,	kgo_cmd_attach },
+	{ KGO_IOC_STATS,	true,	true,	kgo_cmd_stats },
+	{ KGO_IOC_SET_PREEMPT,	true,	true,	kgo_cmd_preempt },
+	{ KGO_IOC_DETACH,	false,	true,	kgo_cmd_detach },
+	{ KGO_IOC_SET_NPROCS,	false,	true,	kgo_cmd_set_nprocs },
+	{ KGO_IOC_WAKEP,	false,	true,	kgo_cmd_wakep },
+	{ KGO_IOC_SHUTDOWN,	false,	true,	kgo_cmd_shutdown },
+	{ KGO_IOC_WANTM,	false,	true,	kgo_cmd_wantm },
 };
 
-static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+static long kgo_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kgo_inst *inst = file->private_data;
 	const struct kgo_cmd *c;
@@ -409,12 +409,12 @@ static long kgo_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	return -ENOTTY;
 }
 
-static const struct file_operations kgo_fops = {
+static const struct file_operations kgo_dev_fops = {
 	.owner = THIS_MODULE,
-	.open = kgo_open,
-	.release = kgo_release,
-	.mmap = kgo_mmap,
-	.unlocked_ioctl = kgo_ioctl,
+	.open = kgo_dev_open,
+	.release = kgo_dev_release,
+	.mmap = kgo_dev_mmap,
+	.unlocked_ioctl = kgo_dev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };
@@ -422,6 +422,6 @@ static const struct file_operations kgo_fops = {
 struct miscdevice kgo_miscdev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "kgo",
-	.fops = &kgo_fops,
+	.fops = &kgo_dev_fops,
 	.mode = 0600,	/* root only; the udev rule gives group kgo 0660 */
 };

@@ -14,7 +14,7 @@
  */
 #include <linux/slab.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 /*
  * kgo_gq_init - an empty queue of at most @limit Gs, guarded by @lock.

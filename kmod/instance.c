@@ -14,7 +14,7 @@
 #include <linux/vmalloc.h>
 
 #include "compat.h"
-#include "kgo.h"
+#include "kgo_internal.h"
 
 /* Frees instances whose last reference went away (maybe in RCU context). */
 static struct workqueue_struct *kgo_free_wq;
@@ -293,7 +293,7 @@ int kgo_inst_mmap(struct kgo_inst *inst, struct vm_area_struct *vma)
 void kgo_inst_release(struct kgo_inst *inst)
 {
 	kgo_sysmon_unregister(inst);
-	kgo_shutdown(inst);
+	kgo_ioc_shutdown(inst);
 	kgo_m_drop_all(inst);
 	kgo_inst_put(inst);
 }

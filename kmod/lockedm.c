@@ -49,12 +49,12 @@
 #include <linux/sched/signal.h>
 #include <linux/wait.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 #define KGO_LOCK_SEQ_MASK	0x7fffffffU
 
 /* The token of @m's current wait.  inst->lock held. */
-static u64 kgo_lockedm_token(struct kgo_m *m)
+static u64 kgo_lockedm_token(struct kgo_km *m)
 {
 	lockdep_assert_held(&m->inst->lock);
 	return KGO_TOKEN_LOCKEDM | (u64)(m->lock_seq & KGO_LOCK_SEQ_MASK) << 32 | m->id;
@@ -75,7 +75,7 @@ bool kgo_p_wanted(struct kgo_inst *inst, struct kgo_p *p)
  * The P an M that lost its own takes back without waiting: that one if it
  * is idle, else any idle P (Go's exitsyscallfast).  inst->lock held.
  */
-static struct kgo_p *kgo_exitsyscall_pidleget(struct kgo_inst *inst, struct kgo_m *m)
+static struct kgo_p *kgo_exitsyscall_pidleget(struct kgo_inst *inst, struct kgo_km *m)
 {
 	struct kgo_p *p = m->oldp;
 
@@ -95,7 +95,7 @@ static struct kgo_p *kgo_exitsyscall_pidleget(struct kgo_inst *inst, struct kgo_
  * @pa holding what kgo_gq_chunks_needed(q, 1) asks for (else -EAGAIN and
  * nothing changed).
  */
-static int kgo_lockwait_queue_locked(struct kgo_inst *inst, struct kgo_m *m,
+static int kgo_lockwait_queue_locked(struct kgo_inst *inst, struct kgo_km *m,
 				     struct kgo_gq_prealloc *pa)
 {
 	int err;
@@ -121,7 +121,7 @@ static int kgo_lockwait_queue_locked(struct kgo_inst *inst, struct kgo_m *m,
  * fatal signal, the thread leaving): off the list, its token stale.
  * inst->lock held.
  */
-void kgo_lockwait_end_locked(struct kgo_m *m)
+void kgo_lockwait_end_locked(struct kgo_km *m)
 {
 	lockdep_assert_held(&m->inst->lock);
 	m->lockwait = false;
@@ -135,8 +135,8 @@ void kgo_lockwait_end_locked(struct kgo_m *m)
  * without its P): the caller queues its resume work and kicks it, which
  * takes the P at its next return to user mode, and puts the reference.
  */
-static struct kgo_m *kgo_lockwait_hand_locked(struct kgo_inst *inst, struct kgo_m *t,
-					      struct kgo_p *p)
+static struct kgo_km *kgo_lockwait_hand_locked(struct kgo_inst *inst, struct kgo_km *t,
+					       struct kgo_p *p)
 {
 	lockdep_assert_held(&inst->lock);
 	list_del_init(&t->lock_link);
@@ -153,7 +153,7 @@ static struct kgo_m *kgo_lockwait_hand_locked(struct kgo_inst *inst, struct kgo_
 }
 
 /* Queue the resume work on @t and kick it; drops the reference. */
-static void kgo_lockwait_kick(struct kgo_m *t)
+static void kgo_lockwait_kick(struct kgo_km *t)
 {
 	if (kgo_m_queue_resume_work(t))
 		kick_process(t->task);
@@ -170,10 +170,10 @@ static void kgo_lockwait_kick(struct kgo_m *t)
  */
 bool kgo_startlockedm_any_locked(struct kgo_inst *inst, struct kgo_p *p)
 {
-	struct kgo_m *t, *kick;
+	struct kgo_km *t, *kick;
 
 	lockdep_assert_held(&inst->lock);
-	t = list_first_entry_or_null(&inst->mlocked, struct kgo_m, lock_link);
+	t = list_first_entry_or_null(&inst->mlocked, struct kgo_km, lock_link);
 	if (!t || inst->dying || p->status == KGO_P_DEAD)
 		return false;
 	kick = kgo_lockwait_hand_locked(inst, t, p);
@@ -190,7 +190,7 @@ bool kgo_startlockedm_any_locked(struct kgo_inst *inst, struct kgo_p *p)
  * -ESHUTDOWN or -EINTR (a fatal signal), the wait over; -ERESTARTSYS, a
  * signal to take first, the wait still on.
  */
-static int kgo_lockwait_sleep(struct kgo_inst *inst, struct kgo_m *m)
+static int kgo_lockwait_sleep(struct kgo_inst *inst, struct kgo_km *m)
 {
 	struct kgo_p *p;
 	int err;
@@ -199,7 +199,7 @@ static int kgo_lockwait_sleep(struct kgo_inst *inst, struct kgo_m *m)
 	 * A P may have gone idle after the caller looked and before the
 	 * token was queued, with no M spinning: have one look.
 	 */
-	kgo_wakep(inst);
+	kgo_ioc_wakep(inst);
 	/* woken and dying are set under inst->lock before the wake_up. */
 	wait_event_freezable(m->wq, READ_ONCE(m->woken) || READ_ONCE(inst->dying));
 
@@ -234,7 +234,7 @@ static int kgo_lockwait_sleep(struct kgo_inst *inst, struct kgo_m *m)
  * (the slot's state is the caller's to set), -ERESTARTSYS, -EINTR,
  * -ESHUTDOWN (see kgo_lockwait_sleep) or -ENOMEM (nothing queued).
  */
-int kgo_waitp(struct kgo_inst *inst, struct kgo_m *m)
+int kgo_waitp(struct kgo_inst *inst, struct kgo_km *m)
 {
 	struct kgo_gq_prealloc pa = {};
 	struct kgo_p *p;
@@ -289,7 +289,7 @@ out:
  * The M's own thread (its resume work, or its ioctl), no lock held.
  * Returns whether the P was given away.
  */
-bool kgo_preempt_in_place(struct kgo_inst *inst, struct kgo_m *m, bool by_sysmon)
+bool kgo_preempt_in_place(struct kgo_inst *inst, struct kgo_km *m, bool by_sysmon)
 {
 	struct kgo_gq_prealloc pa = {};
 	bool gave = false;
@@ -356,10 +356,10 @@ out:
  * back to the global queue.  The M's own thread, no lock held, not
  * spinning.  Returns whether the P was handed over.
  */
-bool kgo_startlockedm(struct kgo_inst *inst, struct kgo_m *m, u64 tok)
+bool kgo_startlockedm(struct kgo_inst *inst, struct kgo_km *m, u64 tok)
 {
 	u32 id = lower_32_bits(tok), seq = upper_32_bits(tok) & KGO_LOCK_SEQ_MASK;
-	struct kgo_m *t, *kick = NULL;
+	struct kgo_km *t, *kick = NULL;
 	bool handed = false, requeue = false;
 	struct kgo_p *p;
 
@@ -394,7 +394,7 @@ out:
  * list (handoffp).  The P it had is the one it asks for first later.
  * The M's own thread, inside kgo_m_enter(), not spinning, no lock held.
  */
-void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_m *m)
+void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_km *m)
 {
 	struct kgo_p *p;
 
@@ -417,7 +417,7 @@ void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_m *m)
  */
 void kgo_lockedm_shutdown_locked(struct kgo_inst *inst)
 {
-	struct kgo_m *m;
+	struct kgo_km *m;
 
 	lockdep_assert_held(&inst->lock);
 	list_for_each_entry(m, &inst->mlocked, lock_link) {

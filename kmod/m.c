@@ -10,11 +10,11 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 static void kgo_m_free_rcu(struct rcu_head *rcu)
 {
-	struct kgo_m *m = container_of(rcu, struct kgo_m, rcu);
+	struct kgo_km *m = container_of(rcu, struct kgo_km, rcu);
 
 	put_task_struct(m->task);
 	kgo_inst_put(m->inst);
@@ -22,7 +22,7 @@ static void kgo_m_free_rcu(struct rcu_head *rcu)
 }
 
 /* Drops a reference; the last one frees the M after a grace period. */
-void kgo_m_put(struct kgo_m *m)
+void kgo_m_put(struct kgo_km *m)
 {
 	if (refcount_dec_and_test(&m->ref))
 		call_rcu(&m->rcu, kgo_m_free_rcu);
@@ -34,9 +34,9 @@ void kgo_m_put(struct kgo_m *m)
  * Process context, no lock held.  ERR_PTR(-EUSERS) past the M limit,
  * -EBUSY when @acquire_p finds no idle P.
  */
-struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
+struct kgo_km *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 {
-	struct kgo_m *m;
+	struct kgo_km *m;
 	u32 id;
 	int err;
 
@@ -106,7 +106,7 @@ fail:
  * holds it with mmgrab).  A stale "yes" from sysmon is caught by the
  * redirect, which asks again on the thread itself, where both are stable.
  */
-bool kgo_m_task_is_ours(struct kgo_m *m)
+bool kgo_m_task_is_ours(struct kgo_km *m)
 {
 	struct task_struct *t = m->task;
 
@@ -121,7 +121,7 @@ bool kgo_m_task_is_ours(struct kgo_m *m)
  * ioctl with its slot saying G, so this only refuses what a process that
  * writes its slot by hand asks for.  The M's own thread, no lock held.
  */
-void kgo_m_enter(struct kgo_inst *inst, struct kgo_m *m)
+void kgo_m_enter(struct kgo_inst *inst, struct kgo_km *m)
 {
 	spin_lock(&inst->lock);
 	m->in_ioctl = true;
@@ -134,7 +134,7 @@ void kgo_m_enter(struct kgo_inst *inst, struct kgo_m *m)
  * an ioctl" only puts its handoff off to a later pass.  The M's own
  * thread.
  */
-void kgo_m_leave(struct kgo_m *m)
+void kgo_m_leave(struct kgo_km *m)
 {
 	/* Orders the ioctl's uses of m->p before sysmon may take it. */
 	smp_store_release(&m->in_ioctl, false);
@@ -145,9 +145,9 @@ void kgo_m_leave(struct kgo_m *m)
  * Any thread.  The result stays valid while the caller is in its ioctl:
  * only the M's own thread can detach it.
  */
-struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id)
+struct kgo_km *kgo_m_lookup(struct kgo_inst *inst, u32 id)
 {
-	struct kgo_m *m;
+	struct kgo_km *m;
 
 	rcu_read_lock();
 	m = xa_load(&inst->ms, id);
@@ -158,7 +158,7 @@ struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id)
 }
 
 /* Takes @m out of the table and drops the table's reference. setup_lock held. */
-static void kgo_m_unlink(struct kgo_inst *inst, struct kgo_m *m)
+static void kgo_m_unlink(struct kgo_inst *inst, struct kgo_km *m)
 {
 	lockdep_assert_held(&inst->setup_lock);
 	xa_erase(&inst->ms, m->id);
@@ -172,7 +172,7 @@ static void kgo_m_unlink(struct kgo_inst *inst, struct kgo_m *m)
  * list (and another M is woken if the P still has Gs), then the M is freed.
  * The M's own thread, inside kgo_m_enter(), no lock held.
  */
-int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
+int kgo_m_detach(struct kgo_inst *inst, struct kgo_km *m)
 {
 	struct kgo_p *p, *dead = NULL;
 	bool wake = false;
@@ -211,7 +211,7 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 	kgo_m_unlink(inst, m);
 	mutex_unlock(&inst->setup_lock);
 	if (wake)
-		kgo_wakep(inst);
+		kgo_ioc_wakep(inst);
 	kgo_wantm_kick(inst);
 	return 0;
 }
@@ -220,7 +220,7 @@ int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m)
 void kgo_m_drop_all(struct kgo_inst *inst)
 {
 	unsigned long id;
-	struct kgo_m *m;
+	struct kgo_km *m;
 
 	mutex_lock(&inst->setup_lock);
 	xa_for_each(&inst->ms, id, m)
@@ -241,7 +241,7 @@ static int kgo_ms_wanted(struct kgo_inst *inst)
 }
 
 /*
- * kgo_wantm - the WANTM ioctl: the library's spawner thread sleeps until
+ * kgo_ioc_wantm - the WANTM ioctl: the library's spawner thread sleeps until
  * fewer Ms are idle than the spare pool wants (SET_PREEMPT's spare_ms),
  * and returns how many to start.  Any thread of the owner.  -ESHUTDOWN
  * once the instance is finished, -ERESTARTSYS on a signal.
@@ -253,7 +253,7 @@ static int kgo_ms_wanted(struct kgo_inst *inst)
  * good.  A process that asks from two threads at once only miscounts its
  * own pool.
  */
-int kgo_wantm(struct kgo_inst *inst)
+int kgo_ioc_wantm(struct kgo_inst *inst)
 {
 	int want, err;
 

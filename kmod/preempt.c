@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The resume work: how sysmon's decisions reach a thread without signals
- * and without moving its goroutine.  A task_work (TWA_RESUME) queued on
- * the M's thread runs on its next return to user mode, in its own
- * context, before any instruction of the G's:
+ * The kernel's half of preemption (the library's half, the M slot
+ * protocol it keeps, kgo_preempt_disable and the shutdown trampoline, is
+ * userlib/src/preempt.c): SET_PREEMPT, and the resume work, how sysmon's
+ * decisions reach a thread without signals and without moving its
+ * goroutine.  A task_work (TWA_RESUME) queued on the M's thread runs on
+ * its next return to user mode, in its own context, before any
+ * instruction of the G's:
  *  - its slot says LOST (sysmon took its P while it blocked): the thread
  *    waits for a P, keeping its G (kgo_waitp), then goes on where it was;
  *  - sysmon asked for a preemption and its slot says G: the G stops where
@@ -30,17 +33,17 @@
 #include <linux/task_work.h>
 #include <linux/uaccess.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 #include "trace.h"
 
 #define KGO_RED_ZONE	128	/* the SysV ABI's red zone below sp */
 
 /*
- * kgo_set_preempt - the SET_PREEMPT ioctl.  Owner, process context.
+ * kgo_ioc_set_preempt - the SET_PREEMPT ioctl.  Owner, process context.
  * -EINVAL for a slice under 1 ms, a trampoline outside the given text, a
  * text range that is not a user range, or non-zero flags or reserved.
  */
-int kgo_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc)
+int kgo_ioc_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc)
 {
 	if (pc->flags || memchr_inv(pc->reserved, 0, sizeof(pc->reserved)) ||
 	    (pc->slice_ns && pc->slice_ns < NSEC_PER_MSEC) ||
@@ -72,9 +75,9 @@ int kgo_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc)
  * call, where the library ends the M.  The G never resumes.  The M's own
  * thread, in its resume work.
  */
-static void kgo_m_send_away(struct kgo_inst *inst, struct kgo_m *m, struct pt_regs *regs)
+static void kgo_m_send_away(struct kgo_inst *inst, struct kgo_km *m, struct pt_regs *regs)
 {
-	/* Pairs with the store-release in kgo_set_preempt(). */
+	/* Pairs with the store-release in kgo_ioc_set_preempt(). */
 	unsigned long tramp = smp_load_acquire(&inst->preempt.trampoline);
 	u32 state = READ_ONCE(m->sh->state);
 
@@ -95,7 +98,7 @@ static void kgo_m_send_away(struct kgo_inst *inst, struct kgo_m *m, struct pt_re
  * no wait, no user context.  A P handed over meanwhile is taken, so that
  * sysmon's abandon (the thread is gone) hands it on.
  */
-static void kgo_m_resume_exiting(struct kgo_inst *inst, struct kgo_m *m)
+static void kgo_m_resume_exiting(struct kgo_inst *inst, struct kgo_km *m)
 {
 	spin_lock(&inst->lock);
 	if (m->lockwait && m->woken) {
@@ -112,7 +115,7 @@ static void kgo_m_resume_exiting(struct kgo_inst *inst, struct kgo_m *m)
 /* The task_work: runs on the M's own thread, about to return to user mode. */
 static void kgo_m_resume_work(struct callback_head *cb)
 {
-	struct kgo_m *m = container_of(cb, struct kgo_m, twork);
+	struct kgo_km *m = container_of(cb, struct kgo_km, twork);
 	struct kgo_inst *inst = m->inst;
 	struct pt_regs *regs = task_pt_regs(current);
 	bool preempt;
@@ -189,7 +192,7 @@ out:
  * Any context (sysmon under rcu_read_lock(), or under inst->lock).
  * Returns false if one is already queued or the thread is exiting.
  */
-bool kgo_m_queue_resume_work(struct kgo_m *m)
+bool kgo_m_queue_resume_work(struct kgo_km *m)
 {
 	if (test_and_set_bit(KGO_TWORK_QUEUED, &m->twork_flags))
 		return false;

@@ -8,7 +8,7 @@
  */
 #include <linux/slab.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 /*
  * kgo_drainp - move every G of dead @p, runnext included, to the global
@@ -26,7 +26,7 @@ void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch)
 
 		if (!n)
 			break;
-		if (kgo_globrunqput(inst, batch, n))
+		if (kgo_globrunqputbatch(inst, batch, n))
 			pr_warn_ratelimited("procresize: global queue full, %u Gs dropped\n", n);
 	}
 }
@@ -38,7 +38,7 @@ void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch)
  * under inst->lock: SET_NPROCS may be marking the P dead or alive again
  * at this moment.  Returns whether it dropped a P (m->p is then NULL).
  */
-bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m)
+bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_km *m)
 {
 	struct kgo_p *p;
 
@@ -52,15 +52,15 @@ bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m)
 	if (!p)
 		return false;
 	kgo_drainp(inst, p, m->batch);
-	kgo_wakep(inst);
+	kgo_ioc_wakep(inst);
 	return true;
 }
 
 /*
- * kgo_set_nprocs - the SET_NPROCS ioctl.  Process context, no lock held.
+ * kgo_ioc_set_nprocs - the SET_NPROCS ioctl.  Process context, no lock held.
  * -EINVAL unless 1 <= @n <= the max_procs fixed at SETUP.
  */
-int kgo_set_nprocs(struct kgo_inst *inst, u32 n)
+int kgo_ioc_set_nprocs(struct kgo_inst *inst, u32 n)
 {
 	u64 *batch;
 	u32 i, old;
@@ -112,6 +112,6 @@ int kgo_set_nprocs(struct kgo_inst *inst, u32 n)
 	}
 	mutex_unlock(&inst->setup_lock);
 	kfree(batch);
-	kgo_wakep(inst);
+	kgo_ioc_wakep(inst);
 	return 0;
 }

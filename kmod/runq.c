@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The module's side of a P's run queue (runnext and a KGO_RING_SIZE-slot
- * ring, in the region shared with the process).  The operations themselves
- * are uapi/kgo_runq_ops.h, the code libkgo compiles too; the protocol is
- * docs/design.md, "The run-queue rules".  Here they are bound to what the
- * module may assume.
+ * ring, in the region shared with the process); the library's side is
+ * userlib/src/runq.c, and a name both use means the same operation.  The
+ * operations themselves are uapi/kgo_runq_ops.h, the code libkgo compiles
+ * too; the protocol is docs/design.md, "The run-queue rules".  Here they
+ * are bound to what the module may assume.
  *
  * Who may call what:
  *  - Producer operations (kgo_runqput, kgo_runqputbatch, and the
@@ -23,7 +24,7 @@
  */
 #include <linux/atomic.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 #include "../uapi/kgo_runq_ops.h"
 
 /*

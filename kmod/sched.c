@@ -3,7 +3,9 @@
  * The cross-thread half of the scheduler: findrunnable's slow path (the
  * global queue, then stealing), stopm and startm (sleeping and waking Ms),
  * wakep, and the global queue's batches.  This is where the PARK, READY,
- * WAKEP, RUNQPUTSLOW, GLOBRUNQGET and STEAL ioctls end up.
+ * WAKEP, RUNQPUTSLOW, GLOBRUNQGET and STEAL ioctls end up (kgo_ioc_park,
+ * ...).  The other half, what an M does with its own P, is libkgo's
+ * userlib/src/sched.c.
  *
  * Spinning Ms and the lost-wakeup invariant (after Go's proc.go).
  *
@@ -25,7 +27,7 @@
  * the M sees the G and tries again.  The idle-P count is published under
  * inst->lock before the decrement, so the same argument covers npidle.
  *
- * Two more holes are closed under inst->lock in kgo_stopm: a G put in the
+ * Two more holes are closed under inst->lock in kgo_mpark: a G put in the
  * global queue by READY before the M got onto the idle list, and a wakep
  * that found an idle P but no idle M (wakep_pending).  In both cases the
  * M takes an idle P instead of sleeping.
@@ -36,7 +38,7 @@
 #include <linux/sched/signal.h>
 #include <linux/wait.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 #include "trace.h"
 
 /* Mirrors the lock-protected counters into the shared region.  Lock held. */
@@ -79,9 +81,9 @@ struct kgo_p *kgo_pidleget(struct kgo_inst *inst)
 
 /*
  * @m now holds @p.  Lock held.  A P that procresize removed while it was
- * being handed over stays dead, so that kgo_park drains and drops it.
+ * being handed over stays dead, so that kgo_ioc_park drains and drops it.
  */
-void kgo_acquirep(struct kgo_m *m, struct kgo_p *p)
+void kgo_acquirep(struct kgo_km *m, struct kgo_p *p)
 {
 	lockdep_assert_held(&m->inst->lock);
 	p->m = m;
@@ -94,7 +96,7 @@ void kgo_acquirep(struct kgo_m *m, struct kgo_p *p)
 }
 
 /* @m lets go of its P and returns it.  Lock held. */
-struct kgo_p *kgo_releasep(struct kgo_m *m)
+struct kgo_p *kgo_releasep(struct kgo_km *m)
 {
 	struct kgo_p *p = m->p;
 
@@ -107,7 +109,7 @@ struct kgo_p *kgo_releasep(struct kgo_m *m)
 }
 
 /* @m starts spinning.  Called by the M itself, or by startm for it. */
-static void kgo_startspinning(struct kgo_inst *inst, struct kgo_m *m)
+static void kgo_startspinning(struct kgo_inst *inst, struct kgo_km *m)
 {
 	if (!m->spinning) {
 		m->spinning = true;
@@ -123,7 +125,7 @@ static void kgo_startspinning(struct kgo_inst *inst, struct kgo_m *m)
  * the rings, pairing with the producer's fence between its tail store
  * and its nmspinning load.
  */
-static bool kgo_stopspinning(struct kgo_inst *inst, struct kgo_m *m, int *left)
+static bool kgo_stopspinning(struct kgo_inst *inst, struct kgo_km *m, int *left)
 {
 	if (!m->spinning)
 		return false;
@@ -137,12 +139,12 @@ static bool kgo_stopspinning(struct kgo_inst *inst, struct kgo_m *m, int *left)
  * start another, in case there is more work (Go's resetspinning).
  * The M itself, no lock held.
  */
-static void kgo_resetspinning(struct kgo_inst *inst, struct kgo_m *m)
+static void kgo_resetspinning(struct kgo_inst *inst, struct kgo_km *m)
 {
 	int left;
 
 	if (kgo_stopspinning(inst, m, &left) && left == 0)
-		kgo_wakep(inst);
+		kgo_ioc_wakep(inst);
 }
 
 /*
@@ -154,7 +156,7 @@ static void kgo_resetspinning(struct kgo_inst *inst, struct kgo_m *m)
  * the pool at its size while Ms were between the two locked sections
  * left one M more behind for good.  Lock held.
  */
-void kgo_stopping_begin_locked(struct kgo_inst *inst, struct kgo_m *m)
+void kgo_stopping_begin_locked(struct kgo_inst *inst, struct kgo_km *m)
 {
 	lockdep_assert_held(&inst->lock);
 	if (!m->stopping) {
@@ -164,7 +166,7 @@ void kgo_stopping_begin_locked(struct kgo_inst *inst, struct kgo_m *m)
 }
 
 /* @m has arrived in stopm, took a P, or is leaving.  Lock held. */
-void kgo_stopping_end_locked(struct kgo_inst *inst, struct kgo_m *m)
+void kgo_stopping_end_locked(struct kgo_inst *inst, struct kgo_km *m)
 {
 	lockdep_assert_held(&inst->lock);
 	if (m->stopping) {
@@ -174,12 +176,12 @@ void kgo_stopping_end_locked(struct kgo_inst *inst, struct kgo_m *m)
 }
 
 /* Takes an M off the idle list, or NULL.  Lock held. */
-static struct kgo_m *kgo_midleget(struct kgo_inst *inst)
+static struct kgo_km *kgo_midleget(struct kgo_inst *inst)
 {
-	struct kgo_m *m;
+	struct kgo_km *m;
 
 	lockdep_assert_held(&inst->lock);
-	m = list_first_entry_or_null(&inst->midle, struct kgo_m, idle_link);
+	m = list_first_entry_or_null(&inst->midle, struct kgo_km, idle_link);
 	if (m) {
 		list_del_init(&m->idle_link);
 		m->idle = false;
@@ -197,7 +199,7 @@ static struct kgo_m *kgo_midleget(struct kgo_inst *inst)
  */
 bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning)
 {
-	struct kgo_m *m;
+	struct kgo_km *m;
 
 	lockdep_assert_held(&inst->lock);
 	m = kgo_midleget(inst);
@@ -215,10 +217,11 @@ bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning)
 }
 
 /*
- * kgo_wakep - start one spinning M on an idle P, unless an M already spins.
+ * kgo_ioc_wakep - the WAKEP ioctl, and Go's wakep for the module's own
+ * callers: start one spinning M on an idle P, unless an M already spins.
  * Any thread of the owning process (or a test); no lock held.
  */
-void kgo_wakep(struct kgo_inst *inst)
+void kgo_ioc_wakep(struct kgo_inst *inst)
 {
 	atomic_t *spinning = kgo_nmspinning(inst);
 	struct kgo_p *p;
@@ -253,7 +256,7 @@ void kgo_wakep(struct kgo_inst *inst)
  * a system call (KGO_BATCH_MAX).
  * Lock held; @m holds @p and is the calling thread.
  */
-static u64 kgo_globrunqget_locked(struct kgo_inst *inst, struct kgo_m *m,
+static u64 kgo_globrunqget_locked(struct kgo_inst *inst, struct kgo_km *m,
 				  struct kgo_p *p, u32 max)
 {
 	u32 n = inst->gq.len, room, i;
@@ -315,10 +318,11 @@ static int kgo_gq_put(struct kgo_inst *inst, const u64 *gs, u32 n, bool token)
 }
 
 /*
- * kgo_globrunqput - append @n Gs to the global queue, all or none.
- * Process context, no lock held (it allocates).  -ENOSPC past the limit.
+ * kgo_globrunqputbatch - append @n Gs to the global queue, all or none
+ * (Go's globrunqputbatch).  Process context, no lock held (it allocates).
+ * -ENOSPC past the limit.
  */
-int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n)
+int kgo_globrunqputbatch(struct kgo_inst *inst, const u64 *gs, u32 n)
 {
 	return kgo_gq_put(inst, gs, n, false);
 }
@@ -420,7 +424,7 @@ bool kgo_anywork(struct kgo_inst *inst)
  * The M's own thread, inside kgo_m_enter() (so m->p, cached in @p, moves
  * only here), no lock held.  Returns a G (m->p set), or 0 (m->p NULL).
  */
-static u64 kgo_findrunnable(struct kgo_inst *inst, struct kgo_m *m)
+static u64 kgo_findrunnable(struct kgo_inst *inst, struct kgo_km *m)
 {
 	struct kgo_p *p;
 	int left;
@@ -488,18 +492,18 @@ top:
  * dying are written under inst->lock before the wake_up(), whose barrier
  * orders them before this re-check (the usual waitqueue pairing).
  */
-static bool kgo_m_should_wake(struct kgo_inst *inst, struct kgo_m *m)
+static bool kgo_m_should_wake(struct kgo_inst *inst, struct kgo_km *m)
 {
 	return READ_ONCE(m->woken) || READ_ONCE(inst->dying);
 }
 
 /*
- * kgo_stopm - put @m, which holds no P, to sleep until startm hands it one
- * (Go's stopm).  The M's own thread, no lock held; sleeps interruptibly,
- * so a signal (SIGKILL included) wakes it.  Returns 0 with m->p set,
- * -ERESTARTSYS on a signal, -ETIMEDOUT, or -ESHUTDOWN.
+ * kgo_mpark - put @m, which holds no P, to sleep until startm hands it one
+ * (Go's stopm, and the mPark in it).  The M's own thread, no lock held;
+ * sleeps interruptibly, so a signal (SIGKILL included) wakes it.  Returns
+ * 0 with m->p set, -ERESTARTSYS on a signal, -ETIMEDOUT, or -ESHUTDOWN.
  */
-static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
+static int kgo_mpark(struct kgo_inst *inst, struct kgo_km *m, u64 timeout_ns)
 {
 	struct kgo_p *p;
 	int left;
@@ -507,13 +511,13 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
 
 	/*
 	 * An M that goes to sleep spins no more.  One can still count as
-	 * spinning here when the P it spun with was removed (kgo_park drops
+	 * spinning here when the P it spun with was removed (kgo_ioc_park drops
 	 * a dead P without looking for work): left counted, nmspinning
 	 * would keep every wakep away for good.  As a spinner that gives
 	 * up, it has another look at the work (the top of this file).
 	 */
 	if (kgo_stopspinning(inst, m, &left) && !left && kgo_anywork(inst))
-		kgo_wakep(inst);
+		kgo_ioc_wakep(inst);
 
 	spin_lock(&inst->lock);
 	kgo_stopping_end_locked(inst, m);
@@ -578,7 +582,7 @@ static int kgo_stopm(struct kgo_inst *inst, struct kgo_m *m, u64 timeout_ns)
  * (lockedm.c).  EXITSYSCALL and YIELDLOCKED return with a P for the same
  * G; RELEASEP returns without one.  The M's own thread, no lock held.
  */
-static int kgo_park_locked_flags(struct kgo_inst *inst, struct kgo_m *m, u32 flags)
+static int kgo_park_locked_flags(struct kgo_inst *inst, struct kgo_km *m, u32 flags)
 {
 	int err;
 
@@ -598,7 +602,7 @@ static int kgo_park_locked_flags(struct kgo_inst *inst, struct kgo_m *m, u32 fla
 }
 
 /*
- * kgo_park - the PARK ioctl: find a G for @m to run, sleeping without a P
+ * kgo_ioc_park - the PARK ioctl: find a G for @m to run, sleeping without a P
  * for as long as there is none.  The M's own thread, no lock held.
  * On success *@g is the G and m->p the P to run it on (possibly another P
  * than the one the M came in with).  A locked-M token found on the way is
@@ -606,7 +610,7 @@ static int kgo_park_locked_flags(struct kgo_inst *inst, struct kgo_m *m, u32 fla
  * KGO_PARK_STARTLOCKEDM, *@g is such a token the library found.  The
  * flags of an M that keeps its G: kgo_park_locked_flags.
  */
-int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g)
+int kgo_ioc_park(struct kgo_inst *inst, struct kgo_km *m, u32 flags, u64 timeout_ns, u64 *g)
 {
 	int err;
 
@@ -644,7 +648,7 @@ int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, 
 				 * global queue; the loop drops the P.
 				 */
 				if (!m->p || READ_ONCE(m->p->status) != KGO_P_DEAD ||
-				    kgo_globrunqput(inst, g, 1))
+				    kgo_globrunqputbatch(inst, g, 1))
 					return 0;
 				continue;
 			}
@@ -655,40 +659,40 @@ int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, 
 			spin_unlock(&inst->lock);
 			return -EAGAIN;
 		}
-		err = kgo_stopm(inst, m, timeout_ns);
+		err = kgo_mpark(inst, m, timeout_ns);
 		if (err)
 			return err;
 	}
 }
 
 /*
- * kgo_ready - the READY ioctl: make @g runnable from any thread of the
+ * kgo_ioc_ready - the READY ioctl: make @g runnable from any thread of the
  * process, M or not.  It goes to the global queue, and an idle P is
  * woken for it (Go's injectglist/wakep).  No lock held.
  */
-int kgo_ready(struct kgo_inst *inst, u64 g)
+int kgo_ioc_ready(struct kgo_inst *inst, u64 g)
 {
 	int err;
 
 	if (!g)
 		return -EINVAL;
-	err = kgo_globrunqput(inst, &g, 1);
+	err = kgo_globrunqputbatch(inst, &g, 1);
 	if (err)
 		return err;
 	atomic64_inc(&inst->stats.readies);
 	trace_kgo_ready(inst, g);
-	kgo_wakep(inst);
+	kgo_ioc_wakep(inst);
 	return 0;
 }
 
 /*
- * kgo_runqputslow - the RUNQPUTSLOW ioctl: @m's ring is full, so move it
+ * kgo_ioc_runqputslow - the RUNQPUTSLOW ioctl: @m's ring is full, so move it
  * plus @g to the global queue in one batch (Go's runqputslow, which moves
  * half: see KGO_BATCH_MAX).  The M's own thread, inside kgo_m_enter().
  * If the global queue is full the Gs are put back and -ENOSPC returned:
  * @g was not queued.
  */
-int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
+int kgo_ioc_runqputslow(struct kgo_inst *inst, struct kgo_km *m, u64 g)
 {
 	struct kgo_p *p = m->p;	/* stable: inside kgo_m_enter() */
 	struct kgo_shared_p *sh;
@@ -712,7 +716,7 @@ int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 	if (!n)
 		return -EAGAIN;
 	m->batch[n] = g;
-	err = kgo_globrunqput(inst, m->batch, n + 1);
+	err = kgo_globrunqputbatch(inst, m->batch, n + 1);
 	if (err)
 		kgo_runqputbatch(sh, m->batch, n);
 	else
@@ -721,7 +725,7 @@ int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g)
 }
 
 /* The GLOBRUNQGET ioctl: the 61st-tick rule.  The M's own thread. */
-int kgo_globrunqget_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g)
+int kgo_ioc_globrunqget(struct kgo_inst *inst, struct kgo_km *m, u64 *g)
 {
 	struct kgo_p *p = m->p;	/* stable: inside kgo_m_enter() */
 
@@ -734,7 +738,7 @@ int kgo_globrunqget_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g)
 }
 
 /* The STEAL ioctl: one stealing run for @m's P.  The M's own thread. */
-int kgo_steal_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g)
+int kgo_ioc_steal(struct kgo_inst *inst, struct kgo_km *m, u64 *g)
 {
 	if (!m->p)
 		return -EBADSLT;
@@ -743,12 +747,12 @@ int kgo_steal_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g)
 }
 
 /*
- * kgo_shutdown - the SHUTDOWN ioctl, and teardown: every M asleep in park
+ * kgo_ioc_shutdown - the SHUTDOWN ioctl, and teardown: every M asleep in park
  * wakes with -ESHUTDOWN, and no M sleeps again.  Any thread.
  */
-void kgo_shutdown(struct kgo_inst *inst)
+void kgo_ioc_shutdown(struct kgo_inst *inst)
 {
-	struct kgo_m *m;
+	struct kgo_km *m;
 
 	spin_lock(&inst->lock);
 	inst->dying = true;

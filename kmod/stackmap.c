@@ -20,7 +20,7 @@
 #include <linux/mm.h>
 
 #include "compat.h"
-#include "kgo.h"
+#include "kgo_internal.h"
 
 #define KGO_STACKMAP_WINDOW_PAGES	(KGO_STACKMAP_WINDOW >> PAGE_SHIFT)
 

@@ -2,10 +2,13 @@
 /* Per-instance counters, for the STATS ioctl. */
 #include <linux/string.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
-/* Any thread of the owner.  A snapshot: counters move while it is taken. */
-void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st)
+/*
+ * kgo_ioc_stats - the STATS ioctl's counters (debugfs shows them too).
+ * Any thread of the owner.  A snapshot: counters move while it is taken.
+ */
+void kgo_ioc_stats(struct kgo_inst *inst, struct kgo_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	spin_lock(&inst->lock);

@@ -38,7 +38,7 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 #include "trace.h"
 
 /* Ms looked at per RCU read section before a break (kgo_retake). */
@@ -128,7 +128,7 @@ enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s)
  * idle list (Go's handoffp).  inst->lock held; @m holds @p and @p is not
  * dead.  Returns whether an M was started.
  */
-bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_km *m, struct kgo_p *p)
 {
 	bool work, started = false;
 
@@ -158,7 +158,7 @@ bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p
  * (procresize removed it: its M drains it when it comes back, and a dead
  * P must never be started or idled).  Returns false if it did nothing.
  */
-bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+bool kgo_handoffp(struct kgo_inst *inst, struct kgo_km *m, struct kgo_p *p)
 {
 	bool started;
 
@@ -185,7 +185,7 @@ bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
  * it), and it is never redirected again.  The M stays in the table, an
  * unused slot, until the instance is released.  sysmon only.
  */
-void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p)
+void kgo_m_abandon(struct kgo_inst *inst, struct kgo_km *m, struct kgo_p *p)
 {
 	spin_lock(&inst->lock);
 	if (!m->abandoned && m->p == p && !m->in_ioctl) {
@@ -220,7 +220,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 {
 	u64 slice = READ_ONCE(inst->preempt.slice_ns);
 	unsigned long id;
-	struct kgo_m *m;
+	struct kgo_km *m;
 	int acted = 0;
 	u32 looked = 0;
 	/*
@@ -325,7 +325,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 	if (READ_ONCE(inst->gq.len) && READ_ONCE(inst->npidle) &&
 	    !atomic_read(kgo_nmspinning(inst))) {
 		atomic64_inc(&inst->stats.sysmon_wakeps);
-		kgo_wakep(inst);
+		kgo_ioc_wakep(inst);
 		acted++;
 	}
 	return acted;
@@ -354,7 +354,7 @@ static int kgo_sysmon(void *unused)
 		delay = kgo_sysmon_next_delay(delay, idle, seen.busy);
 		took = ktime_get_ns() - start;
 		cost = kgo_sysmon_cost_est(cost, took);
-		/* Only this thread writes them (kgo.h). */
+		/* Only this thread writes them (kgo_internal.h). */
 		WRITE_ONCE(kgo_sysmon_passes, kgo_sysmon_passes + 1);
 		WRITE_ONCE(kgo_sysmon_pass_ns, kgo_sysmon_pass_ns + took);
 		if (took > READ_ONCE(kgo_sysmon_worst_ns))

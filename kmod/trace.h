@@ -18,10 +18,10 @@
 
 #include <linux/tracepoint.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 TRACE_EVENT(kgo_park,
-	    TP_PROTO(struct kgo_inst *inst, struct kgo_m *m),
+	    TP_PROTO(struct kgo_inst *inst, struct kgo_km *m),
 	    TP_ARGS(inst, m),
 	    TP_STRUCT__entry(__field(u32, inst)
 			     __field(pid_t, tgid)
@@ -39,7 +39,7 @@ TRACE_EVENT(kgo_park,
 );
 
 TRACE_EVENT(kgo_unpark,
-	    TP_PROTO(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p),
+	    TP_PROTO(struct kgo_inst *inst, struct kgo_km *m, struct kgo_p *p),
 	    TP_ARGS(inst, m, p),
 	    TP_STRUCT__entry(__field(u32, inst)
 			     __field(pid_t, tgid)
@@ -109,7 +109,7 @@ TRACE_EVENT(kgo_global_batch,
 );
 
 TRACE_EVENT(kgo_handoff,
-	    TP_PROTO(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p, bool started),
+	    TP_PROTO(struct kgo_inst *inst, struct kgo_km *m, struct kgo_p *p, bool started),
 	    TP_ARGS(inst, m, p, started),
 	    TP_STRUCT__entry(__field(u32, inst)
 			     __field(pid_t, tgid)
@@ -129,7 +129,7 @@ TRACE_EVENT(kgo_handoff,
 );
 
 TRACE_EVENT(kgo_preempt,
-	    TP_PROTO(struct kgo_inst *inst, struct kgo_m *m, u32 reason, unsigned long ip),
+	    TP_PROTO(struct kgo_inst *inst, struct kgo_km *m, u32 reason, unsigned long ip),
 	    TP_ARGS(inst, m, reason, ip),
 	    TP_STRUCT__entry(__field(u32, inst)
 			     __field(pid_t, tgid)

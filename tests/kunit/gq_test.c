@@ -9,7 +9,7 @@
  */
 #include <kunit/test.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 /* A queue and the lock that guards it. */
 struct locked_gq {

@@ -14,7 +14,7 @@
 #include <linux/kthread.h>
 #include <linux/slab.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 #include "../../uapi/kgo_runq_ops.h"
 
 static struct kgo_shared_p *new_p(struct kunit *test)

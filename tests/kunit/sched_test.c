@@ -13,7 +13,7 @@
 #include <linux/kthread.h>
 #include <linux/slab.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 static struct kgo_inst *new_inst(struct kunit *test, u32 nprocs, u32 gq_limit)
 {
@@ -32,9 +32,9 @@ static void free_inst(struct kgo_inst *inst)
 	kgo_instances_flush();
 }
 
-static struct kgo_m *attach(struct kunit *test, struct kgo_inst *inst, bool p)
+static struct kgo_km *attach(struct kunit *test, struct kgo_inst *inst, bool p)
 {
-	struct kgo_m *m = kgo_m_attach(inst, p);
+	struct kgo_km *m = kgo_m_attach(inst, p);
 
 	KUNIT_ASSERT_FALSE(test, IS_ERR(m));
 	return m;
@@ -82,7 +82,7 @@ static void sched_setup_validates(struct kunit *test)
 static void sched_attach_takes_idle_ps(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 2, 0);
-	struct kgo_m *a = attach(test, inst, true), *b = attach(test, inst, true);
+	struct kgo_km *a = attach(test, inst, true), *b = attach(test, inst, true);
 
 	KUNIT_EXPECT_EQ(test, a->p->id, 0);
 	KUNIT_EXPECT_EQ(test, b->p->id, 1);
@@ -98,24 +98,24 @@ static void sched_attach_takes_idle_ps(struct kunit *test)
 static void sched_park_order_local_global(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 1, 0);
-	struct kgo_m *m = attach(test, inst, true);
+	struct kgo_km *m = attach(test, inst, true);
 	u64 g, left;
 
-	KUNIT_ASSERT_EQ(test, kgo_ready(inst, 50), 0);
-	KUNIT_ASSERT_EQ(test, kgo_ready(inst, 51), 0);
+	KUNIT_ASSERT_EQ(test, kgo_ioc_ready(inst, 50), 0);
+	KUNIT_ASSERT_EQ(test, kgo_ioc_ready(inst, 51), 0);
 	kgo_runqput(m->p->sh, 10, false, &left);
 	kgo_runqput(m->p->sh, 11, true, &left);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, m, KGO_PARK_NOWAIT, 0, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, m, KGO_PARK_NOWAIT, 0, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 11);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, m, KGO_PARK_NOWAIT, 0, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, m, KGO_PARK_NOWAIT, 0, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 10);
 	/* Then the global queue: a batch of len/nprocs + 1 = 2. */
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, m, KGO_PARK_NOWAIT, 0, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, m, KGO_PARK_NOWAIT, 0, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 50);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), 1);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, m, KGO_PARK_NOWAIT, 0, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, m, KGO_PARK_NOWAIT, 0, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 51);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, m, KGO_PARK_NOWAIT, 0, &g), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, m, KGO_PARK_NOWAIT, 0, &g), -EAGAIN);
 	KUNIT_EXPECT_NULL(test, m->p);
 	KUNIT_EXPECT_EQ(test, inst->npidle, 1);
 	free_inst(inst);
@@ -124,14 +124,14 @@ static void sched_park_order_local_global(struct kunit *test)
 static void sched_globrunqget_batch_sizes(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 4, 0);
-	struct kgo_m *m = attach(test, inst, true);
+	struct kgo_km *m = attach(test, inst, true);
 	u64 g;
 	int i;
 
 	for (i = 1; i <= 100; i++)
-		KUNIT_ASSERT_EQ(test, kgo_ready(inst, i), 0);
+		KUNIT_ASSERT_EQ(test, kgo_ioc_ready(inst, i), 0);
 	/* 100 / 4 + 1 = 26: one returned, 25 queued locally. */
-	KUNIT_EXPECT_EQ(test, kgo_globrunqget_ioctl(inst, m, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_globrunqget(inst, m, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 1);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), 25);
 	KUNIT_EXPECT_EQ(test, inst->gq.len, 74);
@@ -140,18 +140,18 @@ static void sched_globrunqget_batch_sizes(struct kunit *test)
 	inst = new_inst(test, 1, 0);
 	m = attach(test, inst, true);
 	for (i = 1; i <= 1000; i++)
-		KUNIT_ASSERT_EQ(test, kgo_ready(inst, i), 0);
+		KUNIT_ASSERT_EQ(test, kgo_ioc_ready(inst, i), 0);
 	/*
 	 * 1000 / 1 + 1, capped by the room in the ring: one returned and a
 	 * whole ring queued (not half a ring as in Go: KGO_BATCH_MAX).
 	 */
-	KUNIT_EXPECT_EQ(test, kgo_globrunqget_ioctl(inst, m, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_globrunqget(inst, m, &g), 0);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), KGO_RING_SIZE);
 	KUNIT_EXPECT_EQ(test, inst->gq.len, 1000 - KGO_RING_SIZE - 1);
 	/* With 3 places left, one returned and 3 queued. */
 	for (i = 0; i < 3; i++)
 		KUNIT_EXPECT_NE(test, kgo_runqget(m->p->sh), 0);
-	KUNIT_EXPECT_EQ(test, kgo_globrunqget_ioctl(inst, m, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_globrunqget(inst, m, &g), 0);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), KGO_RING_SIZE);
 	KUNIT_EXPECT_EQ(test, inst->gq.len, 1000 - KGO_RING_SIZE - 1 - 4);
 	free_inst(inst);
@@ -160,11 +160,11 @@ static void sched_globrunqget_batch_sizes(struct kunit *test)
 static void sched_runqputslow_exact(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 1, 0);
-	struct kgo_m *m = attach(test, inst, true);
+	struct kgo_km *m = attach(test, inst, true);
 	u64 g;
 
 	fill_ring(m->p->sh, 1, KGO_RING_SIZE);
-	KUNIT_EXPECT_EQ(test, kgo_runqputslow(inst, m, 999), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_runqputslow(inst, m, 999), 0);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), 0);
 	KUNIT_EXPECT_EQ(test, inst->gq.len, KGO_RING_SIZE + 1);
 	/* The whole ring went, in order, then the new G: three chunks. */
@@ -176,43 +176,43 @@ static void sched_runqputslow_exact(struct kunit *test)
 	spin_unlock(&inst->lock);
 	/* Again with the global queue's tail chunk full. */
 	for (g = 1; g <= KGO_GQ_CHUNK_SLOTS; g++)
-		KUNIT_ASSERT_EQ(test, kgo_ready(inst, 5000 + g), 0);
+		KUNIT_ASSERT_EQ(test, kgo_ioc_ready(inst, 5000 + g), 0);
 	fill_ring(m->p->sh, 1, KGO_RING_SIZE);
-	KUNIT_EXPECT_EQ(test, kgo_runqputslow(inst, m, 999), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_runqputslow(inst, m, 999), 0);
 	KUNIT_EXPECT_EQ(test, inst->gq.len, KGO_GQ_CHUNK_SLOTS + KGO_RING_SIZE + 1);
-	KUNIT_EXPECT_EQ(test, kgo_runqputslow(inst, m, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_runqputslow(inst, m, 0), -EINVAL);
 	free_inst(inst);
 }
 
 static void sched_gq_limit_enospc(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 1, 200);
-	struct kgo_m *m = attach(test, inst, true);
+	struct kgo_km *m = attach(test, inst, true);
 	int i;
 
 	for (i = 1; i <= 100; i++)
-		KUNIT_ASSERT_EQ(test, kgo_ready(inst, i), 0);
+		KUNIT_ASSERT_EQ(test, kgo_ioc_ready(inst, i), 0);
 	fill_ring(m->p->sh, 1000, KGO_RING_SIZE);
 	/* 257 more would pass 200: refused, and the ring is left whole. */
-	KUNIT_EXPECT_EQ(test, kgo_runqputslow(inst, m, 7), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_runqputslow(inst, m, 7), -ENOSPC);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(m->p->sh), KGO_RING_SIZE);
 	KUNIT_EXPECT_EQ(test, inst->gq.len, 100);
 	for (i = 101; i <= 200; i++)
-		KUNIT_ASSERT_EQ(test, kgo_ready(inst, i), 0);
-	KUNIT_EXPECT_EQ(test, kgo_ready(inst, 201), -ENOSPC);
-	KUNIT_EXPECT_EQ(test, kgo_ready(inst, 0), -EINVAL);
+		KUNIT_ASSERT_EQ(test, kgo_ioc_ready(inst, i), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_ready(inst, 201), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_ready(inst, 0), -EINVAL);
 	free_inst(inst);
 }
 
 static void sched_steal_half_then_runnext(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 2, 0);
-	struct kgo_m *a = attach(test, inst, true), *b = attach(test, inst, true);
+	struct kgo_km *a = attach(test, inst, true), *b = attach(test, inst, true);
 	u64 g, left;
 
 	fill_ring(b->p->sh, 1, 6);
 	kgo_runqput(b->p->sh, 100, true, &left);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, a, KGO_PARK_NOWAIT, 0, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, a, KGO_PARK_NOWAIT, 0, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 3);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(a->p->sh), 2);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(b->p->sh), 3);
@@ -221,7 +221,7 @@ static void sched_steal_half_then_runnext(struct kunit *test)
 		;
 	while (kgo_runqlen(b->p->sh))
 		kgo_runqgrab(b->p->sh, a->batch, 0, false);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, a, KGO_PARK_NOWAIT, 0, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, a, KGO_PARK_NOWAIT, 0, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 100);
 	KUNIT_EXPECT_EQ(test, b->p->sh->runnext, 0);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&inst->stats.steals), 2);
@@ -232,14 +232,14 @@ static void sched_steal_half_then_runnext(struct kunit *test)
 static void sched_wakep_pending_without_m(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 1, 0);
-	struct kgo_m *m;
+	struct kgo_km *m;
 	u64 g = 0;
 
-	KUNIT_ASSERT_EQ(test, kgo_ready(inst, 42), 0);
+	KUNIT_ASSERT_EQ(test, kgo_ioc_ready(inst, 42), 0);
 	KUNIT_EXPECT_TRUE(test, inst->wakep_pending);
 	KUNIT_EXPECT_EQ(test, atomic_read(kgo_nmspinning(inst)), 0);
 	m = attach(test, inst, false);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, m, 0, NSEC_PER_SEC, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, m, 0, NSEC_PER_SEC, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 42);
 	KUNIT_EXPECT_FALSE(test, inst->wakep_pending);
 	free_inst(inst);
@@ -253,21 +253,21 @@ static void sched_wakep_pending_without_m(struct kunit *test)
 static void sched_spinning_limit(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 4, 0);
-	struct kgo_m *a = attach(test, inst, true), *b = attach(test, inst, true);
+	struct kgo_km *a = attach(test, inst, true), *b = attach(test, inst, true);
 	atomic_t *spinning = kgo_nmspinning(inst);
 	u64 g;
 
 	fill_ring(b->p->sh, 1, 4);
 	/* Busy Ps = 2; with 1 spinner already, 2 * 1 < 2 fails: no steal. */
 	atomic_set(spinning, 1);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, a, KGO_PARK_NOWAIT, 0, &g), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, a, KGO_PARK_NOWAIT, 0, &g), -EAGAIN);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(b->p->sh), 4);
 	KUNIT_EXPECT_EQ(test, atomic_read(spinning), 1);
 	atomic_set(spinning, 0);
 	spin_lock(&inst->lock);
 	kgo_acquirep(a, kgo_pidleget(inst));
 	spin_unlock(&inst->lock);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, a, KGO_PARK_NOWAIT, 0, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, a, KGO_PARK_NOWAIT, 0, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 2);
 	/* Finding work resets spinning, and the wakep after it found no M. */
 	KUNIT_EXPECT_EQ(test, atomic_read(spinning), 0);
@@ -278,7 +278,7 @@ static void sched_spinning_limit(struct kunit *test)
 static void sched_detach_hands_on_work(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 1, 0);
-	struct kgo_m *a = attach(test, inst, true), *b;
+	struct kgo_km *a = attach(test, inst, true), *b;
 	u64 g;
 
 	fill_ring(a->p->sh, 1, 2);
@@ -287,7 +287,7 @@ static void sched_detach_hands_on_work(struct kunit *test)
 	/* The P went idle with Gs: the next M must find them, not sleep. */
 	KUNIT_EXPECT_TRUE(test, inst->wakep_pending);
 	b = attach(test, inst, false);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, b, 0, NSEC_PER_SEC, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, b, 0, NSEC_PER_SEC, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 1);
 	free_inst(inst);
 }
@@ -315,7 +315,7 @@ static int relay_m(void *arg)
 {
 	struct relay_arg *ra = arg;
 	struct relay *r = ra->r;
-	struct kgo_m *m = kgo_m_attach(r->inst, false);
+	struct kgo_km *m = kgo_m_attach(r->inst, false);
 	u64 g;
 
 	if (IS_ERR(m)) {
@@ -324,7 +324,7 @@ static int relay_m(void *arg)
 	}
 	while (!READ_ONCE(r->stop)) {
 		/* No timeout: a lost wakeup must show as a G nobody takes. */
-		int err = kgo_park(r->inst, m, 0, 0, &g);
+		int err = kgo_ioc_park(r->inst, m, 0, 0, &g);
 
 		if (err) {
 			if (err != -ESHUTDOWN) {
@@ -360,7 +360,7 @@ static void sched_relay_no_lost_wakeup(struct kunit *test)
 	 * taken after 10 s (ages, even under TCG) is a lost wakeup.
 	 */
 	for (g = 1; g <= RELAY_ROUNDS && !atomic_read(&r->lost); g++) {
-		KUNIT_ASSERT_EQ(test, kgo_ready(r->inst, g), 0);
+		KUNIT_ASSERT_EQ(test, kgo_ioc_ready(r->inst, g), 0);
 		deadline = jiffies + 10 * HZ;
 		while (atomic_read(&r->consumed) < g) {
 			if (time_after(jiffies, deadline)) {
@@ -371,7 +371,7 @@ static void sched_relay_no_lost_wakeup(struct kunit *test)
 		}
 	}
 	WRITE_ONCE(r->stop, true);
-	kgo_shutdown(r->inst);
+	kgo_ioc_shutdown(r->inst);
 	for (i = 0; i < RELAY_MS; i++)
 		wait_for_completion(&r->done[i]);
 	KUNIT_EXPECT_EQ(test, atomic_read(&r->lost), 0);
@@ -393,10 +393,10 @@ struct sleeper {
 static int sleeper_m(void *arg)
 {
 	struct sleeper *s = arg;
-	struct kgo_m *m = kgo_m_attach(s->inst, false);
+	struct kgo_km *m = kgo_m_attach(s->inst, false);
 	u64 g;
 
-	s->err = IS_ERR(m) ? PTR_ERR(m) : kgo_park(s->inst, m, 0, 0, &g);
+	s->err = IS_ERR(m) ? PTR_ERR(m) : kgo_ioc_park(s->inst, m, 0, 0, &g);
 	kthread_complete_and_exit(&s->done, 0);
 }
 
@@ -416,7 +416,7 @@ static void sched_shutdown_wakes_sleepers(struct kunit *test)
 	for (i = 0; i < 250 && READ_ONCE(inst->nmidle) < 3; i++)
 		msleep(20);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(inst->nmidle), 3);
-	kgo_shutdown(inst);
+	kgo_ioc_shutdown(inst);
 	for (i = 0; i < 3; i++) {
 		wait_for_completion(&s[i].done);
 		KUNIT_EXPECT_EQ(test, s[i].err, -ESHUTDOWN);
@@ -428,17 +428,17 @@ static void sched_shutdown_wakes_sleepers(struct kunit *test)
 static void sched_procresize_held_p(struct kunit *test)
 {
 	struct kgo_inst *inst = new_inst(test, 2, 0);
-	struct kgo_m *a = attach(test, inst, true), *b = attach(test, inst, true);
+	struct kgo_km *a = attach(test, inst, true), *b = attach(test, inst, true);
 	u64 g;
 
 	fill_ring(b->p->sh, 1, 3);
-	KUNIT_EXPECT_EQ(test, kgo_set_nprocs(inst, 3), -EINVAL);
-	KUNIT_EXPECT_EQ(test, kgo_set_nprocs(inst, 1), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_set_nprocs(inst, 3), -EINVAL);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_set_nprocs(inst, 1), 0);
 	KUNIT_EXPECT_EQ(test, inst->ss->nprocs, 1);
 	KUNIT_EXPECT_EQ(test, b->p->status, KGO_P_DEAD);
 	/* a gives up P0; b's next park drains dead P1 and takes P0. */
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, a, KGO_PARK_NOWAIT, 0, &g), -EAGAIN);
-	KUNIT_EXPECT_EQ(test, kgo_park(inst, b, 0, NSEC_PER_SEC, &g), 0);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, a, KGO_PARK_NOWAIT, 0, &g), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, kgo_ioc_park(inst, b, 0, NSEC_PER_SEC, &g), 0);
 	KUNIT_EXPECT_EQ(test, g, 1);
 	KUNIT_EXPECT_EQ(test, b->p->id, 0);
 	KUNIT_EXPECT_EQ(test, kgo_runqlen(b->p->sh) + inst->gq.len, 2);

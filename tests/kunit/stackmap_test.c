@@ -7,7 +7,7 @@
 #include <kunit/test.h>
 #include <linux/slab.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 static struct kgo_inst *fake_inst(struct kunit *test)
 {

@@ -5,7 +5,7 @@
  */
 #include <kunit/test.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 static void sysmon_backoff_starts_at_20us(struct kunit *test)
 {

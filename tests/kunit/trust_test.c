@@ -10,7 +10,7 @@
 #include <kunit/test.h>
 #include <linux/list.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 static u32 pidle_walk(struct kgo_inst *inst)
 {
@@ -28,7 +28,7 @@ static void trust_handoff_refusals(struct kunit *test)
 {
 	struct kgo_setup s = { .nprocs = 2 };
 	struct kgo_inst *inst = kgo_inst_alloc();
-	struct kgo_m *m0, *m1;
+	struct kgo_km *m0, *m1;
 	struct kgo_p *p0, *p1;
 
 	KUNIT_ASSERT_NOT_NULL(test, inst);
@@ -52,7 +52,7 @@ static void trust_handoff_refusals(struct kunit *test)
 	kgo_m_leave(m0);
 
 	/* A dead P is never handed off (so never idled or started). */
-	KUNIT_ASSERT_EQ(test, kgo_set_nprocs(inst, 1), 0);
+	KUNIT_ASSERT_EQ(test, kgo_ioc_set_nprocs(inst, 1), 0);
 	KUNIT_EXPECT_EQ(test, p1->status, (u32)KGO_P_DEAD);
 	WRITE_ONCE(m1->sh->state, KGO_MS_G);
 	KUNIT_EXPECT_FALSE(test, kgo_handoffp(inst, m1, p1));
@@ -79,7 +79,7 @@ static void trust_handoff_refusals(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, p1->status, (u32)KGO_P_DEAD);
 	KUNIT_EXPECT_EQ(test, pidle_walk(inst), 1U);
 	/* Growing revives it once: two idle Ps, each on the list once. */
-	KUNIT_ASSERT_EQ(test, kgo_set_nprocs(inst, 2), 0);
+	KUNIT_ASSERT_EQ(test, kgo_ioc_set_nprocs(inst, 2), 0);
 	KUNIT_EXPECT_EQ(test, p1->status, (u32)KGO_P_IDLE);
 	KUNIT_EXPECT_EQ(test, inst->npidle, 2U);
 	KUNIT_EXPECT_EQ(test, pidle_walk(inst), 2U);

@@ -4,7 +4,9 @@
  * leaving the library), kgo_preempt_disable/enable, what happens to a
  * goroutine still running when the instance shuts down, the spare-M
  * spawner, and the start-up that tells the module where all this is
- * (KGO_IOC_SET_PREEMPT).
+ * (KGO_IOC_SET_PREEMPT).  This is the library's half of preemption: the
+ * kernel's half, the resume work that acts on the slot on the thread
+ * itself, is kmod/preempt.c (sysmon's decisions: kmod/sysmon.c).
  *
  * internal.h states the slot protocol.  In short: the slot's state is
  * KGO_MS_G exactly while a G's own code runs; every library entry moves

@@ -2,10 +2,11 @@
 /*
  * The library's side of a P's run queue (runnext + KGO_RING_SIZE-slot
  * ring, shared with kgo.ko): the owner's put, get and runnext undo, and
- * the length.  The operations themselves are uapi/kgo_runq_ops.h, the
- * code the module compiles too, built here through katomic.h's mapping of
- * the kernel's atomics; the protocol is docs/design.md, "The run-queue
- * rules".
+ * the length.  The module's side is kmod/runq.c, and a name both use
+ * means the same operation.  The operations themselves are
+ * uapi/kgo_runq_ops.h, the code the module compiles too, built here
+ * through katomic.h's mapping of the kernel's atomics; the protocol is
+ * docs/design.md, "The run-queue rules".
  *
  * What is the library's own: it races only with the module's consumers,
  * so kgo_runqget retries without bound, and as the owner it knows a ring

@@ -4,6 +4,8 @@
  * (schedule -> execute -> the G runs until it yields, parks or exits ->
  * back on g0, which finishes what the G asked for), the local run queue
  * operations with their slow paths, wakep, and gopark/goready/Gosched.
+ * The other half, everything that crosses threads, is kgo.ko's
+ * kmod/sched.c.
  *
  * Where a G is found (schedule):
  *   1. every 61st schedule on a P, the global queue, if the shared gq_len

@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kgo.ko's internal types: the instance (one per open of /dev/kgo), its Ps
- * and Ms, the global run queue, and the functions the files share.
+ * and Ms, the global run queue, and the functions the files share.  (Not
+ * to be confused with uapi/linux/kgo.h, the interface, or libkgo's public
+ * userlib/include/kgo.h.)
+ *
+ * Names (docs/design.md, "Names"): what a command does is
+ * kgo_ioc_<command> (kgo_ioc_park is PARK), reached through dev.c's
+ * kgo_cmd_* argument checks; the module's own helpers take Go's names
+ * (kgo_findrunnable, kgo_startm_locked), but never one that libkgo uses
+ * for something else.
  *
  * Locking, in the manner of Go's sched.lock:
  *   inst->setup_lock (mutex)  serialises SETUP, SET_NPROCS, M attach/detach and
@@ -14,8 +22,8 @@
  * lives in the shared region itself, so that the library's wakep check and
  * the module's see the same counter (sched.c explains the pairing).
  */
-#ifndef KGO_KMOD_KGO_H
-#define KGO_KMOD_KGO_H
+#ifndef KGO_KMOD_KGO_INTERNAL_H
+#define KGO_KMOD_KGO_INTERNAL_H
 
 #include <linux/atomic.h>
 #include <linux/list.h>
@@ -96,23 +104,25 @@ u64 kgo_gq_pop(struct kgo_gq *q);
 
 /* ---- the instance ---- */
 
-struct kgo_m;
+struct kgo_km;
 
 struct kgo_p {
 	struct kgo_shared_p *sh;	/* this P's ring in the shared region */
-	struct kgo_m *m;		/* holder, or NULL; under inst->lock */
+	struct kgo_km *m;		/* holder, or NULL; under inst->lock */
 	struct list_head idle_link;	/* on inst->pidle while idle */
 	u32 id;
 	u32 status;			/* KGO_P_*; under inst->lock */
 };
 
 /*
- * An M.  Lifetime: a reference for the instance's table (dropped at DETACH
- * or teardown) and one per pending task_work; the M holds a reference on
- * its instance and on its task.  It is freed after an RCU grace period,
- * since sysmon looks at Ms under rcu_read_lock().
+ * An M, as the module sees it: struct kgo_km ("k" for the kernel's half;
+ * libkgo's struct kgo_m is the user-space half).  Lifetime: a reference
+ * for the instance's table (dropped at DETACH or teardown) and one per
+ * pending task_work; the M holds a reference on its instance and on its
+ * task.  It is freed after an RCU grace period, since sysmon looks at Ms
+ * under rcu_read_lock().
  */
-struct kgo_m {
+struct kgo_km {
 	struct kgo_inst *inst;
 	struct task_struct *task;	/* the attached thread (referenced) */
 	struct kgo_shared_m *sh;	/* this M's slot in the shared region */
@@ -226,7 +236,7 @@ struct kgo_inst {
 	bool wakep_pending;		/* a wakep found an idle P but no idle M */
 	struct list_head mlocked;	/* Ms waiting for a P, G in hand; lock */
 
-	struct xarray ms;		/* id -> struct kgo_m */
+	struct xarray ms;		/* id -> struct kgo_km */
 	u32 nms;			/* under setup_lock */
 	u32 max_ms;			/* M slots, fixed at setup */
 	u32 m_starting;			/* asked of the spawner, not attached yet */
@@ -270,28 +280,28 @@ int kgo_stackmap_mmap(struct kgo_inst *inst, struct vm_area_struct *vma);
 void kgo_stackmap_free(struct kgo_inst *inst);
 
 /* m.c: Ms (attach, detach, lookup, ioctl entry) and the spare-M wait */
-struct kgo_m *kgo_m_attach(struct kgo_inst *inst, bool acquire_p);
-int kgo_m_detach(struct kgo_inst *inst, struct kgo_m *m);
-struct kgo_m *kgo_m_lookup(struct kgo_inst *inst, u32 id);
-void kgo_m_put(struct kgo_m *m);
+struct kgo_km *kgo_m_attach(struct kgo_inst *inst, bool acquire_p);
+int kgo_m_detach(struct kgo_inst *inst, struct kgo_km *m);
+struct kgo_km *kgo_m_lookup(struct kgo_inst *inst, u32 id);
+void kgo_m_put(struct kgo_km *m);
 void kgo_m_drop_all(struct kgo_inst *inst);
-bool kgo_m_task_is_ours(struct kgo_m *m);
-void kgo_m_enter(struct kgo_inst *inst, struct kgo_m *m);
-void kgo_m_leave(struct kgo_m *m);
-void kgo_stopping_begin_locked(struct kgo_inst *inst, struct kgo_m *m);
-void kgo_stopping_end_locked(struct kgo_inst *inst, struct kgo_m *m);
-int kgo_wantm(struct kgo_inst *inst);
+bool kgo_m_task_is_ours(struct kgo_km *m);
+void kgo_m_enter(struct kgo_inst *inst, struct kgo_km *m);
+void kgo_m_leave(struct kgo_km *m);
+void kgo_stopping_begin_locked(struct kgo_inst *inst, struct kgo_km *m);
+void kgo_stopping_end_locked(struct kgo_inst *inst, struct kgo_km *m);
+int kgo_ioc_wantm(struct kgo_inst *inst);
 void kgo_wantm_kick(struct kgo_inst *inst);
 
-/* sched.c: the PARK, READY, WAKEP, RUNQPUTSLOW, GLOBRUNQGET, STEAL ioctls */
-int kgo_park(struct kgo_inst *inst, struct kgo_m *m, u32 flags, u64 timeout_ns, u64 *g);
-int kgo_ready(struct kgo_inst *inst, u64 g);
-void kgo_wakep(struct kgo_inst *inst);
-int kgo_runqputslow(struct kgo_inst *inst, struct kgo_m *m, u64 g);
-int kgo_globrunqget_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g);
-int kgo_steal_ioctl(struct kgo_inst *inst, struct kgo_m *m, u64 *g);
-void kgo_shutdown(struct kgo_inst *inst);
-int kgo_globrunqput(struct kgo_inst *inst, const u64 *gs, u32 n);
+/* sched.c: PARK, READY, WAKEP, RUNQPUTSLOW, GLOBRUNQGET, STEAL, SHUTDOWN */
+int kgo_ioc_park(struct kgo_inst *inst, struct kgo_km *m, u32 flags, u64 timeout_ns, u64 *g);
+int kgo_ioc_ready(struct kgo_inst *inst, u64 g);
+void kgo_ioc_wakep(struct kgo_inst *inst);
+int kgo_ioc_runqputslow(struct kgo_inst *inst, struct kgo_km *m, u64 g);
+int kgo_ioc_globrunqget(struct kgo_inst *inst, struct kgo_km *m, u64 *g);
+int kgo_ioc_steal(struct kgo_inst *inst, struct kgo_km *m, u64 *g);
+void kgo_ioc_shutdown(struct kgo_inst *inst);
+int kgo_globrunqputbatch(struct kgo_inst *inst, const u64 *gs, u32 n);
 int kgo_gq_put_token(struct kgo_inst *inst, u64 tok);
 bool kgo_anywork(struct kgo_inst *inst);
 
@@ -299,16 +309,16 @@ bool kgo_anywork(struct kgo_inst *inst);
 void kgo_publish_locked(struct kgo_inst *inst);
 void kgo_pidleput(struct kgo_inst *inst, struct kgo_p *p);
 struct kgo_p *kgo_pidleget(struct kgo_inst *inst);
-void kgo_acquirep(struct kgo_m *m, struct kgo_p *p);
-struct kgo_p *kgo_releasep(struct kgo_m *m);
+void kgo_acquirep(struct kgo_km *m, struct kgo_p *p);
+struct kgo_p *kgo_releasep(struct kgo_km *m);
 bool kgo_startm_locked(struct kgo_inst *inst, struct kgo_p *p, bool spinning);
 
 /* stats.c */
-void kgo_stats(struct kgo_inst *inst, struct kgo_stats *st);
+void kgo_ioc_stats(struct kgo_inst *inst, struct kgo_stats *st);
 
 /* procresize.c */
-int kgo_set_nprocs(struct kgo_inst *inst, u32 n);
-bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_m *m);
+int kgo_ioc_set_nprocs(struct kgo_inst *inst, u32 n);
+bool kgo_dropdeadp(struct kgo_inst *inst, struct kgo_km *m);
 void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch);
 
 /* sysmon.c */
@@ -354,9 +364,9 @@ u64 kgo_sysmon_next_delay(u64 delay, u32 idle_cycles, bool busy);
 u64 kgo_sysmon_sleep_ns(u64 delay, u64 cost_ns);
 u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns);
 enum kgo_retake_action kgo_retake_decide(const struct kgo_retake_sample *s);
-bool kgo_handoffp(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
-bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
-void kgo_m_abandon(struct kgo_inst *inst, struct kgo_m *m, struct kgo_p *p);
+bool kgo_handoffp(struct kgo_inst *inst, struct kgo_km *m, struct kgo_p *p);
+bool kgo_handoffp_locked(struct kgo_inst *inst, struct kgo_km *m, struct kgo_p *p);
+void kgo_m_abandon(struct kgo_inst *inst, struct kgo_km *m, struct kgo_p *p);
 extern struct mutex kgo_sysmon_lock;
 extern struct list_head kgo_sysmon_list;
 void kgo_sysmon_register(struct kgo_inst *inst);
@@ -365,8 +375,8 @@ int kgo_sysmon_start(void);
 void kgo_sysmon_stop(void);
 
 /* preempt.c */
-int kgo_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc);
-bool kgo_m_queue_resume_work(struct kgo_m *m);
+int kgo_ioc_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc);
+bool kgo_m_queue_resume_work(struct kgo_km *m);
 
 /* Why a thread stopped where it was (the kgo_preempt trace event). */
 enum kgo_stop_reason {
@@ -376,13 +386,13 @@ enum kgo_stop_reason {
 };
 
 /* lockedm.c: Ms that keep their G and wait for a P */
-int kgo_waitp(struct kgo_inst *inst, struct kgo_m *m);
-bool kgo_preempt_in_place(struct kgo_inst *inst, struct kgo_m *m, bool by_sysmon);
-bool kgo_startlockedm(struct kgo_inst *inst, struct kgo_m *m, u64 tok);
-void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_m *m);
+int kgo_waitp(struct kgo_inst *inst, struct kgo_km *m);
+bool kgo_preempt_in_place(struct kgo_inst *inst, struct kgo_km *m, bool by_sysmon);
+bool kgo_startlockedm(struct kgo_inst *inst, struct kgo_km *m, u64 tok);
+void kgo_releasep_handoff(struct kgo_inst *inst, struct kgo_km *m);
 void kgo_lockedm_shutdown_locked(struct kgo_inst *inst);
 bool kgo_startlockedm_any_locked(struct kgo_inst *inst, struct kgo_p *p);
-void kgo_lockwait_end_locked(struct kgo_m *m);
+void kgo_lockwait_end_locked(struct kgo_km *m);
 bool kgo_p_wanted(struct kgo_inst *inst, struct kgo_p *p);
 
 /* debugfs.c */
@@ -392,11 +402,11 @@ void kgo_debugfs_exit(void);
 /* dev.c */
 extern struct miscdevice kgo_miscdev;
 
-/* main.c: module parameters */
+/* module.c: module parameters */
 extern unsigned int kgo_max_procs;
 extern unsigned int kgo_max_ms;
 extern unsigned int kgo_gq_limit;
 extern unsigned int kgo_default_ms;
 extern unsigned int kgo_max_insts_per_user;
 
-#endif /* KGO_KMOD_KGO_H */
+#endif /* KGO_KMOD_KGO_INTERNAL_H */

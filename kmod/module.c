@@ -9,7 +9,7 @@
 #include <linux/moduleparam.h>
 #include <linux/stringify.h>
 
-#include "kgo.h"
+#include "kgo_internal.h"
 
 unsigned int kgo_max_procs = 256;
 module_param_named(max_procs, kgo_max_procs, uint, 0444);
@@ -32,7 +32,7 @@ unsigned int kgo_gq_limit = 1U << 20;
 module_param_named(gq_limit, kgo_gq_limit, uint, 0444);
 MODULE_PARM_DESC(gq_limit, "Most Gs one instance's global run queue may hold (default 1048576)");
 
-static int __init kgo_init(void)
+static int __init kgo_module_init(void)
 {
 	int err;
 
@@ -61,7 +61,7 @@ fail_sysmon:
 	return err;
 }
 
-static void __exit kgo_exit(void)
+static void __exit kgo_module_exit(void)
 {
 	kgo_debugfs_exit();
 	misc_deregister(&kgo_miscdev);
@@ -69,8 +69,8 @@ static void __exit kgo_exit(void)
 	kgo_instances_exit();
 }
 
-module_init(kgo_init);
-module_exit(kgo_exit);
+module_init(kgo_module_init);
+module_exit(kgo_module_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Go's G-M-P goroutine scheduler for C, the kernel half");
 MODULE_AUTHOR("The kgo authors");
