@@ -16,6 +16,7 @@
 
 #include <kgo.h>
 
+#include "child_util.h"
 #include "tap.h"
 
 static volatile int limit = 1 << 30;
@@ -70,40 +71,33 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
 
 static bool handler_before;
 
+/* One case: kgo_main(fn) with a stack size, in a child (child_util.h). */
+struct overflow_case {
+	void (*fn)(void *);
+	size_t stack;
+};
+
+static int overflow_child(void *ctx)
+{
+	const struct overflow_case *c = ctx;
+	struct kgo_config cfg = { .nprocs = 2, .stack_size = c->stack };
+
+	if (handler_before) {
+		struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGSEGV, &sa, NULL);
+	}
+	kgo_main(c->fn, NULL, &cfg);
+	return 0;
+}
+
 /* Runs kgo_main(fn) with @stack in a child; its status and stderr. */
 static int child(void (*fn)(void *), size_t stack, char *err, size_t size)
 {
-	int pipefd[2], status = -1;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
+	struct overflow_case c = { fn, stack };
 
-	if (pipe(pipefd))
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		struct kgo_config cfg = { .nprocs = 2, .stack_size = stack };
-
-		close(pipefd[0]);
-		dup2(pipefd[1], 2);
-		if (handler_before) {
-			struct sigaction sa = { .sa_sigaction = on_segv,
-						.sa_flags = SA_SIGINFO };
-
-			sigemptyset(&sa.sa_mask);
-			sigaction(SIGSEGV, &sa, NULL);
-		}
-		kgo_main(fn, NULL, &cfg);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	while (got < size - 1 && (n = read(pipefd[0], err + got, size - 1 - got)) > 0)
-		got += (size_t)n;
-	err[got] = 0;
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return status;
+	return run_in_child(STDERR_FILENO, overflow_child, &c, err, size);
 }
 
 int main(void)

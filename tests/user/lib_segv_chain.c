@@ -21,6 +21,7 @@
 
 #include <kgo.h>
 
+#include "child_util.h"
 #include "tap.h"
 
 static char *pages;			/* two PROT_NONE pages */
@@ -149,29 +150,16 @@ static int run(const struct sigaction *sa)
 	return 0;
 }
 
+static int run_body(void *sa)
+{
+	return run(sa);
+}
+
 /* Runs run(@sa) in a child: its wait status, and its output in @out. */
 static int child(const struct sigaction *sa, char *out, size_t size)
 {
-	int pipefd[2], status = -1;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
+	int status = run_in_child(STDOUT_FILENO, run_body, (void *)sa, out, size);
 
-	if (pipe(pipefd))
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		close(pipefd[0]);
-		dup2(pipefd[1], STDOUT_FILENO);
-		_exit(run(sa));
-	}
-	close(pipefd[1]);
-	while (got < size - 1 && (n = read(pipefd[0], out + got, size - 1 - got)) > 0)
-		got += (size_t)n;
-	out[got] = 0;
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
 	npages = 1;
 	do_raise = install_later = false;
 	return status;

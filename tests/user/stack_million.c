@@ -25,6 +25,7 @@
 
 #include <kgo.h>
 
+#include "child_util.h"
 #include "mem_util.h"
 #include "tap.h"
 
@@ -110,34 +111,28 @@ static void main_g(void *arg)
 	res->ms_resume = (long)((kgo_nanotime() - t1) / 1000000);
 }
 
+/* One case in a child (child_util.h): @nprocs, with an overflow or not. */
+struct million_case {
+	int nprocs;
+	bool overflow;
+};
+
+static int million_child(void *ctx)
+{
+	const struct million_case *c = ctx;
+	struct kgo_config cfg = { .nprocs = c->nprocs };
+
+	overflow_case = c->overflow;
+	return kgo_main(main_g, NULL, &cfg) ? 3 : 0;
+}
+
 /* Runs the case in a child; its wait status; its stderr into @err. */
 static int run_child(int nprocs, bool overflow, char *err, size_t size)
 {
-	int pipefd[2], status = -1;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
+	struct million_case c = { nprocs, overflow };
 
 	memset(res, 0, sizeof(*res));
-	if (pipe(pipefd))
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		struct kgo_config cfg = { .nprocs = nprocs };
-
-		close(pipefd[0]);
-		dup2(pipefd[1], 2);
-		overflow_case = overflow;
-		_exit(kgo_main(main_g, NULL, &cfg) ? 3 : 0);
-	}
-	close(pipefd[1]);
-	while (got < size - 1 && (n = read(pipefd[0], err + got, size - 1 - got)) > 0)
-		got += (size_t)n;
-	err[got] = 0;
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return status;
+	return run_in_child(STDERR_FILENO, million_child, &c, err, size);
 }
 
 int main(void)

@@ -38,6 +38,13 @@ static atomic_bool stop;
 static atomic_int reads, read_errors, naps, nap_errors;
 static struct kgo_sema done;
 static struct timing stall;
+
+/* The ticker's writes to the reader: how many, and when the next is due. */
+struct writes {
+	int n;
+	int64_t next;
+};
+
 static struct kgo_stats_user st;
 
 static void reader(void *arg)
@@ -69,44 +76,40 @@ static void napper(void *arg)
 	kgo_sema_release(&done);
 }
 
+/* The ticker's every round: a byte to the reader now and then. */
+static void write_now_and_then(int64_t now, void *ctx)
+{
+	struct writes *w = ctx;
+
+	if (now >= w->next) {
+		if (write(pipefd[1], "x", 1) == 1)
+			w->n++;
+		w->next += WRITE_EVERY_NS;
+	}
+}
+
 static void ticker(void *arg)
 {
 	struct kgo_stats_user st0;
-	int64_t last, end, next_write;
-	int writes = 0;
+	struct writes w;
 
 	(void)arg;
 	kgo_go(reader, NULL);
 	kgo_go(napper, NULL);
 	kgo_yield();		/* both block, one after the other */
 	st0 = stats_now();
-	last = now_ns();
-	end = last + RUN_NS;
-	next_write = last + WRITE_EVERY_NS;
-	for (;;) {
-		int64_t t = now_ns();
-
-		timing_add(&stall, last, t, t - last);
-		last = t;
-		if (t >= end)
-			break;
-		if (t >= next_write) {
-			if (write(pipefd[1], "x", 1) == 1)
-				writes++;
-			next_write += WRITE_EVERY_NS;
-		}
-		kgo_yield();
-	}
+	w = (struct writes){ .next = now_ns() + WRITE_EVERY_NS };
+	tick_for(&stall, RUN_NS, write_now_and_then, &w);
 	st = stats_now();
 	st.handoffs -= st0.handoffs;
 	st.exitsyscalls -= st0.exitsyscalls;
 	/* The last byte ends the reader; the napper wakes by itself. */
 	atomic_store(&stop, true);
 	if (write(pipefd[1], "x", 1) == 1)
-		writes++;
+		w.n++;
 	kgo_sema_acquire(&done);
 	kgo_sema_acquire(&done);
-	printf("# %d bytes written, %d read\n", writes, atomic_load(&reads));
+	printf("# %d bytes written, %d read\n", w.n, atomic_load(&reads));
 }
 
 int main(void)

@@ -242,32 +242,13 @@ static void passes_end(struct passes *p, const char *phase)
 }
 
 /* The victim: a spinner and a 1 ms sleeper (sysmon_spin). */
-static atomic_bool stop;
-static volatile unsigned long spins;
-static uint64_t preempts, handoffs;
-static struct kgo_stats_user sleeper_st, ticker_st;	/* at each run's end */
 static struct timing late, stall;
-
-static void spinner(void *arg)
-{
-	(void)arg;
-	spin_until(&stop, &spins);
-}
-
-static void sleeper(void *arg)
-{
-	struct kgo_stats_user st0 = stats_now();
-
-	(void)arg;
-	kgo_go(spinner, NULL);
-	kgo_yield();
-	yield_sleeps(&late, RUN_NS);
-	sleeper_st = stats_now();
-	preempts = sleeper_st.preempts - st0.preempts;
-	atomic_store(&stop, true);
-}
+static struct spin_beside sb = { .late = &late, .run_ns = RUN_NS };
 
 /* The victim: a ticker beside a G napping in raw nanosleep (sysmon_block). */
+static atomic_bool stop;
+static uint64_t handoffs;
+static struct kgo_stats_user ticker_st;	/* at the ticker run's end */
 static struct kgo_sema napped;
 
 static void napper(void *arg)
@@ -284,23 +265,12 @@ static void napper(void *arg)
 static void ticker(void *arg)
 {
 	struct kgo_stats_user st0;
-	int64_t last, end;
 
 	(void)arg;
 	kgo_go(napper, NULL);
 	kgo_yield();
 	st0 = stats_now();
-	last = now_ns();
-	end = last + RUN_NS;
-	for (;;) {
-		int64_t t = now_ns();
-
-		timing_add(&stall, last, t, t - last);
-		last = t;
-		if (t >= end)
-			break;
-		kgo_yield();
-	}
+	tick_for(&stall, RUN_NS, NULL, NULL);
 	ticker_st = stats_now();
 	handoffs = ticker_st.handoffs - st0.handoffs;
 	atomic_store(&stop, true);
@@ -325,15 +295,17 @@ static void print_victim_stats(const char *phase, const char *run,
 static bool victim(const char *phase, int64_t extra)
 {
 	struct kgo_config cfg = { .nprocs = 1 };
+	uint64_t preempts;
 	char what[160];
 	int rc1, rc2;
 
-	atomic_store(&stop, false);
-	spins = 0;
+	atomic_store(&sb.stop, false);
+	sb.spins = 0;
 	timing_init(&late, (int64_t)KGO_SLICE_DEFAULT + SPIN_LATE_NS + extra);
 	probes_start();
-	rc1 = kgo_main(sleeper, NULL, &cfg);
+	rc1 = kgo_main(spin_beside_main, &sb, &cfg);
 	probes_stop();
+	preempts = sb.end.preempts - sb.start.preempts;
 	snprintf(what, sizeof(what), "%s: lateness of a 1 ms sleeper beside a spinner", phase);
 	timing_verdict(&late, what);
 
@@ -346,9 +318,9 @@ static bool victim(const char *phase, int64_t extra)
 	timing_verdict(&stall, what);
 	printf("# %s: kgo_main %d and %d, %llu preemptions, %llu handoffs\n", phase, rc1, rc2,
 	       (unsigned long long)preempts, (unsigned long long)handoffs);
-	print_victim_stats(phase, "sleeper", &sleeper_st);
+	print_victim_stats(phase, "sleeper", &sb.end);
 	print_victim_stats(phase, "ticker", &ticker_st);
-	return rc1 == 0 && rc2 == 0 && spins > 0 && preempts > 0 && handoffs > 0;
+	return rc1 == 0 && rc2 == 0 && sb.spins > 0 && preempts > 0 && handoffs > 0;
 }
 
 static int read_param(const char *name)

@@ -18,46 +18,26 @@
 #define LATE_MAX_NS	2000000		/* the bound past the slice */
 #define RUN_NS		600000000	/* how long each run measures */
 
-static atomic_bool stop;
-static volatile unsigned long spins;
-static uint64_t preempts;
 static struct timing late;
-
-/* No call, no yield: only preemption gets this off its M. */
-static void spinner(void *arg)
-{
-	(void)arg;
-	spin_until(&stop, &spins);
-}
-
-static void sleeper(void *arg)
-{
-	struct kgo_stats_user st0 = stats_now();
-
-	(void)arg;
-	kgo_go(spinner, NULL);
-	kgo_yield();		/* the spinner starts, and is preempted */
-	yield_sleeps(&late, RUN_NS);
-	preempts = stats_now().preempts - st0.preempts;
-	atomic_store(&stop, true);
-}
+static struct spin_beside sb = { .late = &late, .run_ns = RUN_NS };
 
 static void run(uint64_t slice_ns, const char *name)
 {
 	struct kgo_config cfg = { .nprocs = 1, .slice_ns = slice_ns };
 	uint64_t slice = slice_ns ? slice_ns : KGO_SLICE_DEFAULT;
 	char what[128];
+	uint64_t preempts;
 	int rc;
 
-	atomic_store(&stop, false);
-	spins = 0;
-	preempts = 0;
+	atomic_store(&sb.stop, false);
+	sb.spins = 0;
 	timing_init(&late, (int64_t)slice + LATE_MAX_NS);
 	probes_start();
-	rc = kgo_main(sleeper, NULL, &cfg);
+	rc = kgo_main(spin_beside_main, &sb, &cfg);
 	probes_stop();
+	preempts = sb.end.preempts - sb.start.preempts;
 	tap_ok_fmt(rc == 0, "%s: kgo_main returned %d", name, rc);
-	tap_ok_fmt(spins > 0 && preempts > 0 && late.count > 0,
+	tap_ok_fmt(sb.spins > 0 && preempts > 0 && late.count > 0,
 		   "%s: the spinner ran and was preempted %llu times in %ld rounds",
 		   name, (unsigned long long)preempts, late.count);
 	snprintf(what, sizeof(what), "%s: lateness of a 1 ms sleeper (slice + 2 ms)", name);

@@ -514,4 +514,62 @@ static inline void yield_sleeps(struct timing *late, int64_t run_ns)
 	}
 }
 
+/*
+ * A spinner beside a 1 ms sleeper, on one P (sysmon_spin, sysmon_cost):
+ * spin_beside_main, as kgo_main's main goroutine with a struct
+ * spin_beside, starts the spinner, then sleeps 1 ms at a time for
+ * @run_ns (yield_sleeps into @late) and stops it.  The module's counters
+ * at the start and the end are kept for the caller.
+ */
+struct spin_beside {
+	struct timing *late;
+	int64_t run_ns;
+	atomic_bool stop;
+	volatile unsigned long spins;
+	struct kgo_stats_user start, end;
+};
+
+static inline void spin_beside_spinner(void *arg)
+{
+	struct spin_beside *sb = arg;
+
+	spin_until(&sb->stop, &sb->spins);
+}
+
+static inline void spin_beside_main(void *arg)
+{
+	struct spin_beside *sb = arg;
+
+	kgo_stats(&sb->start);
+	kgo_go(spin_beside_spinner, sb);
+	kgo_yield();		/* the spinner starts, and is preempted */
+	yield_sleeps(sb->late, sb->run_ns);
+	kgo_stats(&sb->end);
+	atomic_store(&sb->stop, true);
+}
+
+/*
+ * tick_for - the ticker beside a blocked goroutine (sysmon_block,
+ * sysmon_cost): for @run_ns, yield in a loop and record in @stall each
+ * gap between two rounds.  @each, if not NULL, runs on every round but
+ * the last, with the round's time and @ctx.
+ */
+static inline void tick_for(struct timing *stall, int64_t run_ns,
+			    void (*each)(int64_t now, void *ctx), void *ctx)
+{
+	int64_t last = now_ns(), end = last + run_ns;
+
+	for (;;) {
+		int64_t t = now_ns();
+
+		timing_add(stall, last, t, t - last);
+		last = t;
+		if (t >= end)
+			break;
+		if (each)
+			each(t, ctx);
+		kgo_yield();
+	}
+}
+
 #endif /* KGO_TESTS_TIMING_UTIL_H */
