@@ -291,21 +291,26 @@ clean:
 # ---- benchmarks: kgo against Go and plain threads (bench/README.md)
 #   make bench           every workload, interleaved, in BENCH_RUNS guest
 #                        boots (3); the table with each boot's ratio, CSV, plots
-#   make bench-build     just the three benchmark programs (make check builds
-#                        them for bench/smoke.sh, in the debug guest)
+#   make bench-build     the benchmark programs (make check builds them for
+#                        bench/smoke.sh, in the debug guest); epoll-bench is
+#                        echo's hand-written event loop
 GO ?= /usr/lib/go-1.23/bin/go
-BENCH_BINS := $(B)/bench/kgo-bench $(B)/bench/pthread-bench $(B)/bench/go-bench
+BENCH_BINS := $(B)/bench/kgo-bench $(B)/bench/pthread-bench $(B)/bench/go-bench \
+	$(B)/bench/epoll-bench
 GO_ENV := CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off \
 	GOCACHE=$(CURDIR)/$(B)/go/cache GOPATH=$(CURDIR)/$(B)/go/path
 
 .PHONY: bench bench-build
 bench-build: $(BENCH_BINS)
-$(B)/bench/kgo-bench: bench/kgo.c bench/common.h $(B)/libkgo.a
+$(B)/bench/kgo-bench: bench/kgo.c bench/common.h bench/echo.h $(B)/libkgo.a
 	@mkdir -p $(dir $@)
 	$(CC) $(KGO_CFLAGS) -static -o $@ bench/kgo.c $(B)/libkgo.a
-$(B)/bench/pthread-bench: bench/pthread.c bench/common.h
+$(B)/bench/pthread-bench: bench/pthread.c bench/common.h bench/echo.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -pthread -static -o $@ bench/pthread.c
+$(B)/bench/epoll-bench: bench/epoll.c bench/common.h bench/echo.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -pthread -static -o $@ bench/epoll.c
 $(B)/bench/go-bench: bench/go/main.go bench/go/go.mod
 	@mkdir -p $(dir $@)
 	cd bench/go && $(GO_ENV) $(GO) build -trimpath -o $(CURDIR)/$@ .

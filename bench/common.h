@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the C benchmark programs (bench/kgo.c, bench/pthread.c) share: the
- * clock, the workload sizes, the command line, the output lines that
- * bench/guest.sh collects, the driver around the workloads, and the code
- * of the workloads that are written the same way in both (fib's run,
- * preempt and blocked).  bench/go/main.go follows the same rules, with
- * the same sizes and smoke sizes; change both together.
+ * What the C benchmark programs (bench/kgo.c, bench/pthread.c, and echo's
+ * bench/epoll.c, which defines BENCH_ECHO_ONLY) share: the clock, the
+ * workload sizes, the command line, the output lines that bench/guest.sh
+ * collects, the driver around the workloads, and the code of the
+ * workloads that are written the same way in both (fib's run, preempt
+ * and blocked; echo's client and set-up are in bench/echo.h).
+ * bench/go/main.go follows the same rules, with the same sizes and smoke
+ * sizes; change both together.
  *
  * Command line of every benchmark program:
  *
@@ -74,6 +76,17 @@
 #define PREEMPT_SLEEP_NS	1000000LL
 #define BLOCKED_SLEEPS		5	/* raw 50 ms nanosleeps next to a ticker */
 #define BLOCKED_SLEEP_NS	50000000LL
+/*
+ * echo (bench/echo.h): ECHO_CONNS connections on loopback, the server
+ * under test at one end, the same client process for every
+ * implementation at the other; ECHO_ROUNDTRIPS round trips of
+ * ECHO_MSG bytes in all, each connection with one in flight at a time.
+ */
+#define ECHO_CONNS		1000
+#define ECHO_ROUNDTRIPS		50000
+#define ECHO_MSG		64	/* bytes per request, echoed back whole */
+#define ECHO_BUF		4096	/* each server's read buffer per connection */
+#define ECHO_CLIENT_THREADS	2	/* the client's threads, each its own epoll */
 
 /* The smoke sizes: the same workloads, Gs spawned and blocked the same
  * way (fib(20) is still above the cutoff), far less of them.  Small
@@ -93,6 +106,8 @@
 #define SMOKE_MEM_GS			500
 #define SMOKE_PREEMPT_SLEEPS		3
 #define SMOKE_BLOCKED_SLEEPS		1
+#define SMOKE_ECHO_CONNS		50
+#define SMOKE_ECHO_ROUNDTRIPS		200
 
 struct bench_sizes {
 	long yield_switches;
@@ -105,19 +120,20 @@ struct bench_sizes {
 	long mem_gs;
 	int preempt_sleeps;
 	int blocked_sleeps;
+	long echo_conns, echo_roundtrips;
 };
 
 static const struct bench_sizes bench_sizes = {
 	YIELD_SWITCHES, SPAWN_BATCH, SPAWN_BATCHES, PTHREAD_SPAWN_BATCH,
 	PTHREAD_SPAWN_BATCHES, PINGPONG_ROUNDS, SKYNET_SIZE, FIB_N, FIB_CUTOFF, FIB_RESULT,
-	MEM_GS, PREEMPT_SLEEPS, BLOCKED_SLEEPS,
+	MEM_GS, PREEMPT_SLEEPS, BLOCKED_SLEEPS, ECHO_CONNS, ECHO_ROUNDTRIPS,
 };
 
 static const struct bench_sizes bench_smoke_sizes = {
 	SMOKE_YIELD_SWITCHES, SMOKE_SPAWN_BATCH, SMOKE_SPAWN_BATCHES,
 	SMOKE_PTHREAD_SPAWN_BATCH, SMOKE_PTHREAD_SPAWN_BATCHES, SMOKE_PINGPONG_ROUNDS,
 	SMOKE_SKYNET_SIZE, SMOKE_FIB_N, SMOKE_FIB_CUTOFF, SMOKE_FIB_RESULT, SMOKE_MEM_GS,
-	SMOKE_PREEMPT_SLEEPS, SMOKE_BLOCKED_SLEEPS,
+	SMOKE_PREEMPT_SLEEPS, SMOKE_BLOCKED_SLEEPS, SMOKE_ECHO_CONNS, SMOKE_ECHO_ROUNDTRIPS,
 };
 
 static inline int64_t bench_now(void)
@@ -183,10 +199,33 @@ static inline void bench_check(bool ok, const char *fmt, ...)
 	exit(1);
 }
 
+/*
+ * A second figure of the same run, under a workload name of its own
+ * (echo's p99 latency, "echo-p99", beside its round trips per second):
+ * the run leaves it here, and the RESULT line of the run's own figure is
+ * followed by its own.  A run that is not printed (the warm-up, REPS 0)
+ * leaves it to be overwritten by the next run.
+ */
+static struct {
+	const char *workload, *unit;
+	double value;
+} bench_second;
+
+static inline void bench_also(const char *workload, const char *unit, double value)
+{
+	bench_second.workload = workload;
+	bench_second.unit = unit;
+	bench_second.value = value;
+}
+
 static inline void bench_result(const char *workload, int nprocs, const char *impl,
 				const char *unit, double value)
 {
 	printf("RESULT %s %d %s %s %.6g\n", workload, nprocs, impl, unit, value);
+	if (bench_second.workload)
+		printf("RESULT %s %d %s %s %.6g\n", bench_second.workload, nprocs, impl,
+		       bench_second.unit, bench_second.value);
+	bench_second.workload = NULL;
 	fflush(stdout);
 }
 
@@ -254,6 +293,7 @@ static inline bool bench_unmeasured(const struct bench_workload *wl, const struc
 	return true;
 }
 
+#ifndef BENCH_ECHO_ONLY		/* epoll-bench: only the network workload */
 /*
  * ---- 7. preempt and 8. blocked: a pair of Gs on one P (threads on one
  *      CPU), one of which sleeps and then stops the other.  They are the
@@ -408,5 +448,6 @@ static inline double bench_run_fib(long scale, long long *ops)
 	*ops = 1;
 	return (double)t0 / 1e6;
 }
+#endif /* BENCH_ECHO_ONLY */
 
 #endif /* BENCH_COMMON_H */

@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the benchmark guest (busybox sh), started by bench/run.sh
-# through scripts/kgo-vm with kgo-bench, go-bench and pthread-bench on the
-# PATH, once per guest boot.  Prints, for bench/report.py:
+# through scripts/kgo-vm with kgo-bench, go-bench, pthread-bench and
+# epoll-bench on the PATH, once per guest boot.  Prints, for bench/report.py:
 #
 #   INFO <key> <value...>          the guest: kernel, CPU model, CPUs
 #   RESULT <workload> <nprocs> <impl> <unit> <value>      one measurement
@@ -18,6 +18,8 @@
 # kgo go, ...), so that no implementation always runs first, or always
 # right after the same other one, and a slow patch of the host hits all of
 # them alike.  mem has no warm-up (a fresh process is its measurement).
+# echo has a fourth implementation, epoll-bench's hand-written event loop,
+# and every server program starts the same client (bench/echo.h).
 #
 # syscalls: system calls per operation of yield, yield-global, spawn and
 # pingpong, counted by the kernel for every implementation alike: a
@@ -28,7 +30,7 @@
 # ROUNDS such pairs per implementation, interleaved the same way.
 rounds=${1:-3}
 [ $# -gt 0 ] && shift
-list=${*:-"yield yield-global spawn pingpong skynet fib mem preempt blocked syscalls"}
+list=${*:-"yield yield-global spawn pingpong skynet fib mem preempt blocked echo syscalls"}
 
 echo "INFO kernel $(uname -r)"
 echo "INFO cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -40,8 +42,15 @@ echo "INFO kgo_module $(cat /sys/module/kgo/srcversion 2>/dev/null || echo loade
 # A goroutine stack is two mappings (guard and stack): 100,000 parked Gs,
 # or skynet's tree, need more than the default 65,530 map areas.
 echo 4000000 > /proc/sys/vm/max_map_count
+# echo's connections are on loopback, which the guest's init leaves down.
+ip link set lo up
 
-impls="kgo go pthread"
+impls_of() {
+	case $1 in
+	echo) echo "kgo go pthread epoll" ;;
+	*) echo "kgo go pthread" ;;
+	esac
+}
 
 # The implementations in round R's order: the list turned left R times.
 turn() { # round impl...
@@ -68,7 +77,7 @@ run() { # impl workload nprocs reps
 procs_of() {
 	case $1 in
 	yield | yield-global | mem | preempt | blocked) echo 1 ;;
-	spawn | pingpong) echo "1 2" ;;
+	spawn | pingpong | echo) echo "1 2" ;;
 	skynet | fib) echo "1 2 4" ;;
 	esac
 }
@@ -133,7 +142,7 @@ for w in $list; do
 			while [ $r -lt "$rounds" ]; do
 				# mem: the program makes its one measurement without
 				# a warm-up (its own rule for "fresh" workloads).
-				for impl in $(turn $r $impls); do
+				for impl in $(turn $r $(impls_of $w)); do
 					run $impl $w $n 1
 				done
 				r=$((r + 1))

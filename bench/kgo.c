@@ -2,11 +2,12 @@
 /*
  * The benchmark workloads on kgo (bench/common.h has the command line and
  * the sizes; bench/go/main.go and bench/pthread.c are the same workloads
- * in Go and on plain threads).
+ * in Go and on plain threads, bench/epoll.c is echo's event loop).
  */
 #include <kgo.h>
 
 #include "common.h"
+#include "echo.h"
 
 #define IMPL "kgo"
 
@@ -369,6 +370,61 @@ static void bench_run_pair(void (*a)(void), void (*b)(void))
 	kgo_waitgroup_wait(&wg);
 }
 
+/* 10. echo: a goroutine per connection on kgo_read/kgo_write, accepted
+ *     by a goroutine in kgo_accept (bench/echo.h).  Round trips per
+ *     second (and the p99 latency, echo-p99). */
+static int echo_fd = -1, echo_port;
+static atomic_long echo_accepted;
+static struct kgo_waitgroup echo_open = KGO_WAITGROUP_INIT;	/* not yet closed */
+
+static void echo_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[ECHO_BUF];
+	ssize_t n;
+
+	while ((n = kgo_read(fd, buf, sizeof(buf))) > 0)
+		if (kgo_write(fd, buf, (size_t)n) != n)
+			break;		/* the client is gone */
+	kgo_close(fd);
+	kgo_waitgroup_done(&echo_open);
+}
+
+static void echo_acceptor(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int fd = kgo_accept(echo_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0)
+			die("kgo_accept", fd);
+		echo_nodelay(fd);
+		atomic_fetch_add(&echo_accepted, 1);
+		kgo_waitgroup_add(&echo_open, 1);
+		go(echo_conn, (void *)(intptr_t)fd);
+	}
+}
+
+static double run_echo(long scale, long long *ops)
+{
+	long conns = bench_sz->echo_conns, before = atomic_load(&echo_accepted);
+	struct echo_figures f;
+
+	if (echo_fd < 0) {
+		echo_fd = echo_listen(true, &echo_port);
+		go(echo_acceptor, NULL);
+	}
+	/* kgo_read on the client's pipe: this G parks, its M runs others. */
+	echo_run_client(echo_port, conns, bench_sz->echo_roundtrips * scale, true, kgo_read, &f);
+	bench_check(atomic_load(&echo_accepted) - before == conns,
+		    "echo: %ld connections accepted, not %ld", atomic_load(&echo_accepted) - before,
+		    conns);
+	kgo_waitgroup_wait(&echo_open);	/* every connection closed before the next run */
+	*ops = f.roundtrips;
+	bench_also("echo-p99", "us", (double)f.p99_ns / 1e3);
+	return (double)f.roundtrips / ((double)f.ns / 1e9);
+}
+
 /* ---- the table of workloads ---- */
 
 static const struct bench_workload workloads[] = {
@@ -381,6 +437,7 @@ static const struct bench_workload workloads[] = {
 	{ "mem", "bytes", run_mem, true, false, NULL },
 	{ "preempt", "ms", bench_run_preempt, false, false, NULL },
 	{ "blocked", "ms", bench_run_blocked, false, false, NULL },
+	{ "echo", "rt/s", run_echo, false, true, NULL },
 };
 
 static const struct bench_workload *wl;

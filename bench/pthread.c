@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The benchmark workloads on plain POSIX threads, where a thread per G
- * makes sense: yield, spawn, pingpong, fib, preempt and blocked.  skynet
- * (1,111,111 threads) and mem (100,000 parked threads) do not fit a
- * thread per G, and print SKIP.  NPROCS is the number of CPUs in the
- * process's affinity mask (CPUs 0..NPROCS-1), inherited by every thread.
- * Thread stacks are 64 KiB, kgo's default goroutine stack.
+ * makes sense: yield, spawn, pingpong, fib, preempt, blocked and echo (a
+ * thread per connection).  skynet (1,111,111 threads) and mem (100,000
+ * parked threads) do not fit a thread per G, and print SKIP.  NPROCS is
+ * the number of CPUs in the process's affinity mask (CPUs 0..NPROCS-1),
+ * inherited by every thread.  Thread stacks are 64 KiB, kgo's default
+ * goroutine stack.
+ *
+ * This program is also echo's client, for every implementation
+ * ("pthread-bench echo-client PORT CONNS ROUNDTRIPS", bench/echo.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +21,8 @@
 #include <unistd.h>
 
 #include "common.h"
+#define BENCH_ECHO_CLIENT
+#include "echo.h"
 
 #define IMPL		"pthread"
 #define STACK_SIZE	(64 * 1024)
@@ -216,6 +222,75 @@ static void bench_run_pair(void (*a)(void), void (*b)(void))
 	join(ta);
 }
 
+/* 10. echo: a thread per connection, blocking read and write, 64 KiB
+ *     stacks (bench/echo.h).  Round trips per second (and the p99
+ *     latency, echo-p99). */
+static int echo_fd = -1, echo_port;
+static atomic_long echo_accepted, echo_open;	/* connections; not yet closed */
+
+static void *echo_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[ECHO_BUF];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+		ssize_t off = 0, w;
+
+		while (off < n) {
+			w = write(fd, buf + off, (size_t)(n - off));
+			if (w > 0)
+				off += w;
+			else if (errno != EINTR)
+				goto out;	/* the client is gone */
+		}
+	}
+out:
+	close(fd);
+	atomic_fetch_sub(&echo_open, 1);
+	return NULL;
+}
+
+static void *echo_acceptor(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int fd = accept4(echo_fd, NULL, NULL, SOCK_CLOEXEC);
+		pthread_t t;
+
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0)
+			die("accept4", errno);
+		echo_nodelay(fd);
+		atomic_fetch_add(&echo_accepted, 1);
+		atomic_fetch_add(&echo_open, 1);
+		t = spawn(echo_conn, (void *)(intptr_t)fd);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+static double run_echo(long scale, long long *ops)
+{
+	long conns = bench_sz->echo_conns, before = atomic_load(&echo_accepted);
+	struct echo_figures f;
+
+	if (echo_fd < 0) {
+		echo_fd = echo_listen(false, &echo_port);
+		pthread_detach(spawn(echo_acceptor, NULL));
+	}
+	echo_run_client(echo_port, conns, bench_sz->echo_roundtrips * scale, false, echo_read, &f);
+	bench_check(atomic_load(&echo_accepted) - before == conns,
+		    "echo: %ld connections accepted, not %ld", atomic_load(&echo_accepted) - before,
+		    conns);
+	while (atomic_load(&echo_open))	/* every connection closed before the next run */
+		bench_sleep(1000000);
+	*ops = f.roundtrips;
+	bench_also("echo-p99", "us", (double)f.p99_ns / 1e3);
+	return (double)f.roundtrips / ((double)f.ns / 1e9);
+}
+
 static const struct bench_workload workloads[] = {
 	{ "yield", "ns", run_yield, false, false, NULL },
 	{ "yield-global", "ns", NULL, false, false, "threads have no global run queue (see yield)" },
@@ -227,6 +302,7 @@ static const struct bench_workload workloads[] = {
 	  "100,000 threads do not fit; a thread's kernel stack is not in VmRSS" },
 	{ "preempt", "ms", bench_run_preempt, false, false, NULL },
 	{ "blocked", "ms", bench_run_blocked, false, false, NULL },
+	{ "echo", "rt/s", run_echo, false, false, NULL },
 };
 
 int main(int argc, char **argv)
@@ -235,6 +311,8 @@ int main(int argc, char **argv)
 	long long ops;
 	cpu_set_t set;
 
+	if (argc > 1 && !strcmp(argv[1], "echo-client"))
+		return echo_client_main(argc, argv);
 	bench_parse(argc, argv, &args);
 	wl = bench_lookup(workloads, sizeof(workloads) / sizeof(workloads[0]), &args, IMPL);
 	CPU_ZERO(&set);

@@ -17,6 +17,13 @@ that boot's medians) and the worst of them.  A target is met only when
 the WORST boot meets it: the highest ratio for a ratio target, the highest
 of kgo's per-boot medians for an absolute one.  Exits 1 if any benchmark
 program failed.
+
+echo differs in two ways.  Its main figure, round trips per second, is
+better when higher: its ratio targets are "at least" (kgo/go >= 1), and
+the worst boot is the one with the LOWEST ratio.  And it is also compared
+with a fourth implementation, epoll (a hand-written event loop): a second
+row per nprocs, "echo vs epoll", gives kgo/epoll.  The epoll column is
+there only when some figure has one.
 """
 import argparse
 import collections
@@ -26,7 +33,9 @@ import subprocess
 import sys
 import tempfile
 
-# workload: (ratio target kgo/go, absolute target for kgo)
+# workload: (ratio target kgo/go, absolute target for kgo).  A ratio
+# target is an upper bound (kgo at most that many times Go's figure:
+# times, lower is better), except in HIGHER_IS_BETTER workloads.
 TARGETS = {
     "yield": (0.5, None),
     "yield-global": (0.5, None),
@@ -39,6 +48,19 @@ TARGETS = {
     "syscalls-yield": (None, 0.01),
     "syscalls-spawn": (None, 0.01),
     "syscalls-pingpong": (None, 0.01),
+    "echo": (1.0, None),        # kgo's round trips per second at least Go's
+    "echo-p99": (1.0, None),    # kgo's p99 latency at most Go's
+}
+# Figures where more is better: a ratio target is a lower bound, and the
+# worst boot is the one with the lowest ratio.
+HIGHER_IS_BETTER = {"echo"}
+# Ratio targets of kgo against another implementation than Go; each is a
+# row of its own, "<workload> vs <impl>", beside the kgo/Go row.
+# "Within 20% of the epoll loop": at least 0.8 of its round trips per
+# second, at most 1.2 times its p99 latency.
+OTHER_TARGETS = {
+    "echo": [("epoll", 0.8)],
+    "echo-p99": [("epoll", 1.2)],
 }
 # What a row compares, where the implementations do not do the same thing.
 NOTES = {
@@ -53,10 +75,10 @@ NOTES = {
                              "put (Go's is a lock in user space)",
 }
 ORDER = ["yield", "yield-global", "spawn", "pingpong", "skynet", "fib", "mem", "preempt",
-         "blocked", "syscalls-yield", "syscalls-yield-global", "syscalls-spawn",
+         "blocked", "echo", "echo-p99", "syscalls-yield", "syscalls-yield-global", "syscalls-spawn",
          "syscalls-pingpong", "ioctls-yield", "ioctls-yield-global", "ioctls-spawn",
-         "ioctls-pingpong"]
-IMPLS = ["kgo", "go", "pthread"]
+         "ioctls-pingpong", "ioctls-echo"]
+IMPLS = ["kgo", "go", "pthread", "epoll"]
 WHAT = {
     "yield": "ns per switch",
     "yield-global": "ns per switch",
@@ -67,6 +89,8 @@ WHAT = {
     "mem": "bytes per parked G",
     "preempt": "ms worst lateness",
     "blocked": "ms worst stall",
+    "echo": "round trips per second (higher is better)",
+    "echo-p99": "us, p99 latency of a round trip",
 }
 
 
@@ -157,66 +181,83 @@ def fmt(v):
     return "%.2g" % v
 
 
-def boot_ratios(boots, w, n):
-    """The kgo/Go ratio of each boot's medians (None where one is missing)."""
+def boot_ratios(boots, w, n, base="go"):
+    """The kgo/base ratio of each boot's medians (None where one is missing)."""
     out = []
     for b in boots:
         m = b.medians()
-        k, g = m.get((w, n, "kgo")), m.get((w, n, "go"))
+        k, g = m.get((w, n, "kgo")), m.get((w, n, base))
         out.append(k / g if k is not None and g else None)
     return out
 
 
+def comparisons(w):
+    """The rows of a workload: (base, ratio target or None), Go's first."""
+    return [("go", TARGETS.get(w, (None, None))[0])] + OTHER_TARGETS.get(w, [])
+
+
 def verdicts(boots, rows):
-    """(workload, nprocs) -> (per-boot figures, worst, target text, met)."""
+    """(workload, nprocs, base) -> (per-boot figures, worst, target text, met)."""
     out = {}
     for w, n in {(k[0], k[1]) for k in rows}:
-        rt, at = TARGETS.get(w, (None, None))
-        if at is not None:
-            per = [b.medians().get((w, n, "kgo")) for b in boots]
-            target = "kgo <= %g" % at
-            limit = at
-        else:
-            per = boot_ratios(boots, w, n)
-            target = "ratio <= %g" % rt if rt is not None else "-"
-            limit = rt
-        have = [x for x in per if x is not None]
-        worst = max(have) if have else None
-        if limit is None or worst is None:
-            met = "-"
-        elif len(have) < len(boots):
-            met = "NO (a boot has no figure)"
-        else:
-            met = "yes" if worst <= limit else "NO"
-        out[(w, n)] = (per, worst, target, met)
+        at = TARGETS.get(w, (None, None))[1]
+        higher = w in HIGHER_IS_BETTER
+        for base, rt in comparisons(w):
+            if base == "go" and at is not None:
+                per = [b.medians().get((w, n, "kgo")) for b in boots]
+                target = "kgo <= %g" % at
+                limit = at
+            else:
+                per = boot_ratios(boots, w, n, base)
+                op = ">=" if higher else "<="
+                target = "kgo/%s %s %g" % (base, op, rt) if rt is not None else "-"
+                limit = rt
+            have = [x for x in per if x is not None]
+            worst = (min(have) if higher else max(have)) if have else None
+            if limit is None or worst is None:
+                met = "-"
+            elif len(have) < len(boots):
+                met = "NO (a boot has no figure)"
+            else:
+                met = "yes" if (worst >= limit if higher else worst <= limit) else "NO"
+            out[(w, n, base)] = (per, worst, target, met)
     return out
 
 
 def table(boots, rows, units):
-    """Lines of the results table, as (cells) lists; the first is the header."""
-    out = [["workload", "nprocs", "unit", "kgo", "go", "pthread", "kgo/go by boot",
-            "worst", "target", "met (worst boot)"]]
+    """Lines of the results table, as (cells) lists; the first is the header.
+    The epoll column only if some figure has one (echo's)."""
+    impls = [i for i in IMPLS if i != "epoll" or any(k[2] == i for k in rows)]
+    vs = any(base != "go" and any(k[0] == w and k[2] == base for k in rows)
+             for w in {k[0] for k in rows} for base, _ in comparisons(w))
+    out = [["workload", "nprocs", "unit"] + impls
+           + ["kgo/go by boot" + (" (vs X: kgo/X)" if vs else ""), "worst", "target",
+              "met (worst boot)"]]
     seen = sorted({(k[0], k[1]) for k in rows}, key=lambda wn: sort_key((wn[0], wn[1], "kgo")))
     fib1 = {impl: rows.get(("fib", 1, impl)) for impl in IMPLS}
     ver = verdicts(boots, rows)
     for w, n in seen:
         med = {impl: rows[(w, n, impl)][0] if (w, n, impl) in rows else None for impl in IMPLS}
         unit = next(units[(w, n, i)] for i in IMPLS if (w, n, i) in rows)
-        per, worst, target, met = ver[(w, n)]
-        ratios = boot_ratios(boots, w, n)
-        spread = " ".join(fmt(r) for r in ratios) if any(r is not None for r in ratios) else "-"
-        if TARGETS.get(w, (None, None))[1] is not None:
-            spread += " (kgo: %s)" % " ".join(fmt(x) for x in per)
-        name = w + (" *" if w in NOTES else "")
-        cells = [name, str(n), unit, fmt(med["kgo"]), fmt(med["go"]), fmt(med["pthread"]),
-                 spread, fmt(worst), target, met]
-        if w == "fib" and n > 1:
-            sp = []
-            for impl in IMPLS:
-                if fib1[impl] and med[impl]:
-                    sp.append("%s x%.2f" % (impl, fib1[impl][0] / med[impl]))
-            cells[8] = "speedup: " + ", ".join(sp)
-        out.append(cells)
+        for base, _ in comparisons(w):
+            if base != "go" and med[base] is None:
+                continue
+            per, worst, target, met = ver[(w, n, base)]
+            ratios = boot_ratios(boots, w, n, base)
+            spread = (" ".join(fmt(r) for r in ratios)
+                      if any(r is not None for r in ratios) else "-")
+            if base == "go" and TARGETS.get(w, (None, None))[1] is not None:
+                spread += " (kgo: %s)" % " ".join(fmt(x) for x in per)
+            name = w + (" vs " + base if base != "go" else "") + (" *" if w in NOTES else "")
+            cells = ([name, str(n), unit] + [fmt(med[i]) for i in impls]
+                     + [spread, fmt(worst), target, met])
+            if w == "fib" and n > 1:
+                sp = []
+                for impl in IMPLS:
+                    if fib1[impl] and med[impl]:
+                        sp.append("%s x%.2f" % (impl, fib1[impl][0] / med[impl]))
+                cells[-2] = "speedup: " + ", ".join(sp)
+            out.append(cells)
     return out
 
 
@@ -240,9 +281,9 @@ def plots(boots, rows, units, outdir, stem, title):
     nprocs, per implementation, every sample of every boot), fib's
     speedup, and the kgo/Go ratios of the boots against the targets."""
     made = []
-    colors = {"kgo": "#1f77b4", "go": "#2ca02c", "pthread": "#d62728"}
+    colors = {"kgo": "#1f77b4", "go": "#2ca02c", "pthread": "#d62728", "epoll": "#9467bd"}
     with tempfile.TemporaryDirectory() as tmp:
-        for w in ["spawn", "pingpong", "skynet", "fib"]:
+        for w in ["spawn", "pingpong", "skynet", "fib", "echo", "echo-p99"]:
             series = []
             for impl in IMPLS:
                 pts = sorted((k[1], v) for k, v in rows.items() if k[0] == w and k[2] == impl)
@@ -310,15 +351,24 @@ def plots(boots, rows, units, outdir, stem, title):
             subprocess.run(["gnuplot"], input="\n".join(gp) + "\n", text=True, check=True)
             made.append(png)
         # The ratios against their targets: each boot's, the worst as the bar.
+        # Lower is better on this plot: where higher is better (echo's round
+        # trips per second), the bar is the inverse, base/kgo, against the
+        # inverse of the target.
         bars = []
         for w in ORDER:
-            rt = TARGETS.get(w, (None, None))[0]
-            if rt is None:
-                continue
-            for n in sorted({k[1] for k in rows if k[0] == w}):
-                rs = [r for r in boot_ratios(boots, w, n) if r is not None]
-                if rs:
-                    bars.append(("%s/%d" % (w, n), max(rs), min(rs), rt))
+            for base, rt in comparisons(w):
+                if rt is None:
+                    continue
+                for n in sorted({k[1] for k in rows if k[0] == w}):
+                    rs = [r for r in boot_ratios(boots, w, n, base) if r]
+                    if not rs:
+                        continue
+                    if w in HIGHER_IS_BETTER:
+                        rs, rt_shown, what = [1 / r for r in rs], 1 / rt, "%s/kgo" % base
+                    else:
+                        rt_shown, what = rt, "kgo/%s" % base
+                    label = "%s/%d" % (w, n) + ("" if what == "kgo/go" else " " + what)
+                    bars.append((label, max(rs), min(rs), rt_shown))
         if bars:
             data = os.path.join(tmp, "ratios.dat")
             with open(data, "w") as f:
@@ -334,7 +384,7 @@ def plots(boots, rows, units, outdir, stem, title):
                 "set boxwidth 0.6",
                 "set logscale y",
                 "set grid ytics",
-                "set ylabel 'kgo / Go'",
+                "set ylabel 'kgo / Go (or as labelled)'",
                 "set xtics rotate by -30",
                 "set xrange [-0.7:%g]" % (len(bars) - 0.3),
                 "plot '%s' using 1:3:xtic(2) with boxes lc rgb '#1f77b4' title 'worst boot', "
@@ -380,9 +430,10 @@ def main():
                 "%s measured repetition%s per figure and boot (one per fresh process)"
                 % (len(boots), "s" if len(boots) > 1 else "",
                    "/".join(str(r) for r in per_boot), "s" if per_boot != [1] else ""))
-    head.append("kgo, go, pthread: the median of every sample of every boot; "
+    head.append("kgo, go, pthread%s: the median of every sample of every boot; "
                 "kgo/go by boot: the ratio of each boot's medians; a target is met "
-                "only when the worst boot meets it")
+                "only when the worst boot meets it"
+                % (", epoll" if any(k[2] == "epoll" for k in rows) else ""))
     sys.stdout.write("\n".join(head) + "\n\n")
     print_table(t, sys.stdout)
     notes = ["* %s: %s" % (w, NOTES[w]) for w in ORDER

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# make bench: every benchmark workload, kgo against Go 1.23 and pthreads,
-# in BENCH_RUNS separate boots of one QEMU guest configuration (same
-# kernel, same CPUs for all three implementations, which are interleaved
-# inside each boot: bench/guest.sh), then the table with the spread over
-# the boots, bench/results/<stem>.csv, and gnuplot PNGs beside it.
+# make bench: every benchmark workload, kgo against Go 1.23 and pthreads
+# (and, for echo, a hand-written epoll loop), in BENCH_RUNS separate boots
+# of one QEMU guest configuration (same kernel, same CPUs for all the
+# implementations, which are interleaved inside each boot: bench/guest.sh),
+# then the table with the spread over the boots, bench/results/<stem>.csv,
+# and gnuplot PNGs beside it.
 #
 #   bench/run.sh [WORKLOAD...]        default: all of them
 #
@@ -60,7 +61,7 @@ for boot in $(seq 1 "$runs"); do
 	KGO_VM_LOCK='' KGO_VM_TIMEOUT=${KGO_VM_TIMEOUT:-3000} scripts/kgo-vm \
 		--kernel "${BENCH_KERNEL:-6.12}" --smp "${BENCH_SMP:-4}" --mem "${BENCH_MEM:-3G}" \
 		--add build/bench/kgo-bench --add build/bench/go-bench \
-		--add build/bench/pthread-bench --add bench/guest.sh \
+		--add build/bench/pthread-bench --add build/bench/epoll-bench --add bench/guest.sh \
 		-- guest.sh "$reps" "$@" > "$log.tmp" 7>&- || {
 		tail -30 "$log.tmp" >&2
 		echo "bench: the guest run failed (boot $boot); its output is in $log.tmp" >&2

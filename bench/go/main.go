@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // The benchmark workloads in Go, for comparison with kgo (bench/kgo.c) and
 // plain threads (bench/pthread.c).  The command line, the output lines and
-// the sizes are those of bench/common.h; keep them in step.
+// the sizes are those of bench/common.h; keep them in step.  echo's
+// client is pthread-bench's (bench/echo.h), the same for every server.
 //
 //	go-bench WORKLOAD NPROCS [REPS [SCALE]]
 //	go-bench WORKLOAD NPROCS smoke [SCALE]
@@ -15,7 +16,10 @@ import (
 	"bufio"
 	"fmt"
 	"math"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -39,6 +43,8 @@ type sizes struct {
 	memGs          int
 	preemptSleeps  int
 	blockedSleeps  int
+	echoConns      int
+	echoRoundtrips int
 }
 
 var fullSizes = sizes{
@@ -53,6 +59,8 @@ var fullSizes = sizes{
 	memGs:          100000,
 	preemptSleeps:  30,
 	blockedSleeps:  5,
+	echoConns:      1000,
+	echoRoundtrips: 50000,
 }
 
 var smokeSizes = sizes{
@@ -67,12 +75,18 @@ var smokeSizes = sizes{
 	memGs:          500,
 	preemptSleeps:  3,
 	blockedSleeps:  1,
+	echoConns:      50,
+	echoRoundtrips: 200,
 }
 
 const (
 	skynetFanout   = 10
 	preemptSleepNs = 1000000
 	blockedSleepNs = 50000000
+	echoBuf        = 4096 // each server's read buffer per connection
+	// The client's threads (bench/common.h's ECHO_CLIENT_THREADS), for
+	// its comment line only: the client is pthread-bench's.
+	echoClientThreads = 2
 )
 
 const impl = "go"
@@ -365,6 +379,99 @@ func runBlocked(scale int) (float64, int64) {
 	return float64(worst) / 1e6, int64(sz.blockedSleeps)
 }
 
+// 10. echo: net.Listen, a goroutine per connection (bench/echo.h has the
+// client, and what a run is).  Round trips per second, and the p99 latency
+// (echo-p99).  Go's TCP connections have TCP_NODELAY set by default, as
+// the C servers set it.
+var echoLn net.Listener
+var echoAccepted atomic.Int64
+var echoOpen sync.WaitGroup // connections not yet closed
+
+func echoServe(c net.Conn) {
+	defer echoOpen.Done()
+	defer c.Close()
+	buf := make([]byte, echoBuf)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return // the client is gone
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func echoAccept() {
+	for {
+		c, err := echoLn.Accept()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "go-bench: accept: %v\n", err)
+			os.Exit(1)
+		}
+		echoAccepted.Add(1)
+		echoOpen.Add(1)
+		go echoServe(c)
+	}
+}
+
+func runEcho(scale int) (float64, int64) {
+	if echoLn == nil {
+		var err error
+		// Go's listen backlog is the kernel's somaxconn (4096): room for
+		// every connection at once.
+		if echoLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			fmt.Fprintf(os.Stderr, "go-bench: listen: %v\n", err)
+			os.Exit(1)
+		}
+		go echoAccept()
+	}
+	raiseNofile(uint64(sz.echoConns))
+	before := echoAccepted.Load()
+	rts := sz.echoRoundtrips * scale
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go-bench: %v\n", err)
+		os.Exit(1)
+	}
+	exe := filepath.Join(filepath.Dir(self), "pthread-bench")
+	cmd := exec.Command(exe, "echo-client",
+		strconv.Itoa(echoLn.Addr().(*net.TCPAddr).Port),
+		strconv.Itoa(sz.echoConns), strconv.Itoa(rts))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	check(err == nil, "echo: the client (%s) failed: %v", exe, err)
+	var n, ns, p99, cpu int64
+	_, err = fmt.Sscanf(string(out), "ECHO %d %d %d %d", &n, &ns, &p99, &cpu)
+	check(err == nil && n == int64(rts) && ns > 0, "echo: the client printed %q", out)
+	fmt.Printf("# echo client: %d round trips in %.3f s; CPU time of its %d threads: %.0f%% of that\n",
+		n, float64(ns)/1e9, echoClientThreads, 100*float64(cpu)/float64(ns))
+	accepted := echoAccepted.Load() - before
+	check(accepted == int64(sz.echoConns), "echo: %d connections accepted, not %d",
+		accepted, sz.echoConns)
+	echoOpen.Wait() // every connection closed before the next run
+	also("echo-p99", "us", float64(p99)/1e3)
+	return float64(n) / (float64(ns) / 1e9), n
+}
+
+// raiseNofile makes room for fds more descriptors (root may raise the hard
+// limit too), as bench/echo.h's echo_nofile does.
+func raiseNofile(fds uint64) {
+	var rl syscall.Rlimit
+	want := fds + 256
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur >= want {
+		return
+	}
+	rl.Cur = want
+	rl.Max = max(rl.Max, want)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		fmt.Fprintf(os.Stderr, "go-bench: setrlimit(RLIMIT_NOFILE): %v\n", err)
+		os.Exit(1)
+	}
+}
+
 type workload struct {
 	name  string
 	unit  string
@@ -382,6 +489,7 @@ var workloads = []workload{
 	{"mem", "bytes", runMem, true},
 	{"preempt", "ms", runPreempt, false},
 	{"blocked", "ms", runBlocked, false},
+	{"echo", "rt/s", runEcho, false},
 }
 
 func usage() {
@@ -390,9 +498,26 @@ func usage() {
 	os.Exit(2)
 }
 
+// A second figure of the same run under a workload name of its own
+// (echo-p99), printed after the run's own RESULT line (bench/common.h's
+// bench_also).
+type figure struct {
+	workload, unit string
+	value          float64
+}
+
+var second *figure
+
+func also(workload, unit string, v float64) { second = &figure{workload, unit, v} }
+
 func result(wl *workload, nprocs int, v float64) {
 	fmt.Printf("RESULT %s %d %s %s %s\n", wl.name, nprocs, impl, wl.unit,
 		strconv.FormatFloat(v, 'g', 6, 64))
+	if second != nil {
+		fmt.Printf("RESULT %s %d %s %s %s\n", second.workload, nprocs, impl, second.unit,
+			strconv.FormatFloat(second.value, 'g', 6, 64))
+	}
+	second = nil
 }
 
 func main() {
