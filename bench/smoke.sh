@@ -8,8 +8,8 @@
 # more than one, in each implementation, in smoke mode (bench/common.h):
 # tiny sizes, one run, its result checked, nothing timed.  echo (50
 # connections, 200 round trips, every echoed byte checked by the client)
-# also in epoll-bench, where the guest has it (make check's guest has the
-# three others only: SKIP).  Then the REPS 0 path that bench/guest.sh
+# also in epoll-bench (a guest without it gives those lines SKIP; make
+# check's has it).  Then the REPS 0 path that bench/guest.sh
 # counts system calls with (OPS), for yield, yield-global, spawn and
 # pingpong at scale 2: the count must be twice the smoke size.
 #
