@@ -45,9 +45,9 @@
  *
  * Unless said otherwise, a function here must be called from a goroutine,
  * that is from code running under kgo_main().  kgo_ready(), kgo_go(),
- * kgo_go_args(), kgo_sema_release(), kgo_nprocs(), kgo_set_nprocs() and
- * kgo_stats() may also be called from any other thread of the process
- * while kgo_main() runs, and so may the blocking primitives below (on
+ * kgo_go_args(), kgo_go_opts(), kgo_sema_release(), kgo_nprocs(),
+ * kgo_set_nprocs() and kgo_stats() may also be called from any other
+ * thread of the process while kgo_main() runs, and so may the blocking primitives below (on
  * such a thread they block the thread).
  *
  * Limits.  Goroutine stacks are slots of large mappings of /dev/kgo,
@@ -102,6 +102,7 @@ extern "C" {
 
 #define KGO_STACK_DEFAULT	(64 * 1024)	/* bytes per goroutine stack */
 #define KGO_STACK_MIN		(16 * 1024)
+#define KGO_STACK_MAX		((size_t)1 << 30)	/* 1 GiB */
 #define KGO_ARGS_MAX		1024	/* most bytes kgo_go_args() copies */
 
 #define KGO_SLICE_DEFAULT	10000000ULL	/* ns: Go's forcePreemptNS */
@@ -169,6 +170,28 @@ int kgo_go(void (*fn)(void *), void *arg);
  * KGO_ARGS_MAX.  With size 0, fn gets NULL.
  */
 int kgo_go_args(void (*fn)(void *), const void *args, size_t size);
+
+/* What kgo_go_opts() changes.  Zero-fill it (or pass NULL) for kgo_go's. */
+struct kgo_go_opts {
+	size_t stack_size;	/* usable bytes, guard not included; 0: the
+				   kgo_config.stack_size of kgo_main; else
+				   KGO_STACK_MIN..KGO_STACK_MAX, rounded up to
+				   pages, with room for a preemption added */
+	const void *args;	/* not NULL: args_size bytes copied onto the
+				   new stack, and fn gets the copy, not arg
+				   (which must then be NULL), as kgo_go_args */
+	size_t args_size;	/* at most KGO_ARGS_MAX; 0 without args */
+	unsigned long reserved[4];	/* must be 0 */
+};
+
+/*
+ * kgo_go_opts - kgo_go with options: a stack of its own size for this one
+ * goroutine (a mapping of its own, unmapped when it ends), and arguments
+ * copied as kgo_go_args does.  NULL @opts is kgo_go(fn, arg).  Errors as
+ * kgo_go's, and -EINVAL for a size out of range, reserved fields not
+ * zero, args_size without args, or both args and arg.
+ */
+int kgo_go_opts(void (*fn)(void *), void *arg, const struct kgo_go_opts *opts);
 
 /* kgo_yield - let other goroutines run (Gosched): the caller goes to the
  * tail of its P's run queue. */

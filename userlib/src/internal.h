@@ -82,6 +82,8 @@ enum {
 /*
  * A goroutine.  It lives at the top of its own stack mapping:
  *   [ guard (PROT_NONE) | usable stack ... | struct kgo_g ]
+ * That is a slot of a region (stack.c), or, for a G that kgo_go_opts gave
+ * a stack of another size, an anonymous mapping of its own (own_stack).
  */
 struct kgo_g {
 	void *sp;			/* saved stack pointer while switched out */
@@ -99,6 +101,9 @@ struct kgo_g {
 	char *map;			/* the mapping, guard included */
 	size_t map_size;
 	char *stack_lo;			/* lowest usable stack byte (above the guard) */
+	size_t own_stack;		/* 0: a slot; else the usable bytes asked
+					 * for its mapping of its own, which goes
+					 * when it ends (never on a free list) */
 #ifdef KGO_TSAN
 	void *tsan_fiber;		/* ThreadSanitizer's fiber (tsan.h) */
 #endif
@@ -293,7 +298,7 @@ KGO_HIDDEN void kgo_yield_global(void);
 
 /* proc.c */
 KGO_HIDDEN struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
-				  const void *args, size_t size, int *err);
+				  const void *args, size_t size, size_t stack, int *err);
 KGO_HIDDEN void kgo_gdestroy(struct kgo_m *m, struct kgo_g *g);
 KGO_HIDDEN void kgo_begin_exit(void);
 KGO_HIDDEN void kgo_goexit0(void) __attribute__((noreturn));
@@ -345,7 +350,10 @@ KGO_HIDDEN void *kgo_rawmem_grow(void *p, size_t old, size_t bytes);
 KGO_HIDDEN void kgo_rawmem_free(void *p, size_t bytes);
 
 /* stack.c */
+KGO_HIDDEN size_t kgo_stack_round(size_t asked);
 KGO_HIDDEN struct kgo_g *kgo_stackalloc(int *err);
+KGO_HIDDEN struct kgo_g *kgo_stackalloc_own(size_t asked, int *err);
+KGO_HIDDEN void kgo_stack_release(struct kgo_g *g);
 KGO_HIDDEN void kgo_stack_scavenge(struct kgo_g *batch);
 KGO_HIDDEN void kgo_stacks_free(void);
 KGO_HIDDEN int kgo_altstack_on(struct kgo_m *m);

@@ -355,14 +355,12 @@ static int kgo_check_config(const struct kgo_config *cfg)
 			return kgo_err(-EINVAL, "kgo_config.reserved must be zero");
 	if (cfg && (cfg->flags & ~KGO_COOPERATIVE))
 		return kgo_err(-EINVAL, "kgo_config.flags %#lx has unknown bits", cfg->flags);
-	if (size < KGO_STACK_MIN || size > ((size_t)1 << 30))
+	if (size < KGO_STACK_MIN || size > KGO_STACK_MAX)
 		return kgo_err(-EINVAL, "stack size %zu is outside %d..%zu bytes",
-			       size, KGO_STACK_MIN, (size_t)1 << 30);
-	/* The G's own bytes, and room for a preemption on top of them. */
-	kgo_rt.stack_asked = size;
-	size += kgo_preempt_stack_reserve();
-	kgo_rt.stack_size = (size + (size_t)page - 1) & ~((size_t)page - 1);
+			       size, KGO_STACK_MIN, KGO_STACK_MAX);
 	kgo_rt.guard_size = (size_t)page * KGO_GUARD_PAGES;
+	kgo_rt.stack_asked = size;
+	kgo_rt.stack_size = kgo_stack_round(size);
 	return 0;
 }
 
@@ -426,7 +424,7 @@ static int kgo_start(void (*fn)(void *), void *arg, const struct kgo_config *cfg
 	m0->p = kgo_shared_p(a.p);
 
 	atomic_store_explicit(&kgo_rt.active, true, memory_order_release);
-	kgo_rt.main_g = kgo_newg(m0, fn, arg, NULL, 0, &err);
+	kgo_rt.main_g = kgo_newg(m0, fn, arg, NULL, 0, 0, &err);
 	if (!kgo_rt.main_g)
 		return kgo_err(err, "cannot allocate the main goroutine's stack: %s",
 			       strerror(-err));

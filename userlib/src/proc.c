@@ -97,7 +97,10 @@ static void kgo_gfree_flush(struct kgo_pstate *ps)
 	ps->gfree = NULL;
 	ps->ngfree = 0;
 }
-/* kgo_gfput - put dead @g on a free list.  @m may be NULL. */
+/*
+ * kgo_gfput - put dead @g on a free list, or unmap it with its stack if
+ * that is a mapping of its own.  @m may be NULL.  Never on @g's stack.
+ */
 static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 {
 	struct kgo_pstate *ps = kgo_mps(m);
@@ -107,6 +110,10 @@ static void kgo_gfput(struct kgo_m *m, struct kgo_g *g)
 	kgo_ctx_drop(g);
 	/* Every G freed here was counted by kgo_newg. */
 	atomic_fetch_sub_explicit(&kgo_rt.ngoroutines, 1, memory_order_relaxed);
+	if (g->own_stack) {
+		kgo_stack_release(g);
+		return;
+	}
 	if (ps) {
 		g->schedlink = ps->gfree;
 		ps->gfree = g;
@@ -196,10 +203,13 @@ static void kgo_gframe(struct kgo_g *g, void (*fn)(void *), void *arg,
 
 /*
  * kgo_newg - a runnable G for fn (not yet queued), or NULL with *@err.
- * @m is the calling M, or NULL from a thread that is not one.
+ * @m is the calling M, or NULL from a thread that is not one.  @stack
+ * is 0 for a stack of kgo_main's size, else the usable bytes of a stack
+ * of its own (checked by kgo_go_opts); one that rounds to kgo_main's
+ * size takes a slot all the same.
  */
 struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
-		       const void *args, size_t size, int *err)
+		       const void *args, size_t size, size_t stack, int *err)
 {
 	struct kgo_g *g;
 
@@ -207,8 +217,13 @@ struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
 		*err = -EINVAL;
 		return NULL;
 	}
-	g = kgo_gfget(m);
-	if (!g) {
+	if (stack && kgo_stack_round(stack) == kgo_rt.stack_size)
+		stack = 0;
+	if (stack) {
+		g = kgo_stackalloc_own(stack, err);
+		if (!g)
+			return NULL;
+	} else if (!(g = kgo_gfget(m))) {
 		g = kgo_stackalloc(err);
 		if (!g)
 			return NULL;
@@ -227,7 +242,8 @@ struct kgo_g *kgo_newg(struct kgo_m *m, void (*fn)(void *), void *arg,
 }
 
 /* newproc: create a G and queue it where Go would.  In the library. */
-static int kgo_newproc1(void (*fn)(void *), void *arg, const void *args, size_t size)
+static int kgo_newproc1(void (*fn)(void *), void *arg, const void *args, size_t size,
+			size_t stack)
 {
 	struct kgo_m *m;
 	struct kgo_g *g;
@@ -237,7 +253,7 @@ static int kgo_newproc1(void (*fn)(void *), void *arg, const void *args, size_t 
 	m = kgo_getm();
 	if (m && !m->p)
 		m = NULL;
-	g = kgo_newg(m, fn, arg, args, size, &err);
+	g = kgo_newg(m, fn, arg, args, size, stack, &err);
 	if (!g)
 		return err;
 	if (!m) {
@@ -266,7 +282,8 @@ static int kgo_newproc1(void (*fn)(void *), void *arg, const void *args, size_t 
 	return 0;
 }
 
-static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t size)
+static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t size,
+		       size_t stack)
 {
 	bool entered;
 	int err;
@@ -274,21 +291,38 @@ static int kgo_newproc(void (*fn)(void *), void *arg, const void *args, size_t s
 	if (!atomic_load_explicit(&kgo_rt.active, memory_order_acquire))
 		return kgo_no_instance();
 	entered = kgo_enter(true);
-	err = kgo_newproc1(fn, arg, args, size);
+	err = kgo_newproc1(fn, arg, args, size, stack);
 	kgo_leave(entered);
 	return err;
 }
 
 int kgo_go(void (*fn)(void *), void *arg)
 {
-	return kgo_newproc(fn, arg, NULL, 0);
+	return kgo_newproc(fn, arg, NULL, 0, 0);
 }
 
 int kgo_go_args(void (*fn)(void *), const void *args, size_t size)
 {
 	if (size && !args)
 		return -EINVAL;
-	return kgo_newproc(fn, NULL, size ? args : NULL, size);
+	return kgo_newproc(fn, NULL, size ? args : NULL, size, 0);
+}
+
+int kgo_go_opts(void (*fn)(void *), void *arg, const struct kgo_go_opts *opts)
+{
+	size_t stack, i;
+
+	if (!opts)
+		return kgo_newproc(fn, arg, NULL, 0, 0);
+	for (i = 0; i < sizeof(opts->reserved) / sizeof(opts->reserved[0]); i++)
+		if (opts->reserved[i])
+			return -EINVAL;
+	stack = opts->stack_size;
+	if (stack && (stack < KGO_STACK_MIN || stack > KGO_STACK_MAX))
+		return -EINVAL;
+	if (opts->args ? arg != NULL : opts->args_size != 0)
+		return -EINVAL;
+	return kgo_newproc(fn, arg, opts->args, opts->args_size, stack);
 }
 
 /*

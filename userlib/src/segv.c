@@ -68,7 +68,7 @@ static _Noreturn void kgo_overflowed(struct kgo_g *g)
 	n = kgo_cat(msg, n, "kgo: goroutine ");
 	n += kgo_utoa(msg + n, g->id);
 	n = kgo_cat(msg, n, " overflowed its ");
-	n += kgo_utoa(msg + n, kgo_rt.stack_asked);
+	n += kgo_utoa(msg + n, g->own_stack ? g->own_stack : kgo_rt.stack_asked);
 	n = kgo_cat(msg, n, "-byte stack\n");
 	if (write(STDERR_FILENO, msg, n) < 0)
 		_exit(2);

@@ -19,6 +19,12 @@
  *
  * A G that overflows its stack touches the guard and gets SIGSEGV, which
  * segv.c's handler reports; it runs on the M's sigaltstack, set up here.
+ *
+ * A G that kgo_go_opts gives a stack of another size than kgo_main's has
+ * an anonymous mapping of its own with the same layout (guard made
+ * PROT_NONE, two VMAs), whatever the mode: the module's layouts are few
+ * (8 an instance) and sizes many.  It never goes on a free list: when
+ * the G ends, its g0 unmaps it (kgo_stack_release).
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,8 +32,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "internal.h"
+#include "tsan.h"
 
 #define KGO_SLOTS_PER_CHUNK	16	/* per region without the module */
 #define KGO_SLOTS_FIRST		64	/* the module's first region ... */
@@ -212,6 +222,40 @@ static char *kgo_stackslot(size_t stride, bool *fresh, int *err)
 	return r->map + stride;
 }
 
+/*
+ * kgo_stack_round - the bytes above the guard for a stack of @asked
+ * usable bytes: room for a preemption added (the G's own bytes come out
+ * of it), rounded up to pages.  kgo_rt.guard_size set.
+ */
+size_t kgo_stack_round(size_t asked)
+{
+	size_t page = kgo_rt.guard_size / KGO_GUARD_PAGES;
+
+	return (asked + kgo_preempt_stack_reserve() + page - 1) & ~(page - 1);
+}
+
+/* @g on the list of every G (the gdb helper's). */
+static void kgo_allg_add(struct kgo_g *g)
+{
+	pthread_mutex_lock(&kgo_rt.lock);
+	g->alllink = kgo_rt.allg;
+	if (g->alllink)
+		g->alllink->allprev = g;
+	kgo_rt.allg = g;
+	pthread_mutex_unlock(&kgo_rt.lock);
+}
+
+/* @g off the list of every G.  kgo_rt.lock held. */
+static void kgo_allg_del_locked(struct kgo_g *g)
+{
+	if (g->allprev)
+		g->allprev->alllink = g->alllink;
+	else
+		kgo_rt.allg = g->alllink;
+	if (g->alllink)
+		g->alllink->allprev = g->allprev;
+}
+
 /* kgo_stackalloc - a new G with a fresh stack, or NULL with *@err. */
 struct kgo_g *kgo_stackalloc(int *err)
 {
@@ -235,13 +279,66 @@ struct kgo_g *kgo_stackalloc(int *err)
 	g->map = map;
 	g->map_size = size;
 	g->stack_lo = map + guard;
-	pthread_mutex_lock(&kgo_rt.lock);
-	g->alllink = kgo_rt.allg;
-	if (g->alllink)
-		g->alllink->allprev = g;
-	kgo_rt.allg = g;
-	pthread_mutex_unlock(&kgo_rt.lock);
+	kgo_allg_add(g);
 	return g;
+}
+
+/*
+ * kgo_stackalloc_own - a new G on a mapping of its own for a stack of
+ * @asked usable bytes (KGO_STACK_MIN..KGO_STACK_MAX, checked by the
+ * caller), or NULL with *@err.  Reserved MAP_NORESERVE as the regions
+ * are: only what the G touches becomes resident.  mmap and mprotect are
+ * system calls, so this may run with a P held (no malloc).
+ */
+struct kgo_g *kgo_stackalloc_own(size_t asked, int *err)
+{
+	size_t guard = kgo_rt.guard_size, size = guard + kgo_stack_round(asked);
+	struct kgo_g *g;
+	char *map;
+
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (map == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	if (mprotect(map, guard, PROT_NONE)) {
+		*err = -errno;
+		munmap(map, size);
+		return NULL;
+	}
+	g = (struct kgo_g *)(map + size - KGO_GHDR);
+	/* Zeroes already: nothing to clear. */
+	g->map = map;
+	g->map_size = size;
+	g->stack_lo = map + guard;
+	g->own_stack = asked;
+	kgo_allg_add(g);
+	return g;
+}
+
+/*
+ * kgo_stack_release - unmap the stack of @g, a G with a mapping of its
+ * own, freed (kgo_gfput): no code runs on that stack any more, and no
+ * list holds @g but the list of every G, which it leaves.  On g0 (the G
+ * switched out for good) or on the stack of the caller of a kgo_go_opts
+ * that failed.
+ */
+void kgo_stack_release(struct kgo_g *g)
+{
+	char *map = g->map;
+	size_t size = g->map_size;
+
+	pthread_mutex_lock(&kgo_rt.lock);
+	kgo_allg_del_locked(g);
+	pthread_mutex_unlock(&kgo_rt.lock);
+	kgo_tsan_gone(g);
+#ifdef __SANITIZE_ADDRESS__
+	/* Frames that never returned (kgo_goexit0's) leave their redzones
+	 * poisoned; whatever is mapped here next must not inherit them. */
+	__asan_unpoison_memory_region(map, size);
+#endif
+	munmap(map, size);
 }
 
 /*
@@ -342,12 +439,7 @@ void kgo_stack_scavenge(struct kgo_g *batches)
 		for (g = b; g;) {
 			pthread_mutex_lock(&kgo_rt.lock);
 			for (n = 0; g && n < KGO_SCAVENGE_GROUP; g = g->schedlink) {
-				if (g->allprev)
-					g->allprev->alllink = g->alllink;
-				else
-					kgo_rt.allg = g->alllink;
-				if (g->alllink)
-					g->alllink->allprev = g->allprev;
+				kgo_allg_del_locked(g);
 				slots[n++] = g->map;
 			}
 			pthread_mutex_unlock(&kgo_rt.lock);
@@ -368,11 +460,20 @@ void kgo_stack_scavenge(struct kgo_g *batches)
 
 /*
  * kgo_stacks_free - unmap every stack (teardown: no G runs, and every G
- * is gone after this).
+ * is gone after this): first those of Gs with a mapping of their own
+ * still alive (abandoned), found on the list of every G, whose other Gs
+ * live in the regions, then the regions.
  */
 void kgo_stacks_free(void)
 {
 	struct kgo_stack_region *r, *next;
+	struct kgo_g *g, *gnext;
+
+	for (g = kgo_rt.allg; g; g = gnext) {
+		gnext = g->alllink;
+		if (g->own_stack)
+			kgo_stack_release(g);
+	}
 
 	for (r = kgo_stacks.regions; r; r = next) {
 		next = r->next;

@@ -34,6 +34,14 @@ static inline void kgo_tsan_to_g0(struct kgo_m *m)
 {
 	__tsan_switch_to_fiber(m->tsan_g0, 0);
 }
+
+/* @g's struct is about to be unmapped (a stack of its own); not on @g. */
+static inline void kgo_tsan_gone(struct kgo_g *g)
+{
+	if (g->tsan_fiber)
+		__tsan_destroy_fiber(g->tsan_fiber);
+	g->tsan_fiber = NULL;
+}
 #else
 static inline void kgo_tsan_to_g(struct kgo_m *m, struct kgo_g *g)
 {
@@ -44,6 +52,11 @@ static inline void kgo_tsan_to_g(struct kgo_m *m, struct kgo_g *g)
 static inline void kgo_tsan_to_g0(struct kgo_m *m)
 {
 	(void)m;
+}
+
+static inline void kgo_tsan_gone(struct kgo_g *g)
+{
+	(void)g;
 }
 #endif
 
