@@ -293,6 +293,23 @@ static inline bool bench_unmeasured(const struct bench_workload *wl, const struc
 	return true;
 }
 
+/*
+ * bench_measure - the run of @wl in the programs that count nothing
+ * around a repetition (threads, epoll; kgo's main counts its scheduler):
+ * the unmeasured runs, or a warm-up and then the measured repetitions.
+ */
+static inline void bench_measure(const struct bench_workload *wl, const struct bench_args *a,
+				 const char *impl)
+{
+	long long ops;
+
+	if (bench_unmeasured(wl, a, impl))
+		return;
+	wl->run(1, &ops);	/* warm-up */
+	for (int r = 0; r < a->reps; r++)
+		bench_result(wl->name, a->nprocs, impl, wl->unit, wl->run(1, &ops));
+}
+
 #ifndef BENCH_ECHO_ONLY		/* epoll-bench: only the network workload */
 /*
  * ---- 7. preempt and 8. blocked: a pair of Gs on one P (threads on one

@@ -197,7 +197,6 @@ static const struct bench_workload workloads[] = {
 int main(int argc, char **argv)
 {
 	const struct bench_workload *wl;
-	long long ops;
 	cpu_set_t set;
 
 	bench_parse(argc, argv, &args);
@@ -209,10 +208,6 @@ int main(int argc, char **argv)
 		CPU_SET(c, &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
 		die("sched_setaffinity", errno);
-	if (bench_unmeasured(wl, &args, IMPL))
-		return 0;
-	wl->run(1, &ops);	/* warm-up */
-	for (int r = 0; r < args.reps; r++)
-		bench_result(wl->name, args.nprocs, IMPL, wl->unit, wl->run(1, &ops));
+	bench_measure(wl, &args, IMPL);
 	return 0;
 }

@@ -308,7 +308,6 @@ static const struct bench_workload workloads[] = {
 int main(int argc, char **argv)
 {
 	const struct bench_workload *wl;
-	long long ops;
 	cpu_set_t set;
 
 	if (argc > 1 && !strcmp(argv[1], "echo-client"))
@@ -322,10 +321,6 @@ int main(int argc, char **argv)
 		die("sched_setaffinity", errno);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
-	if (bench_unmeasured(wl, &args, IMPL))
-		return 0;
-	wl->run(1, &ops);	/* warm-up */
-	for (int r = 0; r < args.reps; r++)
-		bench_result(wl->name, args.nprocs, IMPL, wl->unit, wl->run(1, &ops));
+	bench_measure(wl, &args, IMPL);
 	return 0;
 }

@@ -20,6 +20,7 @@
 
 #include <kgo.h>
 
+#include "child_util.h"
 #include "mem_util.h"
 #include "tap.h"
 
@@ -303,34 +304,19 @@ static void main_child(void *arg)
 	kgo_sema_acquire(&never_released);
 }
 
+static int overflow_child(void *stack)
+{
+	struct kgo_config cfg = { .nprocs = 2 };
+
+	child_stack = *(size_t *)stack;
+	kgo_main(main_child, NULL, &cfg);
+	return 0;
+}
+
 /* Runs main_child in a forked child; its status and stderr. */
 static int child(size_t stack, char *err, size_t size)
 {
-	int pipefd[2], status = -1;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe(pipefd))
-		return -1;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		struct kgo_config cfg = { .nprocs = 2 };
-
-		close(pipefd[0]);
-		dup2(pipefd[1], 2);
-		child_stack = stack;
-		kgo_main(main_child, NULL, &cfg);
-		_exit(0);
-	}
-	close(pipefd[1]);
-	while (got < size - 1 && (n = read(pipefd[0], err + got, size - 1 - got)) > 0)
-		got += (size_t)n;
-	err[got] = 0;
-	close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return status;
+	return run_in_child(STDERR_FILENO, overflow_child, &stack, err, size);
 }
 
 int main(void)
