@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,20 +40,26 @@ static inline struct kgo_stats_user stats_now(void)
 	return st;
 }
 
-/* The process's threads (/proc/self/status), or -1. */
+/*
+ * The process's threads (/proc/self/status), or -1.  No stdio, so no
+ * malloc: it works where memory areas have run out (lib_threadlimits).
+ */
 static inline int count_threads(void)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	int n = -1;
+	char buf[4096];
+	const char *line;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
 
-	if (!f)
+	if (fd < 0)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	line = strstr(buf, "\nThreads:");
+	return line ? atoi(line + strlen("\nThreads:")) : -1;
 }
 
 /* Whether /dev/kgo has sysmon; exits with the TAP skip status if not. */
