@@ -72,6 +72,7 @@
 #define FIB_CUTOFF		24	/* fib(n) for n <= cutoff is computed inline */
 #define FIB_RESULT		63245986
 #define MEM_GS			100000
+#define MEM_1M_GS		1000000	/* mem-1m: about 4.1 GiB of kgo stacks */
 #define PREEMPT_SLEEPS		30	/* 1 ms sleeps next to a spinner */
 #define PREEMPT_SLEEP_NS	1000000LL
 #define BLOCKED_SLEEPS		5	/* raw 50 ms nanosleeps next to a ticker */
@@ -104,6 +105,7 @@
 #define SMOKE_FIB_CUTOFF		12
 #define SMOKE_FIB_RESULT		6765
 #define SMOKE_MEM_GS			500
+#define SMOKE_MEM_1M_GS			1000
 #define SMOKE_PREEMPT_SLEEPS		3
 #define SMOKE_BLOCKED_SLEEPS		1
 #define SMOKE_ECHO_CONNS		50
@@ -117,7 +119,7 @@ struct bench_sizes {
 	long skynet_size;
 	int fib_n, fib_cutoff;
 	long fib_result;
-	long mem_gs;
+	long mem_gs, mem_1m_gs;
 	int preempt_sleeps;
 	int blocked_sleeps;
 	long echo_conns, echo_roundtrips;
@@ -126,14 +128,14 @@ struct bench_sizes {
 static const struct bench_sizes bench_sizes = {
 	YIELD_SWITCHES, SPAWN_BATCH, SPAWN_BATCHES, PTHREAD_SPAWN_BATCH,
 	PTHREAD_SPAWN_BATCHES, PINGPONG_ROUNDS, SKYNET_SIZE, FIB_N, FIB_CUTOFF, FIB_RESULT,
-	MEM_GS, PREEMPT_SLEEPS, BLOCKED_SLEEPS, ECHO_CONNS, ECHO_ROUNDTRIPS,
+	MEM_GS, MEM_1M_GS, PREEMPT_SLEEPS, BLOCKED_SLEEPS, ECHO_CONNS, ECHO_ROUNDTRIPS,
 };
 
 static const struct bench_sizes bench_smoke_sizes = {
 	SMOKE_YIELD_SWITCHES, SMOKE_SPAWN_BATCH, SMOKE_SPAWN_BATCHES,
 	SMOKE_PTHREAD_SPAWN_BATCH, SMOKE_PTHREAD_SPAWN_BATCHES, SMOKE_PINGPONG_ROUNDS,
 	SMOKE_SKYNET_SIZE, SMOKE_FIB_N, SMOKE_FIB_CUTOFF, SMOKE_FIB_RESULT, SMOKE_MEM_GS,
-	SMOKE_PREEMPT_SLEEPS, SMOKE_BLOCKED_SLEEPS, SMOKE_ECHO_CONNS, SMOKE_ECHO_ROUNDTRIPS,
+	SMOKE_MEM_1M_GS, SMOKE_PREEMPT_SLEEPS, SMOKE_BLOCKED_SLEEPS, SMOKE_ECHO_CONNS, SMOKE_ECHO_ROUNDTRIPS,
 };
 
 static inline int64_t bench_now(void)

@@ -17,7 +17,8 @@
 # order turns by one each round (kgo go pthread, go pthread kgo, pthread
 # kgo go, ...), so that no implementation always runs first, or always
 # right after the same other one, and a slow patch of the host hits all of
-# them alike.  mem has no warm-up (a fresh process is its measurement).
+# them alike.  mem and mem-1m have no warm-up (a fresh process is their
+# measurement).
 # echo has a fourth implementation, epoll-bench's hand-written event loop,
 # and every server program starts the same client (bench/echo.h).
 #
@@ -30,7 +31,8 @@
 # ROUNDS such pairs per implementation, interleaved the same way.
 rounds=${1:-3}
 [ $# -gt 0 ] && shift
-list=${*:-"yield yield-global spawn pingpong skynet fib mem preempt blocked echo syscalls"}
+all="yield yield-global spawn pingpong skynet skynet-chan fib mem mem-1m preempt blocked echo"
+list=${*:-"$all syscalls"}
 
 echo "INFO kernel $(uname -r)"
 echo "INFO cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -39,8 +41,10 @@ echo "INFO mem_kb $(awk '/MemTotal/ { print $2 }' /proc/meminfo)"
 echo "INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 echo "INFO kgo_module $(cat /sys/module/kgo/srcversion 2>/dev/null || echo loaded)"
 
-# A goroutine stack is two mappings (guard and stack): 100,000 parked Gs,
-# or skynet's tree, need more than the default 65,530 map areas.
+# A goroutine stack is two mappings (guard and stack) when libkgo falls
+# back to its own stacks (an older module, KGO_STACKS=mmap): 100,000 parked
+# Gs, or skynet's tree, then need more than the default 65,530 map areas,
+# and mem-1m 2,000,000.
 echo 4000000 > /proc/sys/vm/max_map_count
 # echo's connections are on loopback, which the guest's init leaves down.
 ip link set lo up
@@ -76,9 +80,9 @@ run() { # impl workload nprocs reps
 
 procs_of() {
 	case $1 in
-	yield | yield-global | mem | preempt | blocked) echo 1 ;;
+	yield | yield-global | mem | mem-1m | preempt | blocked) echo 1 ;;
 	spawn | pingpong | echo) echo "1 2" ;;
-	skynet | fib) echo "1 2 4" ;;
+	skynet | skynet-chan | fib) echo "1 2 4" ;;
 	esac
 }
 
@@ -140,8 +144,8 @@ for w in $list; do
 		for n in $(procs_of $w); do
 			r=0
 			while [ $r -lt "$rounds" ]; do
-				# mem: the program makes its one measurement without
-				# a warm-up (its own rule for "fresh" workloads).
+				# mem, mem-1m: the program makes its one measurement
+				# without a warm-up (its own rule for "fresh" workloads).
 				for impl in $(turn $r $(impls_of $w)); do
 					run $impl $w $n 1
 				done

@@ -202,8 +202,13 @@ static double run_pingpong(long scale, long long *ops)
 	return (double)t0 / (double)n;
 }
 
-/* 4. skynet: a tree of Gs, fan-out 10, 10^6 leaves, summing their
- *    numbers.  ms. */
+/*
+ * 4. skynet: a tree of Gs, fan-out 10, 10^6 leaves, summing their
+ *    numbers.  ms.  Two forms: skynet, where each node's children add to
+ *    its sum and signal its wait group, and skynet-chan, the classic one,
+ *    where each node makes a channel of 10 and receives its children's
+ *    sums from it.
+ */
 struct sky_node {
 	atomic_llong sum;
 	struct kgo_waitgroup wg;
@@ -240,26 +245,111 @@ static void skynet(void *p)
 	kgo_waitgroup_done(&a.parent->wg);
 }
 
-static double run_skynet(long scale, long long *ops)
+/* The tree of @n leaves under a wait group; its sum. */
+static long long skynet_wg_tree(long n)
 {
-	long n = bench_sz->skynet_size;
-	long long sum = (long long)n * (n - 1) / 2;	/* of the leaves' numbers */
 	struct sky_node root;
 	struct sky_arg a = { 0, n, &root };
-	int64_t t0;
 
-	(void)scale;
 	atomic_init(&root.sum, 0);
 	root.wg = wg_new();
-	t0 = bench_now();
 	kgo_waitgroup_add(&root.wg, 1);
 	go_args(skynet, &a, sizeof(a));
 	kgo_waitgroup_wait(&root.wg);
+	return atomic_load(&root.sum);
+}
+
+struct skychan_arg {
+	long long num;
+	long size;
+	struct kgo_chan *out;	/* the parent's: where this node's sum goes */
+};
+
+static void chan_put(struct kgo_chan *c, long long v)
+{
+	if (kgo_chan_send(c, &v))
+		die("kgo_chan_send", EPIPE);
+}
+
+static long long chan_get(struct kgo_chan *c)
+{
+	long long v;
+
+	if (kgo_chan_recv(c, &v) != 1)
+		die("kgo_chan_recv", EPIPE);
+	return v;
+}
+
+static struct kgo_chan *chan_make(size_t cap)
+{
+	struct kgo_chan *c = kgo_chan_new(sizeof(long long), cap);
+
+	if (!c)
+		die("kgo_chan_new", ENOMEM);
+	return c;
+}
+
+static void skynet_chan(void *p)
+{
+	struct skychan_arg a = *(struct skychan_arg *)p;
+	struct kgo_chan *c;
+	long long sum = 0;
+	long sub;
+
+	if (a.size == 1) {
+		chan_put(a.out, a.num);
+		return;
+	}
+	c = chan_make(SKYNET_FANOUT);
+	sub = a.size / SKYNET_FANOUT;
+	for (int i = 0; i < SKYNET_FANOUT; i++) {
+		struct skychan_arg k = { a.num + i * sub, sub, c };
+
+		go_args(skynet_chan, &k, sizeof(k));
+	}
+	for (int i = 0; i < SKYNET_FANOUT; i++)
+		sum += chan_get(c);
+	kgo_chan_free(c);	/* every child has sent: none is blocked on it */
+	chan_put(a.out, sum);
+}
+
+/* The tree of @n leaves over channels; its sum. */
+static long long skynet_chan_tree(long n)
+{
+	struct kgo_chan *c = chan_make(1);
+	struct skychan_arg a = { 0, n, c };
+	long long sum;
+
+	go_args(skynet_chan, &a, sizeof(a));
+	sum = chan_get(c);
+	kgo_chan_free(c);
+	return sum;
+}
+
+/* Either form: the tree, timed, and its sum checked. */
+static double skynet_run(const char *name, long long (*tree)(long n), long long *ops)
+{
+	long n = bench_sz->skynet_size;
+	long long want = (long long)n * (n - 1) / 2, sum;	/* of the leaves' numbers */
+	int64_t t0 = bench_now();
+
+	sum = tree(n);
 	t0 = bench_now() - t0;
-	bench_check(atomic_load(&root.sum) == sum, "skynet: summed %lld, not %lld",
-		    (long long)atomic_load(&root.sum), sum);
+	bench_check(sum == want, "%s: summed %lld, not %lld", name, sum, want);
 	*ops = 1;
 	return (double)t0 / 1e6;
+}
+
+static double run_skynet(long scale, long long *ops)
+{
+	(void)scale;
+	return skynet_run("skynet", skynet_wg_tree, ops);
+}
+
+static double run_skynet_chan(long scale, long long *ops)
+{
+	(void)scale;
+	return skynet_run("skynet-chan", skynet_chan_tree, ops);
 }
 
 /* 5. fib (run and checked by common.h's bench_run_fib): the fork-join,
@@ -295,7 +385,8 @@ static long fib_par(int n)
 	return x + y;
 }
 
-/* 6. mem: resident bytes per parked G, 100,000 of them.  bytes. */
+/* 6. mem: resident bytes per parked G, 100,000 of them (mem-1m: a
+ *    million).  bytes. */
 static struct kgo_waitgroup mem_started;
 static struct kgo_chan *mem_gate;
 static atomic_llong released;
@@ -310,11 +401,11 @@ static void parked(void *arg)
 	kgo_waitgroup_done(&wg);
 }
 
-static double run_mem(long scale, long long *ops)
+/* @gs Gs parked at once: VmRSS grown, over @gs. */
+static double mem_parked(const char *name, long long gs, long long *ops)
 {
-	long long before, after, gs = bench_sz->mem_gs;
+	long long before, after;
 
-	(void)scale;
 	mem_gate = kgo_chan_new(0, 0);
 	if (!mem_gate)
 		die("kgo_chan_new", ENOMEM);
@@ -330,17 +421,30 @@ static double run_mem(long scale, long long *ops)
 	after = bench_vmrss();
 	if (before < 0 || after < 0)
 		die("reading /proc/self/status", EIO);
-	bench_check(atomic_load(&done) == gs, "mem: %lld of %lld Gs started",
+	bench_check(atomic_load(&done) == gs, "%s: %lld of %lld Gs started", name,
 		    (long long)atomic_load(&done), gs);
-	bench_check(after > before, "mem: VmRSS went from %lld to %lld bytes", before, after);
+	bench_check(after > before, "%s: VmRSS went from %lld to %lld bytes", name, before,
+		    after);
 	/* Let them go, and see that every one ends. */
 	kgo_chan_close(mem_gate);
 	kgo_waitgroup_wait(&wg);
-	bench_check(atomic_load(&released) == gs, "mem: %lld of %lld parked Gs released",
+	bench_check(atomic_load(&released) == gs, "%s: %lld of %lld parked Gs released", name,
 		    (long long)atomic_load(&released), gs);
 	kgo_chan_free(mem_gate);
 	*ops = gs;
 	return (double)(after - before) / (double)gs;
+}
+
+static double run_mem(long scale, long long *ops)
+{
+	(void)scale;
+	return mem_parked("mem", bench_sz->mem_gs, ops);
+}
+
+static double run_mem_1m(long scale, long long *ops)
+{
+	(void)scale;
+	return mem_parked("mem-1m", bench_sz->mem_1m_gs, ops);
 }
 
 /* 7. preempt and 8. blocked (in common.h): a pair of Gs on one P. */
@@ -433,8 +537,10 @@ static const struct bench_workload workloads[] = {
 	{ "spawn", "ns", run_spawn, false, true, NULL },
 	{ "pingpong", "ns", run_pingpong, false, true, NULL },
 	{ "skynet", "ms", run_skynet, false, false, NULL },
+	{ "skynet-chan", "ms", run_skynet_chan, false, false, NULL },
 	{ "fib", "ms", bench_run_fib, false, false, NULL },
 	{ "mem", "bytes", run_mem, true, false, NULL },
+	{ "mem-1m", "bytes", run_mem_1m, true, false, NULL },
 	{ "preempt", "ms", bench_run_preempt, false, false, NULL },
 	{ "blocked", "ms", bench_run_blocked, false, false, NULL },
 	{ "echo", "rt/s", run_echo, false, true, NULL },

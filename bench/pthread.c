@@ -2,11 +2,11 @@
 /*
  * The benchmark workloads on plain POSIX threads, where a thread per G
  * makes sense: yield, spawn, pingpong, fib, preempt, blocked and echo (a
- * thread per connection).  skynet (1,111,111 threads) and mem (100,000
- * parked threads) do not fit a thread per G, and print SKIP.  NPROCS is
- * the number of CPUs in the process's affinity mask (CPUs 0..NPROCS-1),
- * inherited by every thread.  Thread stacks are 64 KiB, kgo's default
- * goroutine stack.
+ * thread per connection).  skynet and skynet-chan (1,111,111 threads),
+ * mem (100,000 parked threads) and mem-1m (a million) do not fit a thread
+ * per G, and print SKIP.  NPROCS is the number of CPUs in the process's
+ * affinity mask (CPUs 0..NPROCS-1), inherited by every thread.  Thread
+ * stacks are 64 KiB, kgo's default goroutine stack.
  *
  * This program is also echo's client, for every implementation
  * ("pthread-bench echo-client PORT CONNS ROUNDTRIPS", bench/echo.h).
@@ -297,9 +297,12 @@ static const struct bench_workload workloads[] = {
 	{ "spawn", "ns", run_spawn, false, false, NULL },
 	{ "pingpong", "ns", run_pingpong, false, false, NULL },
 	{ "skynet", "ms", NULL, false, false, "1,111,111 threads do not fit" },
+	{ "skynet-chan", "ms", NULL, false, false, "1,111,111 threads do not fit" },
 	{ "fib", "ms", bench_run_fib, false, false, NULL },
 	{ "mem", "bytes", NULL, false, false,
 	  "100,000 threads do not fit; a thread's kernel stack is not in VmRSS" },
+	{ "mem-1m", "bytes", NULL, false, false,
+	  "1,000,000 threads do not fit; a thread's kernel stack is not in VmRSS" },
 	{ "preempt", "ms", bench_run_preempt, false, false, NULL },
 	{ "blocked", "ms", bench_run_blocked, false, false, NULL },
 	{ "echo", "rt/s", run_echo, false, false, NULL },

@@ -42,9 +42,11 @@ TARGETS = {
     "spawn": (0.7, None),
     "pingpong": (0.7, None),
     "skynet": (0.8, None),
+    "skynet-chan": (0.8, None),
     "preempt": (0.5, None),
     "blocked": (0.1, None),
     "mem": (None, 8192),
+    "mem-1m": (None, 8192),     # the same bound with a million parked
     "syscalls-yield": (None, 0.01),
     "syscalls-spawn": (None, 0.01),
     "syscalls-pingpong": (None, 0.01),
@@ -74,10 +76,10 @@ NOTES = {
     "syscalls-yield-global": "kgo's global run queue is in the kernel: an ioctl per "
                              "put (Go's is a lock in user space)",
 }
-ORDER = ["yield", "yield-global", "spawn", "pingpong", "skynet", "fib", "mem", "preempt",
-         "blocked", "echo", "echo-p99", "syscalls-yield", "syscalls-yield-global", "syscalls-spawn",
-         "syscalls-pingpong", "ioctls-yield", "ioctls-yield-global", "ioctls-spawn",
-         "ioctls-pingpong", "ioctls-echo"]
+ORDER = ["yield", "yield-global", "spawn", "pingpong", "skynet", "skynet-chan", "fib", "mem",
+         "mem-1m", "preempt", "blocked", "echo", "echo-p99", "syscalls-yield",
+         "syscalls-yield-global", "syscalls-spawn", "syscalls-pingpong", "ioctls-yield",
+         "ioctls-yield-global", "ioctls-spawn", "ioctls-pingpong", "ioctls-echo"]
 IMPLS = ["kgo", "go", "pthread", "epoll"]
 WHAT = {
     "yield": "ns per switch",
@@ -85,8 +87,10 @@ WHAT = {
     "spawn": "ns per G",
     "pingpong": "ns per round trip",
     "skynet": "ms",
+    "skynet-chan": "ms",
     "fib": "ms",
     "mem": "bytes per parked G",
+    "mem-1m": "bytes per parked G, a million parked",
     "preempt": "ms worst lateness",
     "blocked": "ms worst stall",
     "echo": "round trips per second (higher is better)",
@@ -283,7 +287,7 @@ def plots(boots, rows, units, outdir, stem, title):
     made = []
     colors = {"kgo": "#1f77b4", "go": "#2ca02c", "pthread": "#d62728", "epoll": "#9467bd"}
     with tempfile.TemporaryDirectory() as tmp:
-        for w in ["spawn", "pingpong", "skynet", "fib", "echo", "echo-p99"]:
+        for w in ["spawn", "pingpong", "skynet", "skynet-chan", "fib", "echo", "echo-p99"]:
             series = []
             for impl in IMPLS:
                 pts = sorted((k[1], v) for k, v in rows.items() if k[0] == w and k[2] == impl)

@@ -18,7 +18,8 @@
 #   BENCH_KERNEL   guest kernel (default 6.12: Debian's stock kernel, no
 #                  KASAN or lockdep, what users run)
 #   BENCH_SMP      guest CPUs (default 4: skynet and fib go up to nprocs 4)
-#   BENCH_MEM      guest memory (default 3G: skynet's goroutine trees)
+#   BENCH_MEM      guest memory (default 6G: mem-1m's million parked kgo
+#                  goroutines are 3.8 GiB resident, a page each; Go's 2.5)
 #   BENCH_OUT      results directory (default bench/results)
 #   BENCH_TAG      file name stem (default the date, YYYY-MM-DD)
 # plus scripts/kgo-vm's (KGO_ACCEL, KGO_VM_TIMEOUT...).  KGO_VM_LOCK is
@@ -59,7 +60,7 @@ for boot in $(seq 1 "$runs"); do
 	loads+=("$load")
 	echo "bench: boot $boot of $runs (host load average $load, $(date +%T))"
 	KGO_VM_LOCK='' KGO_VM_TIMEOUT=${KGO_VM_TIMEOUT:-3000} scripts/kgo-vm \
-		--kernel "${BENCH_KERNEL:-6.12}" --smp "${BENCH_SMP:-4}" --mem "${BENCH_MEM:-3G}" \
+		--kernel "${BENCH_KERNEL:-6.12}" --smp "${BENCH_SMP:-4}" --mem "${BENCH_MEM:-6G}" \
 		--add build/bench/kgo-bench --add build/bench/go-bench \
 		--add build/bench/pthread-bench --add build/bench/epoll-bench --add bench/guest.sh \
 		-- guest.sh "$reps" "$@" > "$log.tmp" 7>&- || {

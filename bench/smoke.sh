@@ -33,7 +33,7 @@ ops_of() { # impl workload
 
 procs_of() {
 	case $1 in
-	yield | yield-global | mem | preempt | blocked) echo 1 ;;
+	yield | yield-global | mem | mem-1m | preempt | blocked) echo 1 ;;
 	*) echo "1 2" ;;
 	esac
 }
@@ -92,7 +92,8 @@ smoke() { # impl workload nprocs [scale]
 echo "TAP version 13"
 # echo's connections are on loopback, which the guest's init leaves down.
 ip link set lo up 2> /dev/null || echo "# ip link set lo up failed: echo needs loopback up"
-for w in yield yield-global spawn pingpong skynet fib mem preempt blocked echo; do
+for w in yield yield-global spawn pingpong skynet skynet-chan fib mem mem-1m preempt blocked \
+	echo; do
 	for p in $(procs_of $w); do
 		for impl in $(impls_of $w); do
 			smoke $impl $w "$p"

@@ -9,7 +9,7 @@
 //
 // NPROCS is GOMAXPROCS.  Each workload is written as its C twin is: the
 // same tree shapes, the same counts, a sync.WaitGroup where kgo.c uses a
-// wait group, unbuffered channels where it uses them.
+// wait group, channels of the same capacity where it uses channels.
 package main
 
 import (
@@ -41,6 +41,7 @@ type sizes struct {
 	fibCutoff      int
 	fibResult      int
 	memGs          int
+	mem1mGs        int
 	preemptSleeps  int
 	blockedSleeps  int
 	echoConns      int
@@ -57,6 +58,7 @@ var fullSizes = sizes{
 	fibCutoff:      24,
 	fibResult:      63245986,
 	memGs:          100000,
+	mem1mGs:        1000000,
 	preemptSleeps:  30,
 	blockedSleeps:  5,
 	echoConns:      1000,
@@ -73,6 +75,7 @@ var smokeSizes = sizes{
 	fibCutoff:      12,
 	fibResult:      6765,
 	memGs:          500,
+	mem1mGs:        1000,
 	preemptSleeps:  3,
 	blockedSleeps:  1,
 	echoConns:      50,
@@ -180,7 +183,10 @@ func runPingpong(scale int) (float64, int64) {
 	return float64(now()-t0) / float64(n), int64(n)
 }
 
-// 4. skynet: a tree of goroutines, fan-out 10, 10^6 leaves.  ms.
+// 4. skynet: a tree of goroutines, fan-out 10, 10^6 leaves.  ms.  Two
+// forms, as in kgo.c: skynet, the children adding to their node's sum
+// and signalling its WaitGroup, and skynet-chan, the classic one, each
+// node receiving its children's sums from a channel of 10.
 type skyNode struct {
 	sum atomic.Int64
 	wg  sync.WaitGroup
@@ -203,17 +209,50 @@ func skynet(num int64, size int64, parent *skyNode) {
 	parent.wg.Done()
 }
 
-func runSkynet(scale int) (float64, int64) {
+func skynetWgTree(n int64) int64 {
 	var root skyNode
-	n := sz.skynetSize
-	t0 := now()
 	root.wg.Add(1)
 	go skynet(0, n, &root)
 	root.wg.Wait()
+	return root.sum.Load()
+}
+
+func skynetChan(num int64, size int64, out chan<- int64) {
+	if size == 1 {
+		out <- num
+		return
+	}
+	c := make(chan int64, skynetFanout)
+	sub := size / skynetFanout
+	for i := int64(0); i < skynetFanout; i++ {
+		go skynetChan(num+i*sub, sub, c)
+	}
+	var sum int64
+	for i := 0; i < skynetFanout; i++ {
+		sum += <-c
+	}
+	out <- sum
+}
+
+func skynetChanTree(n int64) int64 {
+	c := make(chan int64, 1)
+	go skynetChan(0, n, c)
+	return <-c
+}
+
+// skynetRun times either form's tree and checks its sum.
+func skynetRun(name string, tree func(n int64) int64) (float64, int64) {
+	n := sz.skynetSize
+	t0 := now()
+	sum := tree(n)
 	t := now() - t0
-	check(root.sum.Load() == n*(n-1)/2, "skynet: summed %d, not %d", root.sum.Load(), n*(n-1)/2)
+	check(sum == n*(n-1)/2, "%s: summed %d, not %d", name, sum, n*(n-1)/2)
 	return float64(t) / 1e6, 1
 }
+
+func runSkynet(scale int) (float64, int64) { return skynetRun("skynet", skynetWgTree) }
+
+func runSkynetChan(scale int) (float64, int64) { return skynetRun("skynet-chan", skynetChanTree) }
 
 // 5. fib: fork-join fib(39), a goroutine for fib(n-1) above the cutoff (24).  ms.
 func fibSerial(n int) int {
@@ -248,7 +287,7 @@ func runFib(scale int) (float64, int64) {
 }
 
 // 6. mem: resident bytes per goroutine blocked in a channel receive,
-// 100,000 of them.  bytes.
+// 100,000 of them (mem-1m: a million).  bytes.
 func vmRSS() int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
@@ -267,8 +306,8 @@ func vmRSS() int64 {
 	panic("no VmRSS")
 }
 
-func runMem(scale int) (float64, int64) {
-	gs := sz.memGs
+// memParked parks gs goroutines at once: VmRSS grown, over gs.
+func memParked(name string, gs int) (float64, int64) {
 	gate := make(chan struct{})
 	var started sync.WaitGroup
 	var released atomic.Int64
@@ -288,15 +327,19 @@ func runMem(scale int) (float64, int64) {
 	}
 	started.Wait()
 	after := vmRSS()
-	check(done.Load() == int64(gs), "mem: %d of %d goroutines started", done.Load(), gs)
-	check(after > before, "mem: VmRSS went from %d to %d bytes", before, after)
+	check(done.Load() == int64(gs), "%s: %d of %d goroutines started", name, done.Load(), gs)
+	check(after > before, "%s: VmRSS went from %d to %d bytes", name, before, after)
 	// Let them go, and see that every one ends.
 	close(gate)
 	wg.Wait()
-	check(released.Load() == int64(gs), "mem: %d of %d parked goroutines released",
-		released.Load(), gs)
+	check(released.Load() == int64(gs), "%s: %d of %d parked goroutines released",
+		name, released.Load(), gs)
 	return float64(after-before) / float64(gs), int64(gs)
 }
+
+func runMem(scale int) (float64, int64) { return memParked("mem", sz.memGs) }
+
+func runMem1m(scale int) (float64, int64) { return memParked("mem-1m", sz.mem1mGs) }
 
 // 7 and 8: a pair of goroutines on one P, one of which sleeps and then
 // stops the other.
@@ -485,8 +528,10 @@ var workloads = []workload{
 	{"spawn", "ns", runSpawn, false},
 	{"pingpong", "ns", runPingpong, false},
 	{"skynet", "ms", runSkynet, false},
+	{"skynet-chan", "ms", runSkynetChan, false},
 	{"fib", "ms", runFib, false},
 	{"mem", "bytes", runMem, true},
+	{"mem-1m", "bytes", runMem1m, true},
 	{"preempt", "ms", runPreempt, false},
 	{"blocked", "ms", runBlocked, false},
 	{"echo", "rt/s", runEcho, false},
