@@ -204,8 +204,20 @@ static void main_g(void *arg)
 	threads = count_threads();
 	if (threads <= 0 || !lim->bind(threads))
 		return;
-	kgo_sleep(20000000);		/* a start under way when it was set */
-	csafe_add(THREADS_BEFORE, count_threads());
+	/*
+	 * A start under way when it was set may still finish: under
+	 * vm.max_map_count, one whose stack was mapped before.  The count
+	 * must hold still for 3 looks 20 ms apart (at most 2 s).
+	 */
+	for (int same = 0, waited = 0; same < 3 && waited < 2000; waited += 20) {
+		int now;
+
+		kgo_sleep(20000000);
+		now = count_threads();
+		same = now == threads ? same + 1 : 0;
+		threads = now;
+	}
+	csafe_add(THREADS_BEFORE, threads);
 	kgo_waitgroup_add(&sleepers_wg, SLEEPERS);
 	for (int i = 0; i < YIELDERS; i++)
 		kgo_go(yielder, NULL);
