@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A million goroutines alive at once (issue 17), in one child on 2 Ps:
- * N goroutines (1,000,000 unless the first argument or $KGO_MILLION says
+ * N goroutines, started by one spawner goroutine per P, (1,000,000 unless the first argument or $KGO_MILLION says
  * otherwise) each park on one wait group, all at once, with
  * vm.max_map_count at whatever the system has (its default in the guest);
  * then one done readies them all, and each, having resumed, parks again on
@@ -44,8 +44,10 @@ struct result {
 
 static long n_goroutines = 1000000;
 static struct result *res;		/* shared with the parent */
-static _Atomic long parked, resumed;
-static struct kgo_waitgroup gate, again;
+#define NPROCS	2
+
+static _Atomic long parked, resumed, spawned;
+static struct kgo_waitgroup gate, again, spawners;
 
 static void waiter(void *arg)
 {
@@ -84,24 +86,39 @@ static long wait_for(_Atomic long *count, long want)
 	return (long)((kgo_nanotime() - t0) / 1000000);
 }
 
+/* Starts @arg waiters, counting them in spawned; stops at an error. */
+static void spawner(void *arg)
+{
+	long n = (long)(intptr_t)arg;
+
+	for (long i = 0; i < n; i++) {
+		int err = kgo_go(waiter, NULL);
+
+		if (err) {
+			res->spawn_err = err;
+			break;
+		}
+		atomic_fetch_add_explicit(&spawned, 1, memory_order_relaxed);
+	}
+	kgo_waitgroup_done(&spawners);
+}
+
 static void main_g(void *arg)
 {
 	uint64_t t0 = kgo_nanotime();
 	long i;
-	int err;
 
 	(void)arg;
 	res->rss_before = rss_kib();
 	kgo_waitgroup_add(&gate, 1);
 	kgo_waitgroup_add(&again, 1);
-	for (i = 0; i < n_goroutines; i++) {
-		err = kgo_go(waiter, NULL);
-		if (err) {
-			res->spawn_err = err;
-			break;
-		}
-	}
-	res->spawned = i;
+	/* One spawner per P: the first touches of new stacks, in parallel. */
+	kgo_waitgroup_add(&spawners, NPROCS);
+	for (i = 0; i < NPROCS; i++)
+		kgo_go(spawner, (void *)(intptr_t)(n_goroutines / NPROCS +
+						  (i < n_goroutines % NPROCS)));
+	kgo_waitgroup_wait(&spawners);
+	res->spawned = atomic_load(&spawned);
 	res->ms_spawn = (long)((kgo_nanotime() - t0) / 1000000);
 	res->ms_park = wait_for(&parked, res->spawned);
 	kgo_sleep(20000000);	/* the last ones get from the count into the wait */
@@ -122,7 +139,7 @@ static void main_g(void *arg)
 
 static int million_child(void *ctx)
 {
-	struct kgo_config cfg = { .nprocs = 2 };
+	struct kgo_config cfg = { .nprocs = NPROCS };
 
 	(void)ctx;
 	return kgo_main(main_g, NULL, &cfg) ? 3 : 0;
