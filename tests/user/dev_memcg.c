@@ -12,28 +12,16 @@
 #include <sys/wait.h>
 
 #include "dev_util.h"
+#include "file_util.h"
 #include "tap.h"
 
 #define CG "/tmp/kgo-cg"
-
-static long read_long(const char *path)
-{
-	char buf[64] = { 0 };
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atol(buf) : -1;
-}
 
 /* In the child, inside the cgroup: open instances until SETUP fails. */
 static int charge_child(void)
 {
 	struct kgo_version v = { .size = sizeof(v) };
-	long before = read_long(CG "/child/memory.current"), after;
+	long before = file_long(CG "/child/memory.current"), after;
 	int i, fd, err = 0;
 
 	fd = open(KGO_DEVICE, O_RDWR);
@@ -51,7 +39,7 @@ static int charge_child(void)
 		if (f < 0 || ioctl(f, KGO_IOC_SETUP, &s))
 			return 11;
 	}
-	after = read_long(CG "/child/memory.current");
+	after = file_long(CG "/child/memory.current");
 	printf("# memory.current %ld -> %ld after ten 64-P instances\n", before, after);
 	if (after - before < 10 * 64 * 2048)
 		return 12;
@@ -84,9 +72,9 @@ int main(void)
 		tap_skip_case("instances charged to the memory cgroup", "no cgroup2");
 		return tap_done();
 	}
-	write_file(CG "/cgroup.subtree_control", "+memory");
+	file_write(CG "/cgroup.subtree_control", "+memory");
 	mkdir(CG "/child", 0755);
-	if (write_file(CG "/child/memory.max", "4194304")) {
+	if (file_write(CG "/child/memory.max", "4194304")) {
 		tap_skip_case("instances charged to the memory cgroup", "no memory controller");
 		return tap_done();
 	}
@@ -95,7 +83,7 @@ int main(void)
 		char me[32];
 
 		snprintf(me, sizeof(me), "%d", getpid());
-		if (write_file(CG "/child/cgroup.procs", me))
+		if (file_write(CG "/child/cgroup.procs", me))
 			_exit(20);
 		_exit(charge_child());
 	}

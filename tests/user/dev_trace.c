@@ -59,7 +59,7 @@ static void t_tracepoints(void)
 		tap_missing("kgo:* tracepoints", "tracefs events/kgo");
 		return;
 	}
-	ok &= TAP_CHECK(write_file(TRACING "/trace", "") == 0);
+	ok &= TAP_CHECK(file_write(TRACING "/trace", "") == 0);
 	/*
 	 * No comm recording: with it, enabling any event also hooks
 	 * sched_switch and sched_wakeup, whose static branches are then
@@ -69,8 +69,8 @@ static void t_tracepoints(void)
 	 * not kgo's.  The checks below read the events' own fields only.
 	 * Written while no event is enabled, the option patches nothing.
 	 */
-	write_file(TRACING "/options/record-cmd", "0");
-	ok &= TAP_CHECK(write_file(TRACING "/events/kgo/enable", "1") == 0);
+	file_write(TRACING "/options/record-cmd", "0");
+	ok &= TAP_CHECK(file_write(TRACING "/events/kgo/enable", "1") == 0);
 	ok &= TAP_CHECK(inst_open(&in, 2, 0) == 0);
 	/* park + unpark + ready: an M sleeps and a READY wakes it. */
 	pthread_create(&t, NULL, parker, NULL);
@@ -84,8 +84,8 @@ static void t_tracepoints(void)
 		ring_put(inst_p(&in, a.p), 0x1000 + g);
 	ok &= TAP_CHECK(ready(&in, KGO_IOC_RUNQPUTSLOW, a.m, 0x999) == 0);
 	ok &= TAP_CHECK(park(&in, KGO_IOC_GLOBRUNQGET, a.m, 0, 0, &pk) == 0);
-	write_file(TRACING "/events/kgo/enable", "0");
-	write_file(TRACING "/options/record-cmd", "1");
+	file_write(TRACING "/events/kgo/enable", "0");
+	file_write(TRACING "/options/record-cmd", "1");
 	trace = read_file(TRACING "/trace");
 	ok &= TAP_CHECK(trace != NULL);
 	if (trace) {

@@ -19,6 +19,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "file_util.h"
+
 struct inst {
 	int fd;
 	struct kgo_setup s;
@@ -126,25 +128,6 @@ static inline int stats(int fd, struct kgo_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->size = sizeof(*st);
 	return xioctl(fd, KGO_IOC_STATS, st);
-}
-
-/*
- * Writes @s to the file at @path (a cgroup or tracefs knob), opened with
- * O_TRUNC as a shell's ">" does (which is what clears tracefs's trace):
- * 0, or -errno (-EIO for a short write).
- */
-static inline int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	if (n < 0)
-		return -errno;
-	return n == (ssize_t)strlen(s) ? 0 : -EIO;
 }
 
 /* Exits with kselftest's skip status when the module is not loaded. */

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "dev_util.h"
+#include "file_util.h"
 #include "tap.h"
 
 static struct inst in;
@@ -152,22 +153,6 @@ static void child(struct report *r, uint64_t seed)
 	}
 }
 
-/* Whether debugfs lists an instance owned by @pid. */
-static int listed(pid_t pid)
-{
-	char buf[1 << 16], want[64];
-	int fd = open("/sys/kernel/debug/kgo/instances", O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	snprintf(want, sizeof(want), " pid %d ", pid);
-	return strstr(buf, want) != NULL;
-}
-
 int main(int argc, char **argv)
 {
 	int iters = argc > 1 ? atoi(argv[1]) : 200;
@@ -216,9 +201,9 @@ int main(int argc, char **argv)
 		if (WIFEXITED(status))
 			printf("# child %d exited with %d before the kill\n", pid, WEXITSTATUS(status));
 		/* The release runs as the process dies: gone from the list by now. */
-		if (listed(pid) >= 0) {
+		if (kgo_instance_listed(pid) >= 0) {
 			checked++;
-			still_listed += listed(pid) == 1;
+			still_listed += kgo_instance_listed(pid) == 1;
 		}
 	}
 	tap_ok_fmt(killed == iters, "%d/%d children killed mid-flight", killed, iters);

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "csafe_util.h"
+#include "file_util.h"
 #include "mem_util.h"
 #include "sysmon_util.h"
 
@@ -49,42 +50,6 @@ static struct kgo_waitgroup sleepers_wg;
 #define CG		"/tmp/kgo-cg-threads"
 #define CG_CHILD	CG "/child"
 #define MAP_COUNT	"/proc/sys/vm/max_map_count"
-
-/* Without stdio: no malloc, which fails once memory areas have run out. */
-static bool write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	return !close(fd) && ok;
-}
-
-static bool write_long(const char *path, long v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%ld\n", v);
-	return write_str(path, buf);
-}
-
-static long read_long(const char *path)
-{
-	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return atol(buf);
-}
 
 /*
  * One way of running out of threads: enter() runs in the child before
@@ -127,18 +92,18 @@ static bool nproc_lift(void)
 
 static bool pids_enter(void)
 {
-	return write_str(CG_CHILD "/cgroup.procs", "0");
+	return !file_write(CG_CHILD "/cgroup.procs", "0");
 }
 
 static bool pids_bind(int threads)
 {
 	(void)threads;
-	return write_long(CG_CHILD "/pids.max", read_long(CG_CHILD "/pids.current"));
+	return !file_write_long(CG_CHILD "/pids.max", file_long(CG_CHILD "/pids.current"));
 }
 
 static bool pids_lift(void)
 {
-	return write_str(CG_CHILD "/pids.max", "max");
+	return !file_write(CG_CHILD "/pids.max", "max");
 }
 
 static long map_count_before;	/* the sysctl's value before the round */
@@ -152,12 +117,12 @@ static bool maps_enter(void)
 static bool maps_bind(int threads)
 {
 	(void)threads;
-	return write_long(MAP_COUNT, count_maps() - 1);
+	return !file_write_long(MAP_COUNT, count_maps() - 1);
 }
 
 static bool maps_lift(void)
 {
-	return write_long(MAP_COUNT, map_count_before);
+	return !file_write_long(MAP_COUNT, map_count_before);
 }
 
 static const struct limiter limiters[] = {
@@ -268,7 +233,7 @@ static bool cgroup_make(void)
 	mkdir(CG, 0755);
 	if (mount("cgroup2", CG, "cgroup2", 0, NULL) && errno != EBUSY)
 		return false;
-	write_str(CG "/cgroup.subtree_control", "+pids");
+	file_write(CG "/cgroup.subtree_control", "+pids");
 	mkdir(CG_CHILD, 0755);
 	return access(CG_CHILD "/pids.max", W_OK) == 0;
 }
@@ -333,10 +298,10 @@ int main(void)
 		missing("out of threads: pids.max", "a cgroup2 with the pids controller");
 	cgroup_remove();
 
-	map_count_before = read_long(MAP_COUNT);
+	map_count_before = file_long(MAP_COUNT);
 	if (map_count_before > 0) {
 		round_of(&limiters[2]);
-		write_long(MAP_COUNT, map_count_before);	/* the child may have died */
+		file_write_long(MAP_COUNT, map_count_before);	/* the child may have died */
 	} else {
 		missing("out of threads: vm.max_map_count", "a readable " MAP_COUNT);
 	}

@@ -31,6 +31,7 @@
 
 #include <kgo.h>
 
+#include "file_util.h"
 #include "tap.h"
 
 #define CG		"/tmp/kgo-cg-mem"
@@ -41,54 +42,6 @@
 
 static _Atomic long *parked;		/* shared with the parent */
 static struct kgo_waitgroup gate, done;
-
-static bool write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	return !close(fd) && ok;
-}
-
-/* The value of @key in a "key value" file (memory.events), or -1. */
-static long read_key(const char *path, const char *key)
-{
-	char buf[1024], *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = strlen(key);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, key, len) && (p[len] == ' ' || p[len] == '\n'))
-			return atol(p + len);
-	return -1;
-}
-
-static long read_long(const char *path)
-{
-	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return atol(buf);
-}
 
 static void waiter(void *arg)
 {
@@ -123,7 +76,7 @@ static int run_in_cgroup(long n, pid_t *pidp)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		if (!write_str(CG_CHILD "/cgroup.procs", "0"))
+		if (file_write(CG_CHILD "/cgroup.procs", "0"))
 			_exit(5);
 		_exit(kgo_main(main_g, (void *)(intptr_t)n, &cfg) ? 3 : 0);
 	}
@@ -133,22 +86,6 @@ static int run_in_cgroup(long n, pid_t *pidp)
 	return st;
 }
 
-/* Whether debugfs lists an instance owned by @pid, or -1 (no debugfs). */
-static int listed(pid_t pid)
-{
-	char buf[1 << 16], want[64];
-	int fd = open("/sys/kernel/debug/kgo/instances", O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	snprintf(want, sizeof(want), " pid %d ", pid);
-	return strstr(buf, want) != NULL;
-}
-
 static bool cgroup_make(void)
 {
 	char limit[32];
@@ -156,12 +93,12 @@ static bool cgroup_make(void)
 	mkdir(CG, 0755);
 	if (mount("cgroup2", CG, "cgroup2", 0, NULL) && errno != EBUSY)
 		return false;
-	write_str(CG "/cgroup.subtree_control", "+memory");
+	file_write(CG "/cgroup.subtree_control", "+memory");
 	mkdir(CG_CHILD, 0755);
 	snprintf(limit, sizeof(limit), "%ld\n", LIMIT);
 	/* No swap: the limit is the memory (memory.swap.max is absent without swap). */
-	write_str(CG_CHILD "/memory.swap.max", "0");
-	return write_str(CG_CHILD "/memory.max", limit);
+	file_write(CG_CHILD "/memory.swap.max", "0");
+	return !file_write(CG_CHILD "/memory.max", limit);
 }
 
 static void cgroup_remove(void)
@@ -192,7 +129,7 @@ int main(void)
 	}
 
 	st = run_in_cgroup(WANT, &pid);
-	oom_kills = read_key(CG_CHILD "/memory.events", "oom_kill");
+	oom_kills = file_key(CG_CHILD "/memory.events", "oom_kill");
 	printf("# status %#x after %ld of %d goroutines parked (%ld fit in %ld MiB); "
 	       "oom_kill %ld\n", st, atomic_load(parked), WANT, fits, LIMIT >> 20, oom_kills);
 	tap_ok_fmt(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL &&
@@ -202,12 +139,12 @@ int main(void)
 	tap_ok_fmt(oom_kills >= 1, "memory.events counts the OOM kill (%ld)", oom_kills);
 
 	/* Its instance went with it: released after the last close (RCU, then a work). */
-	for (waited = 0; waited < 2000 && (left = listed(pid)) > 0; waited += 10)
+	for (waited = 0; waited < 2000 && (left = kgo_instance_listed(pid)) > 0; waited += 10)
 		usleep(10000);
 	tap_ok_fmt(left == 0, "the killed child's instance is gone (debugfs: %s)",
 		   left < 0 ? "missing" : left ? "still listed" : "not listed");
 	for (waited = 0; waited < 2000; waited += 10) {
-		current = read_long(CG_CHILD "/memory.current");
+		current = file_long(CG_CHILD "/memory.current");
 		if (current >= 0 && current < (1L << 20))
 			break;
 		usleep(10000);

@@ -227,7 +227,7 @@ struct passes {
 
 static void passes_start(struct passes *p)
 {
-	write_file(DBG "sysmon_worst_pass_ns", "0");
+	file_write(DBG "sysmon_worst_pass_ns", "0");
 	p->n0 = read_u64("sysmon_passes");
 	p->ns0 = read_u64("sysmon_pass_ns");
 }
@@ -354,9 +354,9 @@ static bool hostile_cgroup_make(void)
 		       strerror(errno));
 		return false;
 	}
-	write_file(CG "/cgroup.subtree_control", "+cpu");
+	file_write(CG "/cgroup.subtree_control", "+cpu");
 	mkdir(CG_HOSTILE, 0755);
-	err = write_file(CG_HOSTILE "/cpu.idle", "1");
+	err = file_write(CG_HOSTILE "/cpu.idle", "1");
 	if (err) {
 		printf("# no cpu.idle (%s): the hostile threads compete for CPU at SCHED_IDLE's weight\n",
 		       strerror(-err));
@@ -392,7 +392,7 @@ static pid_t hostile_start(const char *layout, int ninst, int np, int nidle, int
 	if (pid == 0) {
 		close(fds[0]);
 		/* "0": the writer itself; before it gives up root. */
-		if (hostile_in_cgroup && write_file(CG_HOSTILE "/cgroup.procs", "0"))
+		if (hostile_in_cgroup && file_write(CG_HOSTILE "/cgroup.procs", "0"))
 			_exit(4);
 		hostile_main(ninst, np, nidle, fds[1]);
 	}

@@ -25,6 +25,7 @@
 #include <linux/kgo.h>
 
 #include "clock_util.h"
+#include "file_util.h"
 #include "tap.h"
 
 
@@ -48,16 +49,9 @@ static inline int count_threads(void)
 {
 	char buf[4096];
 	const char *line;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (file_read("/proc/self/status", buf, sizeof(buf)) <= 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	line = strstr(buf, "\nThreads:");
 	return line ? atoi(line + strlen("\nThreads:")) : -1;
 }
