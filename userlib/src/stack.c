@@ -173,13 +173,31 @@ static struct kgo_stack_region *kgo_region_new(size_t stride, uint32_t n, int *e
 }
 
 /*
+ * The next slot never used of the newest region (*@fresh set), or NULL
+ * when it has none left.  Lock held.
+ */
+static char *kgo_carve_locked(size_t stride, bool *fresh)
+{
+	char *slot;
+
+	if (!kgo_stacks.left)
+		return NULL;
+	*fresh = true;
+	slot = kgo_stacks.next;
+	kgo_stacks.next += stride;
+	kgo_stacks.left--;
+	kgo_stacks.carving->carved++;
+	return slot;
+}
+
+/*
  * kgo_stackslot - a slot of @stride bytes: a clean one, else the next
  * never used of the newest region, else the first of a new region, which
  * then becomes the newest.  *@fresh tells a slot never used before.  NULL
  * with *@err.  Takes kgo_rt.lock, but maps the region without it, so that
  * other Ms creating goroutines do not wait on it.  Two Ms that both find
- * the region used up both map one; the slots left in the one installed
- * first stay unused (address space only) until the region is unmapped.
+ * the region used up both map one: the second to take the lock back
+ * carves the first one's and unmaps its own.
  */
 static char *kgo_stackslot(size_t stride, bool *fresh, int *err)
 {
@@ -193,23 +211,25 @@ static char *kgo_stackslot(size_t stride, bool *fresh, int *err)
 	*fresh = false;
 	if (kgo_stacks.nclean)
 		slot = kgo_cleanslot_locked();
-	if (!slot && kgo_stacks.left) {
-		*fresh = true;
-		slot = kgo_stacks.next;
-		kgo_stacks.next += stride;
-		kgo_stacks.left--;
-		kgo_stacks.carving->carved++;
-	}
+	if (!slot)
+		slot = kgo_carve_locked(stride, fresh);
 	n = kgo_stacks.next_slots;
 	pthread_mutex_unlock(&kgo_rt.lock);
 	if (slot)
 		return slot;
 
-	*fresh = true;
 	r = kgo_region_new(stride, n, err);
 	if (!r)
 		return NULL;
 	pthread_mutex_lock(&kgo_rt.lock);
+	slot = kgo_carve_locked(stride, fresh);
+	if (slot) {
+		/* Another M's region came first: ours goes back. */
+		pthread_mutex_unlock(&kgo_rt.lock);
+		munmap(r->map, r->size);
+		return slot;
+	}
+	*fresh = true;
 	r->next = kgo_stacks.regions;
 	kgo_stacks.regions = r;
 	kgo_stacks.carving = r;
