@@ -2,7 +2,7 @@
 /*
  * Small files of /proc, /sys and cgroupfs read and written without stdio
  * (so without malloc, which fails once a process has run out of memory
- * areas): a whole file into a buffer, a number, a "key value" line, a
+ * areas): a whole file into a buffer, its lines, a number, a "key value" line, a
  * string written; and whether debugfs lists an instance of a process.
  */
 #ifndef KGO_TESTS_FILE_UTIL_H
@@ -29,6 +29,23 @@ static inline ssize_t file_read(const char *path, char *buf, size_t size)
 	close(fd);
 	buf[n > 0 ? n : 0] = 0;
 	return n;
+}
+
+/* The lines of @path (a /proc file of any length), or -1. */
+static inline long file_lines(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	long lines = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	return lines;
 }
 
 /* The number @path holds, or -1. */

@@ -29,6 +29,7 @@
 
 #include "csafe_util.h"
 #include "file_util.h"
+#include "mem_util.h"
 #include "sysmon_util.h"
 
 #define UNPRIV_UID	65534
@@ -112,23 +113,6 @@ static bool maps_enter(void)
 	return true;
 }
 
-/* Lines of /proc/self/maps, read without stdio. */
-static long maps_now(void)
-{
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-	char buf[4096];
-	long lines = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t i = 0; i < n; i++)
-			lines += buf[i] == '\n';
-	close(fd);
-	return lines;
-}
-
 /*
  * Below the areas the child has, so that mmap fails, and with it
  * pthread_create.  Some areas below: /proc/self/maps also lists
@@ -140,7 +124,7 @@ static long maps_now(void)
 static bool maps_bind(int threads)
 {
 	(void)threads;
-	return !file_write_long(MAP_COUNT, maps_now() - 4);
+	return !file_write_long(MAP_COUNT, count_maps() - 4);
 }
 
 static bool maps_lift(void)
@@ -202,7 +186,7 @@ static void main_g(void *arg)
 	 * vm.max_map_count, one whose stack was mapped before.  The count
 	 * must hold still for 3 looks 20 ms apart (at most 2 s).
 	 */
-	for (int same = 0, waited = 0; same < 3 && waited < 2000; waited += 20) {
+	for (int same = 0, looked = 0; same < 3 && looked < 100; looked++) {
 		int now;
 
 		kgo_sleep(20000000);
@@ -219,7 +203,7 @@ static void main_g(void *arg)
 	kgo_waitgroup_wait(&sleepers_wg);
 	csafe_add(THREADS_AFTER, count_threads());
 	if (csafe_get(THREADS_AFTER) > csafe_get(THREADS_BEFORE))
-		fprintf(stderr, "# %ld memory areas now; vm.max_map_count %ld\n", maps_now(),
+		fprintf(stderr, "# %ld memory areas now; vm.max_map_count %ld\n", count_maps(),
 			file_long(MAP_COUNT));
 	csafe_add(STARVED_OK, 1);
 
@@ -313,9 +297,8 @@ int main(void)
 	tap_watchdog(3 * (CSAFE_ROUND_S + 30));
 	tap_plan(PLAN);
 	if (geteuid() != 0 || stat(KGO_DEVICE, &st)) {
-		missing("out of threads", "root (to set the limits)");
-		missing("out of threads", "root (to set the limits)");
-		missing("out of threads", "root (to set the limits)");
+		for (size_t i = 0; i < sizeof(limiters) / sizeof(limiters[0]); i++)
+			missing("out of threads", "root (to set the limits)");
 		return tap_done();
 	}
 

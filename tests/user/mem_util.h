@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_util.h"
+
 /* The value of "@field: N kB" in @path, in KiB, or -1. */
 static inline long file_kib(const char *path, const char *field)
 {
@@ -54,16 +56,7 @@ static inline long rss_kib(void)
 /* The process's memory areas: the lines of /proc/self/maps, or -1. */
 static inline long count_maps(void)
 {
-	FILE *f = fopen("/proc/self/maps", "r");
-	long n = 0;
-	int c;
-
-	if (!f)
-		return -1;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
+	return file_lines("/proc/self/maps");
 }
 
 /* One memory area's resident KiB, from /proc/self/smaps. */

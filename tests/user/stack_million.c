@@ -95,7 +95,9 @@ static void spawner(void *arg)
 		int err = kgo_go(waiter, NULL);
 
 		if (err) {
-			res->spawn_err = err;
+			/* Both spawners may fail: the first error stays. */
+			__atomic_compare_exchange_n(&res->spawn_err, &(int){ 0 }, err, false,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 			break;
 		}
 		atomic_fetch_add_explicit(&spawned, 1, memory_order_relaxed);
