@@ -17,7 +17,8 @@
 #                  each implementation per round (default 3)
 #   BENCH_KERNEL   guest kernel (default 6.12: Debian's stock kernel, no
 #                  KASAN or lockdep, what users run)
-#   BENCH_SMP      guest CPUs (default 4: skynet and fib go up to nprocs 4)
+#   BENCH_SMP      guest CPUs (default 4: skynet and fib go up to nprocs 4;
+#                  with 8, they and echo go to 8)
 #   BENCH_MEM      guest memory (default 6G: mem-1m's million parked kgo
 #                  goroutines are 3.8 GiB resident, a page each; Go's 2.5)
 #   BENCH_OUT      results directory (default bench/results)

@@ -3,7 +3,7 @@
  * kgo_go_opts: a goroutine with a stack of its own size.  A 1 MiB stack
  * holds a 900 KiB frame that overflows the default one (both checked, the
  * overflow in a forked child); a 16 KiB stack runs; an overflow of a
- * stack of its own is reported with its size and exit status 2; 2,000
+ * stack of its own is reported with its size and exit status 2; 500
  * such goroutines leave no memory area behind; bad options give -EINVAL
  * and the program goes on; NULL options are kgo_go's; arguments are
  * copied; a thread that is not an M may call it; outside kgo_main it
@@ -25,7 +25,7 @@
 #include "tap.h"
 
 #define BIG_FRAME	(900 * 1024)
-#define MANY		2000
+#define MANY		500
 
 static struct kgo_waitgroup wg;
 static atomic_int ran, bad;
