@@ -56,16 +56,21 @@ static inline long file_long(const char *path)
 	return file_read(path, buf, sizeof(buf)) > 0 ? atol(buf) : -1;
 }
 
-/* The value of the line "@key N" in @path (memory.events), or -1. */
+/*
+ * The number after @key at the start of a line of @path, or -1: "@key N"
+ * (memory.events), or with a key ending in ':', "Field:  N kB" (the
+ * /proc files; mem_util.h's file_kib).  The first 4 KiB of the file.
+ */
 static inline long file_key(const char *path, const char *key)
 {
 	size_t len = strlen(key);
-	char buf[1024], *p;
+	char buf[4096], *p;
 
 	if (file_read(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, key, len) && (p[len] == ' ' || p[len] == '\n'))
+		if (!strncmp(p, key, len) &&
+		    (p[len] == ' ' || p[len] == '\t' || p[len] == '\n'))
 			return atol(p + len);
 	return -1;
 }

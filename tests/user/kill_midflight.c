@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 {
 	int iters = argc > 1 ? atoi(argv[1]) : 200;
 	uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : (uint64_t)time(NULL) | 1;
-	int i, killed = 0, still_listed = 0, checked = 0, reached = 0, preempt_ok = 0;
+	int i, listed, killed = 0, still_listed = 0, checked = 0, reached = 0, preempt_ok = 0;
 	int handed_off = 0;
 	int64_t slowest = 0, late_seen[4] = { 0 };
 
@@ -201,9 +201,10 @@ int main(int argc, char **argv)
 		if (WIFEXITED(status))
 			printf("# child %d exited with %d before the kill\n", pid, WEXITSTATUS(status));
 		/* The release runs as the process dies: gone from the list by now. */
-		if (kgo_instance_listed(pid) >= 0) {
+		listed = kgo_instance_listed(pid);
+		if (listed >= 0) {
 			checked++;
-			still_listed += kgo_instance_listed(pid) == 1;
+			still_listed += listed == 1;
 		}
 	}
 	tap_ok_fmt(killed == iters, "%d/%d children killed mid-flight", killed, iters);

@@ -15,20 +15,10 @@
 /* The value of "@field: N kB" in @path, in KiB, or -1. */
 static inline long file_kib(const char *path, const char *field)
 {
-	char line[256];
-	long v = -1;
-	size_t n = strlen(field);
-	FILE *f = fopen(path, "r");
+	char key[64];
 
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, n) && line[n] == ':') {
-			v = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
-	return v;
+	snprintf(key, sizeof(key), "%s:", field);
+	return file_key(path, key);
 }
 
 static inline long status_kib(const char *field)

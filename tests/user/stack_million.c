@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A million goroutines alive at once (issue 17), in one child on 2 Ps:
- * N goroutines, started by one spawner goroutine per P, (1,000,000 unless the first argument or $KGO_MILLION says
- * otherwise) each park on one wait group, all at once, with
+ * N goroutines (1,000,000 unless the first argument or $KGO_MILLION says
+ * otherwise), started by one spawner goroutine per P, each park on one
+ * wait group, all at once, with
  * vm.max_map_count at whatever the system has (its default in the guest);
  * then one done readies them all, and each, having resumed, parks again on
  * a second wait group that never opens.  The process's memory areas are
