@@ -33,8 +33,9 @@ static void kgo_debugfs_show_inst(struct seq_file *sf, struct kgo_inst *inst)
 		   st.readies, st.ioctls);
 	seq_printf(sf, "  handoffs %llu preempts %llu exitsyscalls %llu sysmon_wakeps %llu\n",
 		   st.handoffs, st.preempts, st.exitsyscalls, st.sysmon_wakeps);
-	seq_printf(sf, "  preempt_deferrals %llu lockedm_waits %llu lockedm_starts %llu\n",
-		   st.preempt_deferrals, st.lockedm_waits, st.lockedm_starts);
+	seq_printf(sf, "  preempt_deferrals %llu lockedm_waits %llu lockedm_starts %llu handoffs_notified %llu\n",
+		   st.preempt_deferrals, st.lockedm_waits, st.lockedm_starts,
+		   st.handoffs_notified);
 }
 
 static int kgo_debugfs_instances_show(struct seq_file *sf, void *unused)

@@ -129,6 +129,8 @@ static void kgo_version_fill(struct kgo_version *v)
 	v->patch = KGO_VERSION_PATCH;
 	v->features = KGO_FEAT_SHARED_RUNQ | KGO_FEAT_PROCRESIZE | KGO_FEAT_SYSMON |
 		      KGO_FEAT_STACKMAP | KGO_FEAT_SIZED_ARGS;
+	if (kgo_blockwatch_active())
+		v->features |= KGO_FEAT_BLOCK_NOTIFY;
 	v->ring_size = KGO_RING_SIZE;
 	v->max_procs = kgo_max_procs;
 	v->max_ms = kgo_max_ms;

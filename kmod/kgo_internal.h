@@ -161,6 +161,15 @@ struct kgo_km {
 	bool saw_blocked;
 	u64 blocked_since_ns;
 
+	/*
+	 * blockwatch.c: the probe's stamp of the M's last block, written by
+	 * the CPU that switched the thread out, read by sysmon
+	 * (kgo_blockwatch_since); watch_link is in kgo_blockwatch_ms.
+	 */
+	struct hlist_node watch_link;
+	u64 notify_at_ns;
+	unsigned long notify_nvcsw, notify_nivcsw;
+
 	struct rcu_head rcu;
 	u64 batch[KGO_BATCH_MAX];	/* scratch for this M's own ioctls */
 };
@@ -173,6 +182,7 @@ struct kgo_inst_stats {
 	atomic64_t parks, wakeups, steals, stolen, gq_puts, gq_gets, readies, ioctls;
 	atomic64_t handoffs, preempts, exitsyscalls, sysmon_wakeps;
 	atomic64_t preempt_deferrals, lockedm_waits, lockedm_starts;
+	atomic64_t handoffs_notified;
 };
 
 /* What the library told SET_PREEMPT; fields read with READ_ONCE(). */
@@ -332,6 +342,12 @@ void kgo_drainp(struct kgo_inst *inst, struct kgo_p *p, u64 *batch);
 #define KGO_SYSMON_IDLE_MAX_NS	(10 * NSEC_PER_MSEC)
 #define KGO_SYSMON_DUTY		4	/* sleep at least 4x a pass: <= 1/5 of a CPU */
 #define KGO_HANDOFF_ALWAYS_NS	(10 * NSEC_PER_MSEC)
+/*
+ * A block the scheduler told us about (blockwatch.c) is acted on once it
+ * has lasted this long: Go's 20 us, below which a handoff (waking another
+ * thread, moving the P) costs more than waiting.
+ */
+#define KGO_BLOCK_NOTIFY_NS	(20 * NSEC_PER_USEC)
 
 /* RECHECK: nothing now, but the next pass soon (a block it may act on). */
 enum kgo_retake_action {
@@ -341,6 +357,7 @@ enum kgo_retake_action {
 struct kgo_retake_sample {
 	bool blocked;		/* the M's thread sleeps in the kernel */
 	bool same_block;	/* ... and has since the previous sample */
+	bool notified;		/* ... as the scheduler told (blockwatch.c) */
 	u64 blocked_ns;		/* for this long */
 	bool p_has_work;	/* its P's queue or the global queue has Gs */
 	bool no_spare;		/* no idle P and no spinning M anywhere else */
@@ -373,6 +390,16 @@ void kgo_sysmon_register(struct kgo_inst *inst);
 void kgo_sysmon_unregister(struct kgo_inst *inst);
 int kgo_sysmon_start(void);
 void kgo_sysmon_stop(void);
+void kgo_sysmon_kick(void);
+u64 kgo_sysmon_next_ok_ns(void);
+
+/* blockwatch.c */
+void kgo_blockwatch_init(void);
+void kgo_blockwatch_exit(void);
+void kgo_blockwatch_add(struct kgo_km *m);
+void kgo_blockwatch_del(struct kgo_km *m);
+bool kgo_blockwatch_since(struct kgo_km *m, unsigned long nvcsw, u64 *at);
+bool kgo_blockwatch_active(void);
 
 /* preempt.c */
 int kgo_ioc_set_preempt(struct kgo_inst *inst, const struct kgo_preempt *pc);

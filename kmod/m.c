@@ -84,6 +84,7 @@ struct kgo_km *kgo_m_attach(struct kgo_inst *inst, bool acquire_p)
 	}
 	get_task_struct(m->task);
 	kgo_inst_get(inst);
+	kgo_blockwatch_add(m);
 	inst->nms++;
 	if (inst->m_starting)
 		inst->m_starting--;
@@ -162,6 +163,7 @@ static void kgo_m_unlink(struct kgo_inst *inst, struct kgo_km *m)
 {
 	lockdep_assert_held(&inst->setup_lock);
 	xa_erase(&inst->ms, m->id);
+	kgo_blockwatch_del(m);
 	WRITE_ONCE(m->detached, true);
 	inst->nms--;
 	kgo_m_put(m);

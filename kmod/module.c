@@ -47,6 +47,7 @@ static int __init kgo_module_init(void)
 	err = kgo_sysmon_start();
 	if (err)
 		goto fail_sysmon;
+	kgo_blockwatch_init();
 	err = misc_register(&kgo_miscdev);
 	if (err)
 		goto fail_misc;
@@ -55,6 +56,7 @@ static int __init kgo_module_init(void)
 		KGO_VERSION_MINOR, KGO_VERSION_PATCH);
 	return 0;
 fail_misc:
+	kgo_blockwatch_exit();
 	kgo_sysmon_stop();
 fail_sysmon:
 	kgo_instances_exit();
@@ -65,6 +67,7 @@ static void __exit kgo_module_exit(void)
 {
 	kgo_debugfs_exit();
 	misc_deregister(&kgo_miscdev);
+	kgo_blockwatch_exit();
 	kgo_sysmon_stop();
 	kgo_instances_exit();
 }

@@ -34,4 +34,5 @@ void kgo_ioc_stats(struct kgo_inst *inst, struct kgo_stats *st)
 	st->preempt_deferrals = atomic64_read(&inst->stats.preempt_deferrals);
 	st->lockedm_waits = atomic64_read(&inst->stats.lockedm_waits);
 	st->lockedm_starts = atomic64_read(&inst->stats.lockedm_starts);
+	st->handoffs_notified = atomic64_read(&inst->stats.handoffs_notified);
 }

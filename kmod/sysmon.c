@@ -5,8 +5,10 @@
  *
  * Every pass looks at each M that holds a P:
  *  - If its thread sleeps in the kernel (any system call, page fault,
- *    futex or sleep; no wrapper needed) and has slept since the previous
- *    pass (its voluntary context-switch count has not moved), the P is
+ *    futex or sleep; no wrapper needed), and has for KGO_BLOCK_NOTIFY_NS
+ *    by the scheduler's own notice (blockwatch.c, which also wakes sysmon
+ *    then) or, where that notice is missing, since the previous pass (its
+ *    voluntary context-switch count has not moved), the P is
  *    handed to another M (handoffp) when there is work for it, or after
  *    KGO_HANDOFF_ALWAYS_NS regardless.  The library's slot goes G -> LOST
  *    by compare-and-swap, so a P is only ever taken from an M that is in
@@ -24,7 +26,7 @@
  * Backoff, after Go: 20us between passes, doubling after 50 passes in a
  * row with nothing to do, up to 500us while any P is running and 10ms when
  * every P is idle.  Acting takes two passes (a G's run is timed from the
- * pass that first sees it; a block must be seen twice).  A block that
+ * pass that first sees it; a block not notified must be seen twice).  A block that
  * could be acted on is looked at again after the minimum delay, so a
  * blocked M's P with work waiting is handed off within one busy period
  * and a bit (about 0.6 ms); a G is preempted within a busy period of the
@@ -47,6 +49,15 @@
 DEFINE_MUTEX(kgo_sysmon_lock);	/* the list, and sysmon's passes */
 LIST_HEAD(kgo_sysmon_list);
 static struct task_struct *kgo_sysmon_task;
+/*
+ * kgo_sysmon_kicked: blockwatch's timer asks for a pass now; set before
+ * the wakeup, cleared by sysmon as a pass begins, so that a kick during a
+ * pass is not lost to the sleep that follows it.  kgo_sysmon_next_ok: the
+ * earliest time (ktime_get_ns) sysmon's duty rule lets a kick wake it.
+ * Both read and written with READ_ONCE/WRITE_ONCE; only hints.
+ */
+static bool kgo_sysmon_kicked;
+static u64 kgo_sysmon_next_ok;
 u64 kgo_sysmon_passes, kgo_sysmon_pass_ns, kgo_sysmon_worst_ns;
 
 /*
@@ -93,8 +104,9 @@ u64 kgo_sysmon_cost_est(u64 est, u64 cost_ns)
 
 /*
  * kgo_retake_decide - what to do with one M holding a P.  Pure.
- * A P is taken from a blocked M only if the block was seen on two passes
- * in a row, and (as in Go's retake) only if someone else could use it:
+ * A P is taken from a blocked M only if the block has lasted (same_block:
+ * KGO_BLOCK_NOTIFY_NS by the scheduler's notice, or two passes in a row
+ * without one), and (as in Go's retake) only if someone else could use it:
  * its queue or the global queue has Gs, or there is no idle or spinning
  * capacity elsewhere, or it has been blocked for KGO_HANDOFF_ALWAYS_NS.
  * A block seen for the first time that the second look would act on
@@ -236,7 +248,7 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		struct kgo_p *p = READ_ONCE(m->p);
 		struct kgo_retake_sample s = {};
 		unsigned long nvcsw;
-		u64 switches;
+		u64 switches, at;
 
 		/*
 		 * Bounded work per RCU section: every KGO_SYSMON_MS_PER_RCU
@@ -268,7 +280,17 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 		}
 		nvcsw = READ_ONCE(m->task->nvcsw);
 		s.blocked = READ_ONCE(m->task->__state) != TASK_RUNNING;
-		if (s.blocked) {
+		if (s.blocked && kgo_blockwatch_since(m, nvcsw, &at)) {
+			/*
+			 * The scheduler told us when this block began
+			 * (blockwatch.c): one look is enough once it has
+			 * lasted KGO_BLOCK_NOTIFY_NS.
+			 */
+			m->blocked_since_ns = min(at, now);
+			s.blocked_ns = now - m->blocked_since_ns;
+			s.same_block = s.blocked_ns >= KGO_BLOCK_NOTIFY_NS;
+			s.notified = true;
+		} else if (s.blocked) {
 			s.same_block = m->saw_blocked && nvcsw == m->last_nvcsw;
 			if (!s.same_block)
 				m->blocked_since_ns = now;
@@ -302,6 +324,8 @@ static int kgo_retake(struct kgo_inst *inst, u64 now, struct kgo_retake_seen *se
 				/* Runs when the call returns: no kick. */
 				kgo_m_queue_resume_work(m);
 				m->saw_blocked = false;
+				if (s.notified)
+					atomic64_inc(&inst->stats.handoffs_notified);
 				acted++;
 			}
 			break;
@@ -343,6 +367,7 @@ static int kgo_sysmon(void *unused)
 		int acted = 0;
 		ktime_t t;
 
+		WRITE_ONCE(kgo_sysmon_kicked, false);
 		mutex_lock(&kgo_sysmon_lock);
 		list_for_each_entry(inst, &kgo_sysmon_list, sysmon_link) {
 			acted += kgo_retake(inst, ktime_get_ns(), &seen);
@@ -365,14 +390,38 @@ static int kgo_sysmon(void *unused)
 		 * second look finds the M running again.
 		 */
 		sleep = kgo_sysmon_sleep_ns(seen.recheck ? KGO_SYSMON_MIN_NS : delay, cost);
+		WRITE_ONCE(kgo_sysmon_next_ok,
+			   start + took + kgo_sysmon_sleep_ns(0, cost));
 
 		t = ns_to_ktime(sleep);
 		set_current_state(TASK_IDLE);
-		if (!kthread_should_stop())
+		/* Pairs with the wakeup in kgo_sysmon_kick (set_current_state's barrier). */
+		if (!kthread_should_stop() && !READ_ONCE(kgo_sysmon_kicked))
 			schedule_hrtimeout_range(&t, sleep / 8, HRTIMER_MODE_REL);
 		__set_current_state(TASK_RUNNING);
 	}
 	return 0;
+}
+
+/*
+ * kgo_sysmon_kick - a pass now, not at the end of the backoff: an M has
+ * been blocked for KGO_BLOCK_NOTIFY_NS (blockwatch.c).  Hard interrupt
+ * context (blockwatch's timer), or any context that may wake a task.
+ * Never before kgo_sysmon_next_ok_ns(): blockwatch arms its timer for
+ * that time at the earliest, so sysmon keeps its duty bound.
+ */
+void kgo_sysmon_kick(void)
+{
+	struct task_struct *t = READ_ONCE(kgo_sysmon_task);
+
+	WRITE_ONCE(kgo_sysmon_kicked, true);
+	if (t)
+		wake_up_process(t);
+}
+
+u64 kgo_sysmon_next_ok_ns(void)
+{
+	return READ_ONCE(kgo_sysmon_next_ok);
 }
 
 /* SETUP: sysmon starts watching @inst.  Process context. */

@@ -18,6 +18,7 @@
 #include "../../kmod/lockedm.c"
 #include "../../kmod/trace.c"
 #include "../../kmod/stackmap.c"
+#include "../../kmod/blockwatch.c"
 
 unsigned int kgo_max_procs = 256;
 unsigned int kgo_max_ms = 1024;

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit: sysmon's pure logic (kmod/sysmon.c): the backoff between passes,
- * and the retake decision for one M holding a P.
+ * and the retake decision for one M holding a P; and blockwatch's test of
+ * whether a thread is still in the block it was stamped with.
  */
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+#include <linux/sched/task.h>
 
 #include "kgo_internal.h"
 
@@ -122,6 +127,58 @@ static void retake_preempt_rules(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kgo_retake_decide(&s), KGO_RETAKE_NONE);
 }
 
+static int blockwatch_sleeper(void *arg)
+{
+	wait_for_completion(arg);
+	return 0;
+}
+
+/* Stamps @m with @t's counts now, as the probe does when @t blocks. */
+static void blockwatch_stamp(struct kgo_km *m, struct task_struct *t)
+{
+	m->notify_at_ns = ktime_get_ns();
+	m->notify_nvcsw = READ_ONCE(t->nvcsw);
+	m->notify_nivcsw = READ_ONCE(t->nivcsw);
+}
+
+static void blockwatch_since_rules(struct kunit *test)
+{
+	struct kgo_km *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	struct task_struct *t;
+	DECLARE_COMPLETION_ONSTACK(go);
+	u64 at;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->task = current;
+
+	/* Never stamped: no block to speak of. */
+	KUNIT_EXPECT_FALSE(test, kgo_blockwatch_since(m, current->nvcsw, &at));
+	/* Stamped, counts as they are, but on its CPU (this very thread). */
+	blockwatch_stamp(m, current);
+	KUNIT_EXPECT_FALSE(test, kgo_blockwatch_since(m, current->nvcsw, &at));
+
+	t = kthread_run(blockwatch_sleeper, &go, "kgo_kunit_sleeper");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	get_task_struct(t);
+	m->task = t;
+	/* Until it has left its CPU, asleep in wait_for_completion. */
+	for (i = 0; i < 1000 && (READ_ONCE(t->on_cpu) ||
+				 READ_ONCE(t->__state) == TASK_RUNNING); i++)
+		usleep_range(1000, 2000);
+	blockwatch_stamp(m, t);
+	KUNIT_EXPECT_TRUE(test, kgo_blockwatch_since(m, t->nvcsw, &at));
+	KUNIT_EXPECT_EQ(test, at, m->notify_at_ns);
+	/* Another voluntary switch since the stamp: another block. */
+	KUNIT_EXPECT_FALSE(test, kgo_blockwatch_since(m, t->nvcsw + 1, &at));
+	/* Switched out involuntarily since: it ran after the stamped block. */
+	m->notify_nivcsw--;
+	KUNIT_EXPECT_FALSE(test, kgo_blockwatch_since(m, t->nvcsw, &at));
+	complete(&go);
+	kthread_stop(t);
+	put_task_struct(t);
+}
+
 static struct kunit_case sysmon_cases[] = {
 	KUNIT_CASE(sysmon_backoff_starts_at_20us),
 	KUNIT_CASE(sysmon_backoff_doubles_to_caps),
@@ -130,6 +187,7 @@ static struct kunit_case sysmon_cases[] = {
 	KUNIT_CASE(retake_needs_g_state),
 	KUNIT_CASE(retake_handoff_rules),
 	KUNIT_CASE(retake_preempt_rules),
+	KUNIT_CASE(blockwatch_since_rules),
 	{}
 };
 

@@ -100,6 +100,8 @@
 #define KGO_FEAT_SYSMON		0x4U	/* handoff, preemption, per-M slots */
 #define KGO_FEAT_STACKMAP	0x100U	/* KGO_IOC_STACKMAP: goroutine stacks */
 #define KGO_FEAT_SIZED_ARGS	0x200U	/* every argument begins with its size */
+/* sysmon hears of a blocked M from the scheduler (handoffs_notified) */
+#define KGO_FEAT_BLOCK_NOTIFY	0x400U
 
 /* @cmd, one of the sized KGO_IOC_* below, for a struct of @size bytes. */
 #define KGO_IOC_SIZED(cmd, size) \
@@ -349,9 +351,12 @@ struct kgo_stats {
 	__u64 preempt_deferrals;
 	__u64 lockedm_waits;	/* Ms that waited, G in hand, for a P */
 	__u64 lockedm_starts;	/* Ps handed to such an M (startlockedm) */
+	/* KGO_STATS_SIZE_VER1 */
+	__u64 handoffs_notified; /* handoffs of blocks the scheduler reported */
 };
 
 #define KGO_STATS_SIZE_VER0	96
+#define KGO_STATS_SIZE_VER1	104
 
 /*
  * The ioctl type: 0xBB, which Documentation/userspace-api/ioctl/
