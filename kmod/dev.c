@@ -128,7 +128,7 @@ static void kgo_version_fill(struct kgo_version *v)
 	v->minor = KGO_VERSION_MINOR;
 	v->patch = KGO_VERSION_PATCH;
 	v->features = KGO_FEAT_SHARED_RUNQ | KGO_FEAT_PROCRESIZE | KGO_FEAT_SYSMON |
-		      KGO_FEAT_STACKMAP | KGO_FEAT_SIZED_ARGS;
+		      KGO_FEAT_STACKMAP | KGO_FEAT_SIZED_ARGS | KGO_FEAT_READY_BATCH;
 	if (kgo_blockwatch_active())
 		v->features |= KGO_FEAT_BLOCK_NOTIFY;
 	v->ring_size = KGO_RING_SIZE;
@@ -196,6 +196,34 @@ static long kgo_cmd_park(struct kgo_inst *inst, unsigned int cmd, void __user *u
 }
 
 /* READY and RUNQPUTSLOW; only RUNQPUTSLOW names an M. */
+/*
+ * READY with a batch: g and the nr tokens at gs, copied in whole before
+ * anything is queued.  Every token is user input: zero is refused (as for
+ * g), any other value is the process's own business (sched.c).
+ */
+static long kgo_cmd_ready_batch(struct kgo_inst *inst, const struct kgo_ready *a)
+{
+	u64 *gs;
+	long err;
+	u32 i;
+
+	gs = kmalloc_array(a->nr + 1, sizeof(*gs), KGO_GFP);
+	if (!gs)
+		return -ENOMEM;
+	gs[0] = a->g;
+	err = -EFAULT;
+	if (copy_from_user(gs + 1, u64_to_user_ptr(a->gs), a->nr * sizeof(*gs)))
+		goto out;
+	err = -EINVAL;
+	for (i = 0; i <= a->nr; i++)
+		if (!gs[i])
+			goto out;
+	err = kgo_ioc_ready_batch(inst, gs, a->nr + 1);
+out:
+	kfree(gs);
+	return err;
+}
+
 static long kgo_cmd_ready(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	bool ready = KGO_CMD_BASE(cmd) == KGO_CMD_BASE(KGO_IOC_READY);
@@ -206,8 +234,11 @@ static long kgo_cmd_ready(struct kgo_inst *inst, unsigned int cmd, void __user *
 	err = kgo_arg_in(&a, sizeof(a), KGO_READY_SIZE_VER0, cmd, uarg);
 	if (err)
 		return err;
-	if (a.flags || a.reserved || (ready && a.m))
+	if (a.flags || a.reserved || a.reserved1 || (ready && a.m) ||
+	    (!ready && (a.gs || a.nr)) || a.nr > KGO_READY_BATCH_MAX)
 		return -EINVAL;
+	if (ready && a.nr)
+		return kgo_cmd_ready_batch(inst, &a);
 	if (ready)
 		return kgo_ioc_ready(inst, a.g);
 	m = kgo_m_lookup(inst, a.m);

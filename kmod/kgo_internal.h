@@ -306,6 +306,7 @@ void kgo_wantm_kick(struct kgo_inst *inst);
 /* sched.c: PARK, READY, WAKEP, RUNQPUTSLOW, GLOBRUNQGET, STEAL, SHUTDOWN */
 int kgo_ioc_park(struct kgo_inst *inst, struct kgo_km *m, u32 flags, u64 timeout_ns, u64 *g);
 int kgo_ioc_ready(struct kgo_inst *inst, u64 g);
+int kgo_ioc_ready_batch(struct kgo_inst *inst, const u64 *gs, u32 n);
 void kgo_ioc_wakep(struct kgo_inst *inst);
 int kgo_ioc_runqputslow(struct kgo_inst *inst, struct kgo_km *m, u64 g);
 int kgo_ioc_globrunqget(struct kgo_inst *inst, struct kgo_km *m, u64 *g);

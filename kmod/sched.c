@@ -672,15 +672,28 @@ int kgo_ioc_park(struct kgo_inst *inst, struct kgo_km *m, u32 flags, u64 timeout
  */
 int kgo_ioc_ready(struct kgo_inst *inst, u64 g)
 {
-	int err;
-
 	if (!g)
 		return -EINVAL;
-	err = kgo_globrunqputbatch(inst, &g, 1);
+	return kgo_ioc_ready_batch(inst, &g, 1);
+}
+
+/*
+ * kgo_ioc_ready_batch - READY of @n Gs at once (the library's poller
+ * readies everything one epoll_wait returned): all to the global queue or
+ * none (-ENOSPC), one wakep for them all; the woken M, finding work while
+ * spinning, starts the next (kgo_resetspinning), so they fan out as in
+ * Go's injectglist.  @gs is a kernel copy, none of them zero, @n at most
+ * KGO_BATCH_MAX.  No lock held.
+ */
+int kgo_ioc_ready_batch(struct kgo_inst *inst, const u64 *gs, u32 n)
+{
+	int err;
+
+	err = kgo_globrunqputbatch(inst, gs, n);
 	if (err)
 		return err;
 	atomic64_inc(&inst->stats.readies);
-	trace_kgo_ready(inst, g);
+	trace_kgo_ready(inst, gs[0]);
 	kgo_ioc_wakep(inst);
 	return 0;
 }

@@ -266,6 +266,46 @@ static void t_ready_m(struct inst *in, uint32_t m)
 	tap_ok(ok, "READY with m set is EINVAL and queues nothing; with m 0 it queues");
 }
 
+/*
+ * READY with a batch (KGO_FEAT_READY_BATCH): g and nr more tokens from
+ * user memory, queued all together or not at all.
+ */
+static void t_ready_batch(struct inst *in, uint32_t m)
+{
+	static uint64_t gs[KGO_READY_BATCH_MAX + 1];
+	uint32_t before = in->ss->gq_len;
+	struct kgo_version v;
+	bool ok = true;
+
+	ok &= TAP_CHECK(version(in->fd, &v) == 0 && (v.features & KGO_FEAT_READY_BATCH));
+	for (int i = 0; i <= KGO_READY_BATCH_MAX; i++)
+		gs[i] = 0x1000 + (uint64_t)i;
+	arg_init(sizeof(struct kgo_ready));
+	u.r.g = 0x77;
+	u.r.gs = (uintptr_t)gs;
+	u.r.nr = KGO_READY_BATCH_MAX + 1;
+	ok &= TAP_CHECK(xioctl(in->fd, KGO_IOC_READY, u.b) == -EINVAL);
+	u.r.nr = 3;
+	gs[2] = 0;
+	ok &= TAP_CHECK(xioctl(in->fd, KGO_IOC_READY, u.b) == -EINVAL);
+	gs[2] = 0x1002;
+	u.r.gs = 8;
+	ok &= TAP_CHECK(xioctl(in->fd, KGO_IOC_READY, u.b) == -EFAULT);
+	u.r.gs = (uintptr_t)gs;
+	u.r.reserved1 = 1;
+	ok &= TAP_CHECK(xioctl(in->fd, KGO_IOC_READY, u.b) == -EINVAL);
+	u.r.reserved1 = 0;
+	u.r.m = m;
+	ok &= TAP_CHECK(xioctl(in->fd, KGO_IOC_RUNQPUTSLOW, u.b) == -EINVAL);
+	u.r.m = 0;
+	ok &= TAP_CHECK(in->ss->gq_len == before);
+	u.r.nr = KGO_READY_BATCH_MAX;
+	ok &= TAP_CHECK(xioctl(in->fd, KGO_IOC_READY, u.b) == 0);
+	ok &= TAP_CHECK(in->ss->gq_len == before + KGO_READY_BATCH_MAX + 1);
+	tap_ok(ok, "READY with a batch queues g and nr more at once, or nothing: EINVAL past "
+		   "KGO_READY_BATCH_MAX, for a zero token or on RUNQPUTSLOW; EFAULT");
+}
+
 int main(void)
 {
 	struct kgo_attach a;
@@ -273,7 +313,7 @@ int main(void)
 	struct inst in;
 
 	require_module();
-	tap_plan(6);
+	tap_plan(7);
 	t_setup_ver0();
 	if (inst_open(&in, 2, 0) || attach(&in, KGO_ATTACH_ACQUIRE_P, &a)) {
 		printf("# instance: %s\n", strerror(errno));
@@ -284,6 +324,7 @@ int main(void)
 	t_bad_sizes(&in);
 	t_nonzero_in(&in, a.m);
 	t_ready_m(&in, a.m);
+	t_ready_batch(&in, a.m);
 	park(&in, KGO_IOC_PARK, a.m, KGO_PARK_NOWAIT, 0, &pk);
 	inst_close(&in);
 	return tap_done();

@@ -102,6 +102,8 @@
 #define KGO_FEAT_SIZED_ARGS	0x200U	/* every argument begins with its size */
 /* sysmon hears of a blocked M from the scheduler (handoffs_notified) */
 #define KGO_FEAT_BLOCK_NOTIFY	0x400U
+/* KGO_IOC_READY takes a batch (kgo_ready.gs, nr) */
+#define KGO_FEAT_READY_BATCH	0x800U
 
 /* @cmd, one of the sized KGO_IOC_* below, for a struct of @size bytes. */
 #define KGO_IOC_SIZED(cmd, size) \
@@ -310,16 +312,26 @@ struct kgo_park {
 
 #define KGO_PARK_SIZE_VER0	32
 
-/* KGO_IOC_READY and KGO_IOC_RUNQPUTSLOW: all in. */
+/*
+ * KGO_IOC_READY and KGO_IOC_RUNQPUTSLOW: all in.  READY may carry more Gs
+ * than g (KGO_FEAT_READY_BATCH): nr tokens at user address gs, all queued
+ * with g or none of them, and one M woken for them all.
+ */
 struct kgo_ready {
 	__u32 size;
 	__u32 flags;		/* must be 0 */
 	__u64 g;
 	__u32 m;		/* RUNQPUTSLOW: the owner M; READY: must be 0 */
 	__u32 reserved;
+	/* KGO_READY_SIZE_VER1 */
+	__u64 gs;		/* READY: address of nr more tokens (__u64) */
+	__u32 nr;		/* READY: at most KGO_READY_BATCH_MAX; RUNQPUTSLOW: 0 */
+	__u32 reserved1;
 };
 
 #define KGO_READY_SIZE_VER0	24
+#define KGO_READY_SIZE_VER1	40
+#define KGO_READY_BATCH_MAX	KGO_RING_SIZE
 
 /*
  * KGO_IOC_STATS: everything but size is out.  VER0 ends before the sysmon

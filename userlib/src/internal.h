@@ -291,6 +291,7 @@ KGO_HIDDEN struct kgo_m *kgo_allocm(void);
 KGO_HIDDEN void *kgo_mstart(void *arg);
 KGO_HIDDEN int kgo_newm(void);
 KGO_HIDDEN int kgo_ready_ioctl(struct kgo_g *g);
+KGO_HIDDEN void kgo_ready_many(struct kgo_g **gs, int n);
 KGO_HIDDEN void kgo_newm_wait_attached(void);
 /* Go's Gosched, through the global queue: for bench/kgo.c only (it
  * declares it itself; hidden, so not in libkgo.so's ABI). */

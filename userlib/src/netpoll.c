@@ -185,6 +185,35 @@ static void kgo_pw_splice(struct kgo_pwait **to, struct kgo_pwait *l)
 	*to = l;
 }
 
+/*
+ * The goroutines one epoll_wait readied, kept by the poller and readied
+ * together (kgo_ready_many: one ioctl for them all).
+ */
+struct kgo_np_batch {
+	struct kgo_g *g[KGO_NP_EVENTS];
+	int n;
+};
+
+static void kgo_np_flush(struct kgo_np_batch *b)
+{
+	kgo_ready_many(b->g, b->n);
+	b->n = 0;
+}
+
+/* Add every goroutine on list @w to @b (which is flushed when full). */
+static void kgo_pw_collect(struct kgo_pwait *w, struct kgo_np_batch *b)
+{
+	while (w) {
+		/* Both read before it is readied: then the record may be gone. */
+		struct kgo_pwait *next = w->next;
+
+		if (b->n == KGO_NP_EVENTS)
+			kgo_np_flush(b);
+		b->g[b->n++] = w->g;
+		w = next;
+	}
+}
+
 /* Ready every goroutine on list @w. */
 static void kgo_pw_ready(struct kgo_pwait *w)
 {
@@ -198,8 +227,8 @@ static void kgo_pw_ready(struct kgo_pwait *w)
 	}
 }
 
-/* The poller: an event on @pd. */
-static void kgo_pd_event(struct kgo_pd *pd, uint32_t events)
+/* The poller: an event on @pd; who it readies goes into @b. */
+static void kgo_pd_event(struct kgo_pd *pd, uint32_t events, struct kgo_np_batch *b)
 {
 	struct kgo_pwait *take = NULL;
 
@@ -220,7 +249,7 @@ static void kgo_pd_event(struct kgo_pd *pd, uint32_t events)
 		pd->rq = pd->wq = NULL;
 	}
 	kgo_spin_unlock(&pd->lock);
-	kgo_pw_ready(take);
+	kgo_pw_collect(take, b);
 }
 
 /* ---- the poller thread ---- */
@@ -228,6 +257,7 @@ static void kgo_pd_event(struct kgo_pd *pd, uint32_t events)
 static void *kgo_poller(void *arg)
 {
 	struct epoll_event evs[KGO_NP_EVENTS];
+	struct kgo_np_batch batch = { .n = 0 };
 
 	(void)arg;
 	while (!atomic_load_explicit(&kgo_np.stop, memory_order_acquire)) {
@@ -250,9 +280,10 @@ static void *kgo_poller(void *arg)
 			} else if (tag == KGO_NP_TAG_TIMER) {
 				kgo_timers_run();
 			} else {
-				kgo_pd_event(evs[i].data.ptr, evs[i].events);
+				kgo_pd_event(evs[i].data.ptr, evs[i].events, &batch);
 			}
 		}
+		kgo_np_flush(&batch);
 	}
 	return NULL;
 }

@@ -615,6 +615,62 @@ void kgo_ready(struct kgo_g *g)
 	kgo_leave(entered);
 }
 
+/*
+ * kgo_ready_many - kgo_ready for @n goroutines at once, from a thread that
+ * is not an M (the poller, with what one epoll_wait returned): one READY
+ * ioctl for up to KGO_READY_BATCH_MAX + 1 of them, instead of one each,
+ * and one M woken for the lot (the module fans the work out).  Foreign
+ * and locked goroutines, and a module without KGO_FEAT_READY_BATCH, take
+ * kgo_ready's own way.
+ */
+void kgo_ready_many(struct kgo_g **gs, int n)
+{
+	uint64_t toks[KGO_READY_BATCH_MAX + 1];
+	struct kgo_g *batch[KGO_READY_BATCH_MAX + 1];
+	int k = 0;
+
+	if (!(kgo_rt.features & KGO_FEAT_READY_BATCH) || kgo_getm()) {
+		for (int i = 0; i < n; i++)
+			kgo_ready(gs[i]);
+		return;
+	}
+	for (int i = 0; i <= n; i++) {
+		struct kgo_g *g = i < n ? gs[i] : NULL;
+		uint32_t waiting = KGO_G_WAITING;
+
+		if (g && (g->foreign || g->lockedm)) {
+			kgo_ready(g);
+			continue;
+		}
+		if (g) {
+			/* Acquire: pairs with the parking M's release store of the status. */
+			if (!atomic_compare_exchange_strong_explicit(&g->status, &waiting,
+								     KGO_G_RUNNABLE,
+								     memory_order_acq_rel,
+								     memory_order_relaxed))
+				kgo_fatal("kgo_ready: goroutine %llu is not parked (status %u)",
+					  (unsigned long long)g->id, waiting);
+			toks[k] = kgo_gtok(g);
+			batch[k++] = g;
+		}
+		if (k && (!g || k == KGO_READY_BATCH_MAX + 1)) {
+			struct kgo_ready a = {
+				.size = sizeof(a), .g = toks[0],
+				.gs = (uintptr_t)&toks[1], .nr = (uint32_t)k - 1,
+			};
+			int err = kgo_ioctl(KGO_IOC_READY, &a);
+
+			if (err == -ENOSPC) {
+				for (int j = 0; j < k; j++)
+					kgo_overflow_put(batch[j]);
+			} else if (err) {
+				kgo_fatal("READY of %d goroutines failed: %s", k, strerror(-err));
+			}
+			k = 0;
+		}
+	}
+}
+
 struct kgo_g *kgo_self(void)
 {
 	return kgo_getg();
