@@ -43,7 +43,13 @@
 #define BLOCKS		60
 #define BLOCK_NS	1000000
 #define QUIET_NS	10000000
-#define MEDIAN_MAX_NS	1000000
+/*
+ * The median's bound: what a working handoff meets about four times over
+ * (medians of 349-535 us on the stock kernels, 900-1,242 us on the debug
+ * one, whose bound is twice this), so that a busy host does not fail it.
+ * Whether the notice works is the count's to say: polling meets this too.
+ */
+#define MEDIAN_MAX_NS	2000000
 #define CHURN		20
 #define CHURN_RUN_US	40000
 
