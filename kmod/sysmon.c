@@ -26,14 +26,15 @@
  * Backoff, after Go: 20us between passes, doubling after 50 passes in a
  * row with nothing to do, up to 500us while any P is running and 10ms when
  * every P is idle.  Acting takes two passes (a G's run is timed from the
- * pass that first sees it; a block not notified must be seen twice).  A block that
- * could be acted on is looked at again after the minimum delay, so a
- * blocked M's P with work waiting is handed off within one busy period
- * and a bit (about 0.6 ms); a G is preempted within a busy period of the
- * end of its slice.  sysmon is a real-time
- * thread (it must not queue behind the CPU hogs it is there to stop), so
- * it also sleeps at least KGO_SYSMON_DUTY times as long as its passes
- * take: never more than a fifth of a CPU, on however slow a machine.
+ * pass that first sees it; a block not notified must be seen twice).  A
+ * block that could be acted on is looked at again after the minimum
+ * delay, so a blocked M's P with work waiting is handed off within one
+ * busy period and a bit (about 0.6 ms; 20 us and a pass when notified);
+ * a G is preempted within a busy period of the end of its slice.  sysmon
+ * is a real-time thread (it must not queue behind the CPU hogs it is
+ * there to stop), so it also sleeps at least KGO_SYSMON_DUTY times as long
+ * as its passes take: never more than a fifth of a CPU, on however slow a
+ * machine.
  */
 #include <linux/kthread.h>
 #include <linux/ktime.h>
