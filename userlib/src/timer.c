@@ -35,6 +35,8 @@
 
 #include "block.h"
 
+/* Sleepers readied by one READY ioctl (the poller's stack holds them). */
+#define KGO_TIMERS_BATCH	128
 
 struct kgo_timer {
 	struct kgo_tmr t;
@@ -242,8 +244,10 @@ int kgo_timers_init(int epfd, uint64_t tag)
 /* The timerfd fired: run every timer that is due.  Poller thread. */
 void kgo_timers_run(void)
 {
+	struct kgo_g *batch[KGO_TIMERS_BATCH];
 	struct kgo_tmr *sleepers = NULL;
 	uint64_t now, expirations;
+	int n = 0;
 
 	pthread_mutex_lock(&kgo_tm.lock);
 	/* Clears the timerfd's readiness; EAGAIN if it fired for no one. */
@@ -287,14 +291,19 @@ void kgo_timers_run(void)
 	}
 	kgo_timers_arm_locked();
 	pthread_mutex_unlock(&kgo_tm.lock);
+	/* One READY for each batch of them (kgo_ready_many), not one each. */
 	while (sleepers) {
-		/* Both read before kgo_ready: then the record may be gone. */
+		/* Both read before it is readied: then the record may be gone. */
 		struct kgo_tmr *next = sleepers->next;
-		struct kgo_g *g = sleepers->g;
 
-		kgo_ready(g);
+		if (n == KGO_TIMERS_BATCH) {
+			kgo_ready_many(batch, n);
+			n = 0;
+		}
+		batch[n++] = sleepers->g;
 		sleepers = next;
 	}
+	kgo_ready_many(batch, n);
 }
 
 /*
