@@ -5,8 +5,8 @@
  * A probe on the sched_switch tracepoint sees every thread the kernel
  * switches out.  When it is an M that holds a P, in a G's own code, and it
  * goes to sleep (not a preemption), the probe stamps the block on the M
- * (when, and the thread's voluntary switch count, which names this very
- * block) and arms a timer for KGO_BLOCK_NOTIFY_NS later.  The timer wakes
+ * (when, and the thread's switch counts, which name this very block) and
+ * arms a timer for KGO_BLOCK_NOTIFY_NS later.  The timer wakes
  * sysmon, whose pass then hands the P off at once if the M is still in
  * that block (sysmon.c): a block is acted on about 20 us after it began,
  * instead of on sysmon's second look.  Go's rule is kept: a block shorter

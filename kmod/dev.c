@@ -195,35 +195,27 @@ static long kgo_cmd_park(struct kgo_inst *inst, unsigned int cmd, void __user *u
 	return kgo_is_restart(err) ? -EINTR : err;
 }
 
-/* READY and RUNQPUTSLOW; only RUNQPUTSLOW names an M. */
 /*
  * READY with a batch: g and the nr tokens at gs, copied in whole before
- * anything is queued.  Every token is user input: zero is refused (as for
- * g), any other value is the process's own business (sched.c).
+ * anything is queued (kgo_ioc_ready_batch checks them).
  */
 static long kgo_cmd_ready_batch(struct kgo_inst *inst, const struct kgo_ready *a)
 {
 	u64 *gs;
 	long err;
-	u32 i;
 
 	gs = kmalloc_array(a->nr + 1, sizeof(*gs), KGO_GFP);
 	if (!gs)
 		return -ENOMEM;
 	gs[0] = a->g;
 	err = -EFAULT;
-	if (copy_from_user(gs + 1, u64_to_user_ptr(a->gs), a->nr * sizeof(*gs)))
-		goto out;
-	err = -EINVAL;
-	for (i = 0; i <= a->nr; i++)
-		if (!gs[i])
-			goto out;
-	err = kgo_ioc_ready_batch(inst, gs, a->nr + 1);
-out:
+	if (!copy_from_user(gs + 1, u64_to_user_ptr(a->gs), a->nr * sizeof(*gs)))
+		err = kgo_ioc_ready_batch(inst, gs, a->nr + 1);
 	kfree(gs);
 	return err;
 }
 
+/* READY and RUNQPUTSLOW; only RUNQPUTSLOW names an M. */
 static long kgo_cmd_ready(struct kgo_inst *inst, unsigned int cmd, void __user *uarg)
 {
 	bool ready = KGO_CMD_BASE(cmd) == KGO_CMD_BASE(KGO_IOC_READY);

@@ -672,8 +672,6 @@ int kgo_ioc_park(struct kgo_inst *inst, struct kgo_km *m, u32 flags, u64 timeout
  */
 int kgo_ioc_ready(struct kgo_inst *inst, u64 g)
 {
-	if (!g)
-		return -EINVAL;
 	return kgo_ioc_ready_batch(inst, &g, 1);
 }
 
@@ -682,13 +680,18 @@ int kgo_ioc_ready(struct kgo_inst *inst, u64 g)
  * readies everything one epoll_wait returned): all to the global queue or
  * none (-ENOSPC), one wakep for them all; the woken M, finding work while
  * spinning, starts the next (kgo_resetspinning), so they fan out as in
- * Go's injectglist.  @gs is a kernel copy, none of them zero, @n at most
- * KGO_BATCH_MAX.  No lock held.
+ * Go's injectglist.  @gs is a kernel copy of user input, @n at most
+ * KGO_BATCH_MAX: a zero token is -EINVAL (nothing queued), any other
+ * value is the process's own business.  No lock held.
  */
 int kgo_ioc_ready_batch(struct kgo_inst *inst, const u64 *gs, u32 n)
 {
 	int err;
+	u32 i;
 
+	for (i = 0; i < n; i++)
+		if (!gs[i])
+			return -EINVAL;
 	err = kgo_globrunqputbatch(inst, gs, n);
 	if (err)
 		return err;

@@ -13,25 +13,6 @@
 
 #define TRACING "/sys/kernel/tracing"
 
-static char *read_file(const char *path)
-{
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap + 1);
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0 || !buf) {
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
-		len += n;
-	buf[len] = 0;
-	close(fd);
-	return buf;
-}
 
 static struct inst in;
 
@@ -96,7 +77,7 @@ static void t_tracepoints(void)
 	file_write(TRACING "/events/kgo/enable", "0");
 	if (!sched_on)
 		file_write(TRACING "/options/record-cmd", "1");
-	trace = read_file(TRACING "/trace");
+	trace = file_read_all(TRACING "/trace");
 	ok &= TAP_CHECK(trace != NULL);
 	if (trace) {
 		snprintf(want, sizeof(want), "kgo_ready: inst=");
@@ -138,7 +119,7 @@ static void t_debugfs(void)
 	ring_put(inst_p(&a, 1), 5);
 	ring_put(inst_p(&a, 1), 6);
 	ready(&b, KGO_IOC_READY, 0, 9);
-	text = read_file(path);
+	text = file_read_all(path);
 	ok &= TAP_CHECK(text != NULL);
 	if (text) {
 		snprintf(want, sizeof(want), "pid %d procs 3 idleprocs 3 threads 0", getpid());
@@ -152,7 +133,7 @@ static void t_debugfs(void)
 	free(text);
 	inst_close(&a);
 	inst_close(&b);
-	text = read_file(path);
+	text = file_read_all(path);
 	snprintf(want, sizeof(want), "pid %d ", getpid());
 	ok &= TAP_CHECK(text && !strstr(text, want));
 	free(text);

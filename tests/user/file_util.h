@@ -4,6 +4,8 @@
  * (so without malloc, which fails once a process has run out of memory
  * areas): a whole file into a buffer, its lines, a number, a "key value" line, a
  * string written; and whether debugfs lists an instance of a process.
+ * The one exception, file_read_all, mallocs its buffer (tracefs's trace,
+ * debugfs's kgo/instances: larger than a stack buffer).
  */
 #ifndef KGO_TESTS_FILE_UTIL_H
 #define KGO_TESTS_FILE_UTIL_H
@@ -29,6 +31,27 @@ static inline ssize_t file_read(const char *path, char *buf, size_t size)
 	close(fd);
 	buf[n > 0 ? n : 0] = 0;
 	return n;
+}
+
+/* The first MiB of @path, NUL-terminated, in a buffer to free(); or NULL. */
+static inline char *file_read_all(const char *path)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += n;
+	buf[len] = 0;
+	close(fd);
+	return buf;
 }
 
 /* The lines of @path (a /proc file of any length), or -1. */

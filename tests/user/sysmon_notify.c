@@ -59,23 +59,6 @@ static int64_t lat[BLOCKS];
 static int nlat;
 static struct kgo_sema done;
 
-/* The whole of a (debugfs) file, or NULL. */
-static char *read_file(const char *path)
-{
-	size_t cap = 1 << 20;
-	char *buf = malloc(cap);
-	ssize_t n;
-
-	if (!buf)
-		return NULL;
-	n = file_read(path, buf, cap);
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 /*
  * This process's instance's handoffs and handoffs_notified, from one read
  * of debugfs's kgo/instances (the library's kgo_stats does not carry the
@@ -83,7 +66,7 @@ static char *read_file(const char *path)
  */
 static bool handoff_counts(long long *handoffs, long long *notified)
 {
-	char *text = read_file("/sys/kernel/debug/kgo/instances"), want[64], *at;
+	char *text = file_read_all("/sys/kernel/debug/kgo/instances"), want[64], *at;
 	bool ok = false;
 
 	if (!text)

@@ -576,11 +576,10 @@ void kgo_park(bool (*unlock)(void *), void *lock)
 	kgo_leave(entered);
 }
 
-void kgo_ready(struct kgo_g *g)
+/* @g goes from parked to runnable; anything else is a caller's bug. */
+static void kgo_ready_claim(struct kgo_g *g)
 {
 	uint32_t waiting = KGO_G_WAITING;
-	bool entered;
-	struct kgo_m *m;
 
 	/* Acquire: pairs with the parking M's release store of the status. */
 	if (!atomic_compare_exchange_strong_explicit(&g->status, &waiting, KGO_G_RUNNABLE,
@@ -588,6 +587,14 @@ void kgo_ready(struct kgo_g *g)
 						     memory_order_relaxed))
 		kgo_fatal("kgo_ready: goroutine %llu is not parked (status %u)",
 			  (unsigned long long)g->id, waiting);
+}
+
+void kgo_ready(struct kgo_g *g)
+{
+	bool entered;
+	struct kgo_m *m;
+
+	kgo_ready_claim(g);
 	if (g->foreign) {
 		kgo_foreign_wake(g);
 		return;
@@ -617,11 +624,11 @@ void kgo_ready(struct kgo_g *g)
 
 /*
  * kgo_ready_many - kgo_ready for @n goroutines at once, from a thread that
- * is not an M (the poller, with what one epoll_wait returned): one READY
- * ioctl for up to KGO_READY_BATCH_MAX + 1 of them, instead of one each,
- * and one M woken for the lot (the module fans the work out).  Foreign
- * and locked goroutines, and a module without KGO_FEAT_READY_BATCH, take
- * kgo_ready's own way.
+ * is not an M (the poller, with what one epoll_wait or one expiry of the
+ * timer heap woke): one READY ioctl for up to KGO_READY_BATCH_MAX + 1 of
+ * them, instead of one each, and one M woken for the lot (the module fans
+ * the work out).  Foreign and locked goroutines, and a module without
+ * KGO_FEAT_READY_BATCH, take kgo_ready's own way.
  */
 void kgo_ready_many(struct kgo_g **gs, int n)
 {
@@ -636,20 +643,13 @@ void kgo_ready_many(struct kgo_g **gs, int n)
 	}
 	for (int i = 0; i <= n; i++) {
 		struct kgo_g *g = i < n ? gs[i] : NULL;
-		uint32_t waiting = KGO_G_WAITING;
 
 		if (g && (g->foreign || g->lockedm)) {
 			kgo_ready(g);
 			continue;
 		}
 		if (g) {
-			/* Acquire: pairs with the parking M's release store of the status. */
-			if (!atomic_compare_exchange_strong_explicit(&g->status, &waiting,
-								     KGO_G_RUNNABLE,
-								     memory_order_acq_rel,
-								     memory_order_relaxed))
-				kgo_fatal("kgo_ready: goroutine %llu is not parked (status %u)",
-					  (unsigned long long)g->id, waiting);
+			kgo_ready_claim(g);
 			toks[k] = kgo_gtok(g);
 			batch[k++] = g;
 		}
