@@ -41,7 +41,9 @@
  *  - between the two (the machine stopped one CPU, and kgo may or may not
  *    have needed it), the case is inconclusive: a TAP SKIP with the
  *    numbers.
- * The control's lateness is printed beside each verdict, for comparison.
+ * The control's lateness is printed beside each verdict, and for each
+ * window that fails, for comparison: it is no excuse when the trace is
+ * read, since kgo's own threads (a spinner) can delay a plain thread.
  *
  * The bound is the issue's, on the stock kernels.  On the debug kernel
  * (KASAN, lockdep, kmemleak: every system call and sysmon pass several
@@ -455,11 +457,23 @@ static inline void spans_print(const struct spans *l, int64_t base, char *out, s
 }
 
 /*
- * For a window over the bound, per CPU (after lates_sort, @n of them):
- * when its probe was overdue, and when kgo needed it, in us from @a.
+ * For a window over the bound (after lates_sort, @n of them): when the
+ * control was overdue, and per CPU when its probe was overdue and when
+ * kgo needed it, in us from @a.
  */
 static inline void print_window_cpus(int n, int64_t a, int64_t b)
 {
+	struct spans ctl = { 0 };
+	char s0[256];
+
+	for (int i = 0; i < n && lates[i].from < b; i++)
+		if (lates[i].cpu == CONTROL_CPU && lates[i].to > a)
+			spans_add(&ctl, lates[i].from > a ? lates[i].from : a,
+				  lates[i].to < b ? lates[i].to : b);
+	spans_print(&ctl, a, s0, sizeof(s0));
+	printf("#   the control, a plain thread, us into the window: overdue%s (%.3f ms)\n",
+	       ctl.n ? s0 : " never", spans_total(&ctl) / 1e6);
+	spans_free(&ctl);
 	for (int c = 0; c < nprobe_cpus; c++) {
 		struct spans stop = { 0 }, need = { 0 };
 		char s1[256], s2[256];
