@@ -22,4 +22,4 @@ stock_image_pkg() { _kgo_meta_dep linux-image-amd64 "$(_kgo_suite "$1")"; }
 stock_headers_pkg() { _kgo_meta_dep linux-headers-amd64 "$(_kgo_suite "$1")"; }
 
 # The kernel release string (uname -r) of a stock kernel, from its package.
-stock_release() { stock_image_pkg "$1" | sed -e 's/^linux-image-//' -e 's/-unsigned$//'; }
+stock_release_of() { echo "$1" | sed -e 's/^linux-image-//' -e 's/-unsigned$//'; }
