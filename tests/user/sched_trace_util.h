@@ -20,7 +20,11 @@
  *    that timer fires on c, when it fires late: a sleep that ends on a
  *    timer (sysmon's passes, a poller's timeout) needs the CPU whose
  *    timer interrupt wakes it.
- * A CPU's stop delayed kgo only inside those spans.
+ * A CPU's stop delayed kgo only inside those spans.  They are a little
+ * generous: a thread running on c needs c even when its progress is not
+ * what the measurement waits for (a spinner inside its own slice), so a
+ * stop of c then is excused too; that is bounded by the time kgo's
+ * threads hold a CPU in the window.
  *
  * The events must have been enabled at boot (scripts/kgo-vm does): enabling
  * a tracepoint live patches the kernel's code, which QEMU's TCG can race
