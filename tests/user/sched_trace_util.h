@@ -75,7 +75,6 @@ static const char *const need_events[] = {
 static struct spans need_spans[NEED_CPUS];
 static struct need_thread need_threads[NEED_THREADS];
 static struct need_timer need_timers[NEED_TIMERS];
-static bool need_known;
 static char need_old_clock[32];
 static long need_old_tgid = -1;
 static long need_events_read;
@@ -100,7 +99,6 @@ static inline const char *sched_trace_start(void)
 {
 	char path[160], buf[512];
 
-	need_known = false;
 	for (size_t i = 0; i < sizeof(need_events) / sizeof(need_events[0]); i++) {
 		snprintf(path, sizeof(path), TRACEFS "/events/%s/enable", need_events[i]);
 		if (file_long(path) != 1)
@@ -350,7 +348,6 @@ static inline const char *sched_need_parse(FILE *tgids, FILE *trace, int tgid,
 	memset(need_threads, 0, sizeof(need_threads));
 	memset(need_timers, 0, sizeof(need_timers));
 	need_events_read = 0;
-	need_known = false;
 	while (getline(&line, &cap, tgids) > 0) {
 		int pid, tg;
 		bool skip = false;
@@ -377,7 +374,6 @@ static inline const char *sched_need_parse(FILE *tgids, FILE *trace, int tgid,
 		spans_merge(&need_spans[c]);
 	if (!need_events_read)
 		return "the trace is empty";
-	need_known = true;
 	return NULL;
 }
 
