@@ -67,6 +67,10 @@ struct need_timer {
 	int64_t expires;		/* 0: not armed by a kgo thread */
 };
 
+/* The events read, as tracefs names them; need_line's cases in this order. */
+enum {
+	NEED_EV_SWITCH, NEED_EV_WAKEUP, NEED_EV_MIGRATE, NEED_EV_TIMER_START, NEED_EV_TIMER_FIRE,
+};
 static const char *const need_events[] = {
 	"sched/sched_switch", "sched/sched_wakeup", "sched/sched_migrate_task",
 	"timer/hrtimer_start", "timer/hrtimer_expire_entry",
@@ -255,77 +259,84 @@ static inline void need_note_sysmon(const char *line, const char *comm_key, cons
 		need_thread((int)need_field(line, pid_key, 10, 0), true);
 }
 
+/* @t waits to run on @cpu from @ts (woken there, or moved to its queue). */
+static inline void need_queue(struct need_thread *t, int cpu, int64_t ts)
+{
+	if (cpu < 0 || cpu >= NEED_CPUS)
+		return;
+	need_end(t, ts);
+	need_begin(t, NEED_QUEUED, cpu, ts);
+}
+
+/* need_events[@e] as it appears in a trace line: ": sched_switch: ". */
+static inline const char *need_tag(size_t e)
+{
+	static char tags[sizeof(need_events) / sizeof(need_events[0])][48];
+
+	if (!tags[e][0])
+		snprintf(tags[e], sizeof(tags[e]), ": %s: ", strchr(need_events[e], '/') + 1);
+	return tags[e];
+}
+
 static inline void need_line(const char *line, int64_t *last)
 {
-	const char *ev;
+	const char *ev = NULL;
+	struct need_thread *t;
+	struct need_timer *tm;
 	int pid, cpu;
 	int64_t ts;
 	bool irq;
+	size_t e;
 
-	if ((ev = strstr(line, ": sched_switch: "))) {
-		struct need_thread *prev, *next;
-
-		if (!need_head(line, ev, &pid, &cpu, &ts, &irq))
-			return;
+	for (e = 0; e < sizeof(need_events) / sizeof(need_events[0]); e++)
+		if ((ev = strstr(line, need_tag(e))))
+			break;
+	if (!ev || !need_head(line, ev, &pid, &cpu, &ts, &irq))
+		return;
+	switch (e) {
+	case NEED_EV_SWITCH:
 		need_note_sysmon(line, "prev_comm=", " prev_pid=");
 		need_note_sysmon(line, "next_comm=", " next_pid=");
-		prev = need_thread((int)need_field(line, " prev_pid=", 10, 0), false);
-		next = need_thread((int)need_field(line, " next_pid=", 10, 0), false);
-		if (prev) {
+		t = need_thread((int)need_field(line, " prev_pid=", 10, 0), false);
+		if (t) {
 			const char *st = strstr(line, " prev_state=");
 
-			need_end(prev, ts);
+			need_end(t, ts);
 			if (st && st[12] == 'R')
-				need_begin(prev, NEED_QUEUED, cpu, ts);
+				need_begin(t, NEED_QUEUED, cpu, ts);
 		}
-		if (next) {
-			need_end(next, ts);
-			need_begin(next, NEED_RUNNING, cpu, ts);
+		t = need_thread((int)need_field(line, " next_pid=", 10, 0), false);
+		if (t) {
+			need_end(t, ts);
+			need_begin(t, NEED_RUNNING, cpu, ts);
 		}
-	} else if ((ev = strstr(line, ": sched_wakeup: "))) {
-		struct need_thread *t;
-
-		if (!need_head(line, ev, &pid, &cpu, &ts, &irq))
-			return;
+		break;
+	case NEED_EV_WAKEUP:
 		need_note_sysmon(line, " comm=", " pid=");
 		t = need_thread((int)need_field(line, " pid=", 10, 0), false);
-		cpu = (int)need_field(line, " target_cpu=", 10, -1);
-		if (t && t->state == NEED_ASLEEP && cpu >= 0 && cpu < NEED_CPUS)
-			need_begin(t, NEED_QUEUED, cpu, ts);
-	} else if ((ev = strstr(line, ": sched_migrate_task: "))) {
-		struct need_thread *t;
-
-		if (!need_head(line, ev, &pid, &cpu, &ts, &irq))
-			return;
+		if (t && t->state == NEED_ASLEEP)
+			need_queue(t, (int)need_field(line, " target_cpu=", 10, -1), ts);
+		break;
+	case NEED_EV_MIGRATE:
 		/* A woken or preempted thread moved to another CPU's queue (RT push, balancing). */
 		t = need_thread((int)need_field(line, " pid=", 10, 0), false);
-		cpu = (int)need_field(line, " dest_cpu=", 10, -1);
-		if (t && t->state == NEED_QUEUED && cpu >= 0 && cpu < NEED_CPUS) {
-			need_end(t, ts);
-			need_begin(t, NEED_QUEUED, cpu, ts);
-		}
-	} else if ((ev = strstr(line, ": hrtimer_start: "))) {
-		struct need_timer *tm;
-
-		if (!need_head(line, ev, &pid, &cpu, &ts, &irq))
-			return;
+		if (t && t->state == NEED_QUEUED)
+			need_queue(t, (int)need_field(line, " dest_cpu=", 10, -1), ts);
+		break;
+	case NEED_EV_TIMER_START:
 		tm = need_timer((uint64_t)need_field(line, "hrtimer=", 16, 0));
 		/* Set by a kgo thread, not by an interrupt that came while it ran. */
 		if (tm)
 			tm->expires = !irq && need_thread(pid, false) ?
 				      need_field(line, " expires=", 10, 0) : 0;
-	} else if ((ev = strstr(line, ": hrtimer_expire_entry: "))) {
-		struct need_timer *tm;
-
-		if (!need_head(line, ev, &pid, &cpu, &ts, &irq))
-			return;
+		break;
+	case NEED_EV_TIMER_FIRE:
 		tm = need_timer((uint64_t)need_field(line, "hrtimer=", 16, 0));
 		if (tm && tm->expires) {
 			spans_push(&need_spans[cpu], tm->expires, ts);
 			tm->expires = 0;
 		}
-	} else {
-		return;
+		break;
 	}
 	need_events_read++;
 	*last = ts;
